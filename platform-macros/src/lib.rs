@@ -1,0 +1,38 @@
+//! Attribute macros of the platform MCP framework. Use them through `platform-runtime`,
+//! which re-exports them and owns the paths the expansions call.
+//!
+//! The crate is split by phase: [`parse`] reads attributes (darling) and rustdoc,
+//! [`model`] validates a function into a component model, [`expand`] generates code, and
+//! [`paths`] is the one place that names the runtime.
+
+use proc_macro::TokenStream;
+
+mod docs;
+mod expand;
+mod model;
+mod parse;
+mod paths;
+
+/// Turn a function into an MCP tool. See `platform_runtime::tool`.
+#[proc_macro_attribute]
+pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::component(model::Kind::Tool, attr.into(), item.into()).into()
+}
+
+/// Turn a function into an MCP resource or resource template.
+#[proc_macro_attribute]
+pub fn resource(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::component(model::Kind::Resource, attr.into(), item.into()).into()
+}
+
+/// Turn a function into an MCP prompt.
+#[proc_macro_attribute]
+pub fn prompt(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::component(model::Kind::Prompt, attr.into(), item.into()).into()
+}
+
+/// Make an `impl` block's `#[tool]`, `#[resource]` and `#[prompt]` methods an MCP server.
+#[proc_macro_attribute]
+pub fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::server(attr.into(), item.into()).into()
+}

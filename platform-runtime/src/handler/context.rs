@@ -1,0 +1,260 @@
+#![allow(deprecated)] // MCP logging is deprecated by SEP-2577 but still part of both eras.
+
+use std::sync::Arc;
+
+use rmcp::RoleServer;
+use rmcp::model::{
+    LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
+    ProtocolVersion, RequestId,
+};
+use rmcp::service::Peer;
+use tokio_util::sync::CancellationToken;
+
+use super::extract::RequestParts;
+use crate::server::SessionState;
+
+/// The protocol era of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Era {
+    /// The `initialize`-based revisions, up to 2025-11-25: a session per connection.
+    Legacy,
+    /// The stateless 2026-07-28 revision: everything travels with each request.
+    Modern,
+}
+
+impl Era {
+    pub(crate) fn of(version: Option<&ProtocolVersion>) -> Self {
+        match version {
+            Some(v) if v.as_str() >= ProtocolVersion::V_2026_07_28.as_str() => Era::Modern,
+            _ => Era::Legacy,
+        }
+    }
+}
+
+/// Severity of a log message sent to the client (RFC 5424 levels, lowest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Detailed debugging information.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Normal but significant.
+    Notice,
+    /// A warning.
+    Warning,
+    /// An error.
+    Error,
+    /// A critical condition.
+    Critical,
+    /// Action must be taken immediately.
+    Alert,
+    /// The system is unusable.
+    Emergency,
+}
+
+impl LogLevel {
+    pub(crate) fn from_wire(level: LoggingLevel) -> Self {
+        match level {
+            LoggingLevel::Debug => Self::Debug,
+            LoggingLevel::Info => Self::Info,
+            LoggingLevel::Notice => Self::Notice,
+            LoggingLevel::Warning => Self::Warning,
+            LoggingLevel::Error => Self::Error,
+            LoggingLevel::Critical => Self::Critical,
+            LoggingLevel::Alert => Self::Alert,
+            LoggingLevel::Emergency => Self::Emergency,
+        }
+    }
+
+    fn to_wire(self) -> LoggingLevel {
+        match self {
+            Self::Debug => LoggingLevel::Debug,
+            Self::Info => LoggingLevel::Info,
+            Self::Notice => LoggingLevel::Notice,
+            Self::Warning => LoggingLevel::Warning,
+            Self::Error => LoggingLevel::Error,
+            Self::Critical => LoggingLevel::Critical,
+            Self::Alert => LoggingLevel::Alert,
+            Self::Emergency => LoggingLevel::Emergency,
+        }
+    }
+}
+
+/// The request a handler is serving: progress, client logging, cancellation and metadata.
+///
+/// Add a `ctx: Context` parameter to any tool, resource or prompt function; it is not part
+/// of the input schema.
+///
+/// ```
+/// use platform_runtime::prelude::*;
+///
+/// /// Count to three, reporting progress.
+/// #[tool]
+/// async fn count(ctx: Context) -> Result<u32, ToolError> {
+///     for step in 1..=3 {
+///         if ctx.is_cancelled() {
+///             return Err(ToolError::new("cancelled"));
+///         }
+///         ctx.progress(step as f64, Some(3.0), None).await;
+///     }
+///     ctx.info("counted to three").await;
+///     Ok(3)
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    peer: Peer<RoleServer>,
+    ct: CancellationToken,
+    id: RequestId,
+    progress_token: Option<ProgressToken>,
+    era: Era,
+    protocol_version: Option<ProtocolVersion>,
+    /// Modern era: the level the request asked for; legacy: the session's level.
+    log_level: Option<LogLevel>,
+    session: Arc<SessionState>,
+    component: Arc<str>,
+    last_progress: Arc<std::sync::Mutex<Option<f64>>>,
+}
+
+impl Context {
+    pub(crate) fn new(parts: &RequestParts) -> Self {
+        let rmcp = &parts.rmcp;
+        let protocol_version = rmcp.protocol_version();
+        let era = Era::of(protocol_version.as_ref());
+        let log_level = match era {
+            Era::Modern => rmcp.meta.log_level().map(LogLevel::from_wire),
+            Era::Legacy => parts.session.log_level(),
+        };
+        Self {
+            peer: rmcp.peer.clone(),
+            ct: rmcp.ct.clone(),
+            id: rmcp.id.clone(),
+            progress_token: rmcp.meta.get_progress_token(),
+            era,
+            protocol_version,
+            log_level,
+            session: parts.session.clone(),
+            component: parts.component.clone(),
+            last_progress: Arc::default(),
+        }
+    }
+
+    /// The protocol era of this request.
+    pub fn era(&self) -> Era {
+        self.era
+    }
+
+    /// The negotiated protocol version, such as `"2025-11-25"` or `"2026-07-28"`.
+    pub fn protocol_version(&self) -> Option<&str> {
+        self.protocol_version.as_ref().map(ProtocolVersion::as_str)
+    }
+
+    /// The JSON-RPC id of this request, as text.
+    pub fn request_id(&self) -> String {
+        match &self.id {
+            RequestId::Number(n) => n.to_string(),
+            RequestId::String(s) => s.to_string(),
+        }
+    }
+
+    /// The tool or prompt name, or resource URI, being served.
+    pub fn component(&self) -> &str {
+        &self.component
+    }
+
+    /// Whether the client cancelled this request (or the server is shutting down).
+    pub fn is_cancelled(&self) -> bool {
+        self.ct.is_cancelled()
+    }
+
+    /// Resolves when the request is cancelled; use it in `tokio::select!` around slow work.
+    pub async fn cancelled(&self) {
+        self.ct.cancelled().await;
+    }
+
+    /// A token that is cancelled with the request, to hand to spawned work.
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.ct.clone()
+    }
+
+    /// Whether the client asked for progress notifications on this request.
+    pub fn wants_progress(&self) -> bool {
+        self.progress_token.is_some()
+    }
+
+    /// Report progress. Sent only when the client supplied a progress token, and only when
+    /// `progress` increases, as the protocol requires; otherwise a no-op. Delivery failures
+    /// (a client that went away) are logged, not returned: progress is advisory.
+    pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        let Some(token) = self.progress_token.clone() else { return };
+        {
+            let mut last = self.last_progress.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|previous| progress <= previous) {
+                tracing::debug!(progress, "progress must increase; notification skipped");
+                return;
+            }
+            *last = Some(progress);
+        }
+        let mut param = ProgressNotificationParam::new(token, progress);
+        if let Some(total) = total {
+            param = param.with_total(total);
+        }
+        if let Some(message) = message {
+            param.message = Some(message.to_owned());
+        }
+        if let Err(error) = self.peer.notify_progress(param).await {
+            tracing::debug!(%error, "progress notification not delivered");
+        }
+    }
+
+    /// Send a log message to the client, if the client asked for this level (legacy:
+    /// `logging/setLevel`; 2026-07-28: the request's `logLevel`).
+    pub async fn log(&self, level: LogLevel, data: impl Into<serde_json::Value>) {
+        let wanted = match (self.era, self.log_level) {
+            (_, Some(threshold)) => level >= threshold,
+            // Legacy sessions that never set a level receive every message.
+            (Era::Legacy, None) => true,
+            // 2026-07-28: no level on the request means no log notifications.
+            (Era::Modern, None) => false,
+        };
+        if !wanted {
+            return;
+        }
+        let param = LoggingMessageNotificationParam::new(level.to_wire(), data.into())
+            .with_logger(self.component.to_string());
+        if let Err(error) = self.peer.notify_logging_message(param).await {
+            tracing::debug!(%error, "log notification not delivered");
+        }
+        let _ = &self.session;
+    }
+
+    /// Log at debug level; see [`Context::log`].
+    pub async fn debug(&self, message: impl Into<String>) {
+        self.log(LogLevel::Debug, message.into()).await;
+    }
+
+    /// Log at info level; see [`Context::log`].
+    pub async fn info(&self, message: impl Into<String>) {
+        self.log(LogLevel::Info, message.into()).await;
+    }
+
+    /// Log at warning level; see [`Context::log`].
+    pub async fn warning(&self, message: impl Into<String>) {
+        self.log(LogLevel::Warning, message.into()).await;
+    }
+
+    /// Log at error level; see [`Context::log`].
+    pub async fn error(&self, message: impl Into<String>) {
+        self.log(LogLevel::Error, message.into()).await;
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("component", &self.component)
+            .field("request_id", &self.id)
+            .field("era", &self.era)
+            .finish_non_exhaustive()
+    }
+}

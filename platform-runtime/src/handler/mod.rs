@@ -1,0 +1,9 @@
+//! What runs a request: extractors that give a handler its inputs, and the conversions
+//! that turn its return value into an MCP result.
+
+mod context;
+pub(crate) mod extract;
+pub mod output;
+
+pub use context::{Context, Era, LogLevel};
+pub use extract::{FromContext, Params, RequestParts, State};

@@ -1,0 +1,497 @@
+//! How a handler's return value becomes an MCP result.
+//!
+//! Tools: any `Serialize + JsonSchema` value becomes structured output with an `outputSchema`
+//! (strings become plain text; non-object values are wrapped as `{"result": …}`); content
+//! types ([`Content`], `Vec<Content>`, [`ToolResult`], [`InputRequired`]) pass through as
+//! written. Resources: text, bytes, [`ResourceContent`] or JSON. Prompts: messages or text.
+//!
+//! The macros pick the conversion at compile time from the concrete return type (the
+//! "autoref" dispatch in [`kinds`]), so no conversion decision is made per call.
+
+use std::sync::Arc;
+
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, InputRequiredResult, JsonObject};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ToolError;
+use crate::model::{Content, PromptMessage, PromptResult, ResourceContent, ToolResult};
+use crate::schema;
+
+/// A multi-round result (protocol 2026-07-28): the tool needs input from the client
+/// (elicitation, sampling, roots) before it can finish, and the client retries the call with
+/// the answers.
+#[derive(Debug, Clone)]
+pub struct InputRequired(pub(crate) InputRequiredResult);
+
+impl InputRequired {
+    /// Wrap a result built with the MCP SDK's model types.
+    pub fn from_sdk(result: InputRequiredResult) -> Self {
+        Self(result)
+    }
+
+    /// Ask the client only to echo the given opaque state on its retry.
+    pub fn with_request_state(state: impl Into<String>) -> Self {
+        Self(InputRequiredResult::from_request_state(state))
+    }
+}
+
+/// How a tool's structured output is shaped on the wire; decided once per tool from the
+/// output type's JSON Schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputShape {
+    /// No output (`()`): an empty content list.
+    Empty,
+    /// A string: one text block, no structured content.
+    Text,
+    /// A JSON object: `structuredContent` as is, plus its JSON text.
+    Object,
+    /// Any other JSON value: `structuredContent` is `{"result": value}`.
+    Wrapped,
+    /// Content types that build the result themselves.
+    Content,
+}
+
+/// The output contract of one tool: its `outputSchema` and wire shape.
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    pub(crate) schema: Option<Arc<JsonObject>>,
+    pub(crate) shape: OutputShape,
+}
+
+impl OutputSpec {
+    /// The output contract of a structured value of type `T`.
+    pub fn structured<T: StructuredOutput>() -> Self {
+        let root = schema::output_schema_for::<T>();
+        match root.get("type").and_then(Value::as_str) {
+            Some("string") => Self { schema: None, shape: OutputShape::Text },
+            Some("null") => Self { schema: None, shape: OutputShape::Empty },
+            Some("object") if !root.contains_key("anyOf") && !root.contains_key("oneOf") => {
+                Self { schema: Some(Arc::new(root)), shape: OutputShape::Object }
+            }
+            _ => Self { schema: Some(Arc::new(schema::wrap_result(root))), shape: OutputShape::Wrapped },
+        }
+    }
+
+    /// The output contract of a content type (no `outputSchema`).
+    pub fn content() -> Self {
+        Self { schema: None, shape: OutputShape::Content }
+    }
+
+    /// The `outputSchema`, when the tool declares one.
+    pub fn schema(&self) -> Option<&Arc<JsonObject>> {
+        self.schema.as_ref()
+    }
+
+    /// The wire shape.
+    pub fn shape(&self) -> OutputShape {
+        self.shape
+    }
+}
+
+/// A value returned as structured tool output: anything `Serialize + JsonSchema`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a tool",
+    label = "this type is not a tool output",
+    note = "derive `serde::Serialize` and `schemars::JsonSchema` for `{Self}` to return it as structured output",
+    note = "or return `String`, `platform_runtime::model::Content`, `Vec<Content>` or `ToolResult`"
+)]
+pub trait StructuredOutput: Serialize + schemars::JsonSchema {}
+
+impl<T: Serialize + schemars::JsonSchema + ?Sized> StructuredOutput for T {}
+
+/// A value that builds its tool result itself: content blocks, a full [`ToolResult`], or a
+/// multi-round [`InputRequired`].
+pub trait IntoToolOutput {
+    /// Convert into the wire response.
+    fn into_tool_response(self) -> Result<CallToolResponse, ToolError>;
+}
+
+impl IntoToolOutput for Content {
+    fn into_tool_response(self) -> Result<CallToolResponse, ToolError> {
+        Ok(CallToolResponse::Complete(CallToolResult::success(vec![self.0])))
+    }
+}
+
+impl IntoToolOutput for Vec<Content> {
+    fn into_tool_response(self) -> Result<CallToolResponse, ToolError> {
+        let blocks: Vec<ContentBlock> = self.into_iter().map(|c| c.0).collect();
+        Ok(CallToolResponse::Complete(CallToolResult::success(blocks)))
+    }
+}
+
+impl IntoToolOutput for ToolResult {
+    fn into_tool_response(self) -> Result<CallToolResponse, ToolError> {
+        Ok(CallToolResponse::Complete(self.into_wire()))
+    }
+}
+
+impl IntoToolOutput for InputRequired {
+    fn into_tool_response(self) -> Result<CallToolResponse, ToolError> {
+        Ok(CallToolResponse::InputRequired(self.0))
+    }
+}
+
+/// Convert a structured value according to its [`OutputSpec`].
+pub fn structured_response<T: StructuredOutput>(
+    value: &T,
+    shape: OutputShape,
+) -> Result<CallToolResponse, ToolError> {
+    let json = serde_json::to_value(value)
+        .map_err(|e| ToolError::internal(format!("tool output could not be serialized: {e}")))?;
+    let result = match shape {
+        OutputShape::Empty => CallToolResult::success(Vec::new()),
+        OutputShape::Text | OutputShape::Content => match json {
+            Value::String(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
+            Value::Null => CallToolResult::success(Vec::new()),
+            other => CallToolResult::success(vec![ContentBlock::text(other.to_string())]),
+        },
+        OutputShape::Object => {
+            let text = json.to_string();
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            result.structured_content = Some(json);
+            result
+        }
+        OutputShape::Wrapped => {
+            let text = match &json {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            let mut wrapped = serde_json::Map::with_capacity(1);
+            wrapped.insert("result".to_owned(), json);
+            result.structured_content = Some(Value::Object(wrapped));
+            result
+        }
+    };
+    Ok(CallToolResponse::Complete(result))
+}
+
+/// A value a resource function returns: text, bytes, [`ResourceContent`] or a list of them.
+pub trait IntoResourceContents {
+    /// Convert into one or more contents.
+    fn into_resource_contents(self) -> Vec<ResourceContent>;
+    /// The MIME type used when the resource declares none.
+    fn default_mime_type() -> Option<&'static str> {
+        None
+    }
+}
+
+impl IntoResourceContents for String {
+    fn into_resource_contents(self) -> Vec<ResourceContent> {
+        vec![ResourceContent::text(self)]
+    }
+    fn default_mime_type() -> Option<&'static str> {
+        Some("text/plain")
+    }
+}
+
+impl IntoResourceContents for &'static str {
+    fn into_resource_contents(self) -> Vec<ResourceContent> {
+        vec![ResourceContent::text(self)]
+    }
+    fn default_mime_type() -> Option<&'static str> {
+        Some("text/plain")
+    }
+}
+
+impl IntoResourceContents for Vec<u8> {
+    fn into_resource_contents(self) -> Vec<ResourceContent> {
+        vec![ResourceContent::bytes(self)]
+    }
+    fn default_mime_type() -> Option<&'static str> {
+        Some("application/octet-stream")
+    }
+}
+
+impl IntoResourceContents for &'static [u8] {
+    fn into_resource_contents(self) -> Vec<ResourceContent> {
+        vec![ResourceContent::bytes(self.to_vec())]
+    }
+    fn default_mime_type() -> Option<&'static str> {
+        Some("application/octet-stream")
+    }
+}
+
+impl IntoResourceContents for ResourceContent {
+    fn into_resource_contents(self) -> Vec<ResourceContent> {
+        vec![self]
+    }
+}
+
+impl IntoResourceContents for Vec<ResourceContent> {
+    fn into_resource_contents(self) -> Vec<ResourceContent> {
+        self
+    }
+}
+
+/// A value returned as a JSON resource: anything `Serialize`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a resource",
+    label = "this type is not resource contents",
+    note = "return `String` (text), `Vec<u8>` (bytes), `ResourceContent`, or derive `serde::Serialize` for `{Self}` to return it as JSON"
+)]
+pub trait JsonResource: Serialize {}
+
+impl<T: Serialize + ?Sized> JsonResource for T {}
+
+/// A value a prompt function returns: messages, one message, text (one user message) or a
+/// full [`PromptResult`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a prompt",
+    label = "this type is not a prompt result",
+    note = "return `Vec<PromptMessage>`, `PromptMessage`, `String` or `PromptResult`"
+)]
+pub trait IntoPromptResult {
+    /// Convert into a prompt result.
+    fn into_prompt_result(self) -> PromptResult;
+}
+
+impl IntoPromptResult for PromptResult {
+    fn into_prompt_result(self) -> PromptResult {
+        self
+    }
+}
+
+impl IntoPromptResult for Vec<PromptMessage> {
+    fn into_prompt_result(self) -> PromptResult {
+        PromptResult::new(self)
+    }
+}
+
+impl IntoPromptResult for PromptMessage {
+    fn into_prompt_result(self) -> PromptResult {
+        PromptResult::new(vec![self])
+    }
+}
+
+impl IntoPromptResult for String {
+    fn into_prompt_result(self) -> PromptResult {
+        PromptResult::new(vec![PromptMessage::user(self)])
+    }
+}
+
+impl IntoPromptResult for &'static str {
+    fn into_prompt_result(self) -> PromptResult {
+        PromptResult::new(vec![PromptMessage::user(self)])
+    }
+}
+
+/// Compile-time selection of a return value's conversion ("autoref specialization").
+///
+/// Generated code writes `(&&Tag::<T>::new()).__platform_kind()`; method resolution picks
+/// the most specific kind the concrete type `T` supports. Nothing here is called per request
+/// except the chosen kind's `convert`.
+pub mod kinds {
+    use std::marker::PhantomData;
+
+    use rmcp::model::CallToolResponse;
+
+    use super::{
+        IntoResourceContents, IntoToolOutput, JsonResource, OutputShape, OutputSpec,
+        StructuredOutput, structured_response,
+    };
+    use crate::ToolError;
+    use crate::model::ResourceContent;
+
+    /// A type tag; see the module docs.
+    pub struct Tag<T: ?Sized>(PhantomData<fn() -> Box<T>>);
+
+    impl<T: ?Sized> Tag<T> {
+        /// The tag of `T`.
+        #[allow(clippy::new_without_default)]
+        pub fn new() -> Self {
+            Self(PhantomData)
+        }
+    }
+
+    /// Tool output that builds its own result.
+    pub struct ContentKind<T>(PhantomData<fn() -> T>);
+    /// Tool output serialized as structured content.
+    pub struct StructuredKind<T>(PhantomData<fn() -> T>);
+
+    /// Picks [`ContentKind`] (higher priority).
+    pub trait ContentTag {
+        /// The kind.
+        type Kind;
+        /// Select the kind.
+        fn __platform_kind(&self) -> Self::Kind;
+    }
+    /// Picks [`StructuredKind`] (fallback).
+    pub trait StructuredTag {
+        /// The kind.
+        type Kind;
+        /// Select the kind.
+        fn __platform_kind(&self) -> Self::Kind;
+    }
+
+    impl<T: IntoToolOutput> ContentTag for &&Tag<T> {
+        type Kind = ContentKind<T>;
+        fn __platform_kind(&self) -> Self::Kind {
+            ContentKind(PhantomData)
+        }
+    }
+
+    impl<T> StructuredTag for &Tag<T> {
+        type Kind = StructuredKind<T>;
+        fn __platform_kind(&self) -> Self::Kind {
+            StructuredKind(PhantomData)
+        }
+    }
+
+    impl<T: IntoToolOutput> ContentKind<T> {
+        /// The output contract.
+        pub fn spec(&self) -> OutputSpec {
+            OutputSpec::content()
+        }
+        /// Convert a returned value.
+        pub fn convert(&self, value: T, _shape: OutputShape) -> Result<CallToolResponse, ToolError> {
+            value.into_tool_response()
+        }
+    }
+
+    impl<T> StructuredKind<T> {
+        /// The output contract.
+        pub fn spec(&self) -> OutputSpec
+        where
+            T: StructuredOutput,
+        {
+            OutputSpec::structured::<T>()
+        }
+        /// Convert a returned value.
+        pub fn convert(&self, value: T, shape: OutputShape) -> Result<CallToolResponse, ToolError>
+        where
+            T: StructuredOutput,
+        {
+            structured_response(&value, shape)
+        }
+    }
+
+    /// Resource output with its own contents type.
+    pub struct ResourceContentsKind<T>(PhantomData<fn() -> T>);
+    /// Resource output serialized as JSON.
+    pub struct JsonResourceKind<T>(PhantomData<fn() -> T>);
+
+    /// Picks [`ResourceContentsKind`] (higher priority).
+    pub trait ResourceContentsTag {
+        /// The kind.
+        type Kind;
+        /// Select the kind.
+        fn __platform_resource_kind(&self) -> Self::Kind;
+    }
+    /// Picks [`JsonResourceKind`] (fallback).
+    pub trait JsonResourceTag {
+        /// The kind.
+        type Kind;
+        /// Select the kind.
+        fn __platform_resource_kind(&self) -> Self::Kind;
+    }
+
+    impl<T: IntoResourceContents> ResourceContentsTag for &&Tag<T> {
+        type Kind = ResourceContentsKind<T>;
+        fn __platform_resource_kind(&self) -> Self::Kind {
+            ResourceContentsKind(PhantomData)
+        }
+    }
+
+    impl<T> JsonResourceTag for &Tag<T> {
+        type Kind = JsonResourceKind<T>;
+        fn __platform_resource_kind(&self) -> Self::Kind {
+            JsonResourceKind(PhantomData)
+        }
+    }
+
+    impl<T: IntoResourceContents> ResourceContentsKind<T> {
+        /// The MIME type used when the resource declares none.
+        pub fn default_mime_type(&self) -> Option<&'static str> {
+            T::default_mime_type()
+        }
+        /// Convert a returned value.
+        pub fn convert(&self, value: T) -> Result<Vec<ResourceContent>, ToolError> {
+            Ok(value.into_resource_contents())
+        }
+    }
+
+    impl<T> JsonResourceKind<T> {
+        /// The MIME type used when the resource declares none.
+        pub fn default_mime_type(&self) -> Option<&'static str>
+        where
+            T: JsonResource,
+        {
+            Some("application/json")
+        }
+        /// Convert a returned value.
+        pub fn convert(&self, value: T) -> Result<Vec<ResourceContent>, ToolError>
+        where
+            T: JsonResource,
+        {
+            serde_json::to_string(&value)
+                .map(|text| vec![ResourceContent::text(text)])
+                .map_err(|e| ToolError::internal(format!("resource could not be serialized: {e}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kinds::*;
+    use super::*;
+
+    fn complete(response: CallToolResponse) -> CallToolResult {
+        match response {
+            CallToolResponse::Complete(result) => result,
+            other => panic!("expected a complete result, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn strings_are_plain_text_without_schema() {
+        let kind = (&&Tag::<String>::new()).__platform_kind();
+        let spec = kind.spec();
+        assert!(spec.schema().is_none());
+        let result = complete(kind.convert("hi".to_owned(), spec.shape()).unwrap());
+        assert_eq!(result.content[0].as_text().unwrap().text, "hi");
+        assert!(result.structured_content.is_none());
+    }
+
+    #[test]
+    fn numbers_are_wrapped_in_result() {
+        let kind = (&&Tag::<i64>::new()).__platform_kind();
+        let spec = kind.spec();
+        assert_eq!(spec.shape(), OutputShape::Wrapped);
+        let schema = spec.schema().unwrap();
+        assert_eq!(schema["properties"]["result"]["type"], "integer");
+        let result = complete(kind.convert(42, spec.shape()).unwrap());
+        assert_eq!(result.structured_content, Some(serde_json::json!({ "result": 42 })));
+        assert_eq!(result.content[0].as_text().unwrap().text, "42");
+    }
+
+    #[test]
+    fn content_types_pass_through() {
+        let kind = (&&Tag::<Vec<Content>>::new()).__platform_kind();
+        let spec = kind.spec();
+        assert!(spec.schema().is_none());
+        let result =
+            complete(kind.convert(vec![Content::text("a"), Content::text("b")], spec.shape()).unwrap());
+        assert_eq!(result.content.len(), 2);
+    }
+
+    #[test]
+    fn unit_is_empty() {
+        let kind = (&&Tag::<()>::new()).__platform_kind();
+        let spec = kind.spec();
+        assert_eq!(spec.shape(), OutputShape::Empty);
+        assert!(complete(kind.convert((), spec.shape()).unwrap()).content.is_empty());
+    }
+
+    #[test]
+    fn resource_kinds_pick_bytes_text_and_json() {
+        let bytes = (&&Tag::<Vec<u8>>::new()).__platform_resource_kind();
+        assert_eq!(bytes.default_mime_type(), Some("application/octet-stream"));
+        let text = (&&Tag::<String>::new()).__platform_resource_kind();
+        assert_eq!(text.default_mime_type(), Some("text/plain"));
+        let json = (&&Tag::<Vec<u32>>::new()).__platform_resource_kind();
+        assert_eq!(json.default_mime_type(), Some("application/json"));
+        assert_eq!(json.convert(vec![1, 2]).unwrap()[0].as_text(), Some("[1,2]"));
+    }
+}

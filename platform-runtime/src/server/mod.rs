@@ -1,0 +1,281 @@
+//! The server: a builder that collects and validates components, the one MCP handler that
+//! serves them, and `serve()`.
+
+mod builder;
+mod handler;
+mod serve;
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use rmcp::RoleServer;
+use rmcp::service::Peer;
+
+pub use builder::{BuildError, ServerBuilder};
+pub(crate) use handler::McpHandler;
+pub use serve::{ServeError, serve, serve_from};
+
+use crate::handler::LogLevel;
+use crate::handler::extract::StateMap;
+use crate::registry::{Components, Registry, ToolDef};
+
+/// Identity and instructions a server announces to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// The server's name.
+    pub name: String,
+    /// The server's version.
+    pub version: String,
+    /// A human-readable title.
+    pub title: Option<String>,
+    /// Instructions for the model on how to use the server.
+    pub instructions: Option<String>,
+}
+
+impl ServerInfo {
+    /// A server identity with the given name and version.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self { name: name.into(), version: version.into(), title: None, instructions: None }
+    }
+}
+
+/// A type whose `#[tool]`, `#[resource]` and `#[prompt]` methods make up an MCP server:
+/// implemented by `#[server]`.
+///
+/// Such a type can be served on its own (`serve(Weather::new())`) or mounted into a larger
+/// server (`Server::builder("acme").mount("weather", Weather::new())`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an MCP server",
+    label = "this type has no `#[server]` impl block",
+    note = "add `#[server]` to an `impl {Self}` block holding its `#[tool]`, `#[resource]` and `#[prompt]` methods"
+)]
+pub trait IntoComponents: Send + Sync + Sized + 'static {
+    /// The identity from `#[server(name = …, version = …, instructions = …)]`.
+    fn server_info() -> ServerInfo;
+    /// The components, with handlers bound to this value.
+    fn into_components(self) -> Components;
+}
+
+/// Anything `serve()` accepts: a built [`Server`] or a `#[server]` type.
+pub trait IntoServer {
+    /// Build the server.
+    fn into_server(self) -> Result<Server, BuildError>;
+}
+
+impl IntoServer for Server {
+    fn into_server(self) -> Result<Server, BuildError> {
+        Ok(self)
+    }
+}
+
+impl IntoServer for ServerBuilder {
+    fn into_server(self) -> Result<Server, BuildError> {
+        self.build()
+    }
+}
+
+impl<T: IntoComponents> IntoServer for T {
+    fn into_server(self) -> Result<Server, BuildError> {
+        let info = T::server_info();
+        let mut builder = Server::builder(info.name).version(info.version);
+        if let Some(title) = info.title {
+            builder = builder.title(title);
+        }
+        if let Some(instructions) = info.instructions {
+            builder = builder.instructions(instructions);
+        }
+        builder.merge(self).build()
+    }
+}
+
+/// A built, validated MCP server. Cheap to clone; clones share the registry.
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) inner: Arc<ServerInner>,
+}
+
+pub(crate) struct ServerInner {
+    pub(crate) info: ServerInfo,
+    pub(crate) registry: RwLock<Arc<Registry>>,
+    pub(crate) states: Arc<StateMap>,
+    pub(crate) page_size: Option<usize>,
+    pub(crate) peers: Mutex<Vec<Peer<RoleServer>>>,
+}
+
+impl ServerInner {
+    pub(crate) fn registry(&self) -> Arc<Registry> {
+        self.registry.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Server {
+    /// Start building a server with the given name.
+    pub fn builder(name: impl Into<String>) -> ServerBuilder {
+        ServerBuilder::new(name.into())
+    }
+
+    /// The server's identity.
+    pub fn info(&self) -> &ServerInfo {
+        &self.inner.info
+    }
+
+    /// A handle to change the server's tools while it runs.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle { inner: self.inner.clone() }
+    }
+
+    /// The manifest `inspect` prints: every tool, resource and prompt with its schemas,
+    /// annotations and tags, as JSON.
+    pub fn manifest(&self) -> serde_json::Value {
+        let registry = self.inner.registry();
+        let info = &self.inner.info;
+        let tools: Vec<_> = registry
+            .tools
+            .iter()
+            .map(|t| {
+                let mut json = t.to_json();
+                if let Some(object) = json.as_object_mut() {
+                    object.insert("tags".into(), serde_json::json!(t.tags));
+                    object.insert("enabled".into(), serde_json::json!(t.enabled));
+                }
+                json
+            })
+            .collect();
+        let resources: Vec<_> =
+            registry.resources.iter().filter(|r| !r.is_template()).map(|r| r.to_json()).collect();
+        let templates: Vec<_> =
+            registry.resources.iter().filter(|r| r.is_template()).map(|r| r.to_json()).collect();
+        let prompts: Vec<_> = registry
+            .prompts
+            .iter()
+            .map(|p| serde_json::to_value(p.as_prompt()).unwrap_or_default())
+            .collect();
+        serde_json::json!({
+            "server": {
+                "name": info.name,
+                "version": info.version,
+                "title": info.title,
+                "instructions": info.instructions,
+            },
+            "tools": tools,
+            "resources": resources,
+            "resourceTemplates": templates,
+            "prompts": prompts,
+        })
+    }
+
+    /// A fresh MCP handler for one connection (stdio process, HTTP session, test client).
+    pub(crate) fn session_handler(&self) -> McpHandler {
+        McpHandler::new(self.inner.clone())
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("info", &self.inner.info).finish_non_exhaustive()
+    }
+}
+
+/// Per-connection state: the log level a legacy client set.
+#[derive(Debug, Default)]
+pub(crate) struct SessionState {
+    log_level: Mutex<Option<LogLevel>>,
+}
+
+impl SessionState {
+    pub(crate) fn log_level(&self) -> Option<LogLevel> {
+        *self.log_level.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_log_level(&self, level: LogLevel) {
+        *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(level);
+    }
+}
+
+/// Changes a running server's tools; connected clients get `notifications/tools/list_changed`.
+///
+/// ```
+/// use platform_runtime::prelude::*;
+///
+/// /// Say hello.
+/// #[tool]
+/// fn hello() -> &'static str { "hello" }
+///
+/// let server = Server::builder("demo").tools(tools![hello]).build().unwrap();
+/// let handle = server.handle();
+/// assert!(handle.set_tool_enabled("hello", false));
+/// assert!(!handle.set_tool_enabled("missing", false));
+/// ```
+#[derive(Clone)]
+pub struct ServerHandle {
+    inner: Arc<ServerInner>,
+}
+
+impl ServerHandle {
+    /// Enable or disable a tool; returns whether the tool exists.
+    pub fn set_tool_enabled(&self, name: &str, enabled: bool) -> bool {
+        self.update(|components| {
+            let mut found = false;
+            for tool in components.tools.iter_mut().filter(|t| t.name() == name) {
+                found = true;
+                tool.enabled = enabled;
+            }
+            found
+        })
+    }
+
+    /// Add a tool, or replace the one with the same name.
+    pub fn add_tool(&self, tool: ToolDef) {
+        self.update(|components| {
+            components.tools.retain(|t| t.name() != tool.name());
+            components.tools.push(tool);
+            true
+        });
+    }
+
+    /// Remove a tool; returns whether it existed.
+    pub fn remove_tool(&self, name: &str) -> bool {
+        self.update(|components| {
+            let before = components.tools.len();
+            components.tools.retain(|t| t.name() != name);
+            components.tools.len() != before
+        })
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Components) -> bool) -> bool {
+        let changed = {
+            let mut guard = self.inner.registry.write().unwrap_or_else(|e| e.into_inner());
+            let mut components = guard.components();
+            let changed = change(&mut components);
+            if changed {
+                *guard = Arc::new(Registry::new(components));
+            }
+            changed
+        };
+        if changed {
+            self.notify_tools_changed();
+        }
+        changed
+    }
+
+    fn notify_tools_changed(&self) {
+        let peers: Vec<_> = {
+            let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
+            peers.retain(|p| !p.is_transport_closed());
+            peers.clone()
+        };
+        if peers.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("tool list changed outside a tokio runtime; clients were not notified");
+            return;
+        };
+        runtime.spawn(async move {
+            for peer in peers {
+                if let Err(error) = peer.notify_tool_list_changed().await {
+                    tracing::debug!(%error, "tools/list_changed not delivered");
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,174 @@
+use std::ffi::OsString;
+use std::io::Write as _;
+
+use clap::{Parser, Subcommand};
+use rmcp::ServiceExt as _;
+
+use super::{BuildError, IntoServer, Server};
+
+/// Why `serve()` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The server definition is invalid.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The command line could not be parsed.
+    #[error("{0}")]
+    Cli(String),
+    /// The transport failed to start or broke.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// Writing output (such as the manifest) failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "An MCP server built with platform.", disable_version_flag = true)]
+struct Cli {
+    /// Log filter for stderr (tracing syntax: `info`, `platform_runtime=debug`, …).
+    /// Defaults to the `RUST_LOG` environment variable, then `info`.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log: Option<String>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve MCP over stdio (the default).
+    Serve,
+    /// Print the manifest: every tool, resource and prompt with its schemas, as JSON.
+    Inspect,
+    /// Print the server's name and version.
+    Version,
+}
+
+/// Run the server as a command-line program: parse the command line, install logging to
+/// stderr, and serve MCP over stdio until the client disconnects or the process receives
+/// ctrl-c / SIGTERM.
+///
+/// Commands: `serve` (default), `inspect` (print the manifest as JSON), `version`, and
+/// `--help`.
+///
+/// ```no_run
+/// use platform_runtime::prelude::*;
+///
+/// /// Add two integers.
+/// #[tool]
+/// fn add(a: i64, b: i64) -> i64 { a + b }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let server = Server::builder("calc").tools(tools![add]).build()?;
+///     platform_runtime::serve(server).await?;
+///     Ok(())
+/// }
+/// ```
+pub async fn serve(server: impl IntoServer) -> Result<(), ServeError> {
+    serve_from(server, std::env::args_os()).await
+}
+
+/// [`serve`] with an explicit command line (the first item is the program name).
+pub async fn serve_from<I, T>(server: impl IntoServer, args: I) -> Result<(), ServeError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            use clap::error::ErrorKind;
+            if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = error.print();
+                return Ok(());
+            }
+            return Err(ServeError::Cli(error.render().to_string()));
+        }
+    };
+    let server = server.into_server()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Inspect => {
+            let manifest = serde_json::to_string_pretty(&server.manifest())
+                .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{manifest}")?;
+            Ok(())
+        }
+        Command::Version => {
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{} {}", server.info().name, server.info().version)?;
+            Ok(())
+        }
+        Command::Serve => {
+            init_logging(cli.log.as_deref());
+            serve_stdio(server).await
+        }
+    }
+}
+
+/// Install a stderr `tracing` subscriber unless the program already installed one.
+fn init_logging(filter: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match filter {
+        Some(filter) => EnvFilter::new(filter),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// Serve over stdio until the client closes stdin or a shutdown signal arrives.
+async fn serve_stdio(server: Server) -> Result<(), ServeError> {
+    let info = server.info().clone();
+    tracing::info!(name = info.name, version = info.version, transport = "stdio", "serving MCP");
+    let handler = server.session_handler();
+    let running = handler
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| ServeError::Transport(e.to_string()))?;
+    let cancel = running.cancellation_token();
+    let outcome = tokio::select! {
+        outcome = running.waiting() => outcome.map(|reason| format!("{reason:?}")),
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down");
+            cancel.cancel();
+            Ok(signal.to_owned())
+        }
+    };
+    match outcome {
+        Ok(reason) => {
+            tracing::info!(reason, "stopped");
+            Ok(())
+        }
+        Err(error) => Err(ServeError::Transport(error.to_string())),
+    }
+}
+
+/// Resolves on ctrl-c or SIGTERM, naming the signal.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "ctrl-c",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "ctrl-c"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "ctrl-c"
+    }
+}

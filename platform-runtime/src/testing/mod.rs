@@ -1,0 +1,406 @@
+//! Test servers in memory: [`TestClient`] speaks real MCP (JSON-RPC over an in-memory
+//! pipe, serialized exactly like stdio) to the real server, in either protocol era.
+//!
+//! ```
+//! use platform_runtime::prelude::*;
+//! use platform_runtime::testing::TestClient;
+//!
+//! /// Add two integers.
+//! #[tool]
+//! fn add(a: i64, b: i64) -> i64 { a + b }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::builder("calc").tools(tools![add]).build()?;
+//! let client = TestClient::connect(server).await?;
+//! let result = client.call_tool("add", serde_json::json!({ "a": 2, "b": 40 })).await?;
+//! assert_eq!(result.structured(), Some(&serde_json::json!({ "result": 42 })));
+//! assert_eq!(result.text(), "42");
+//! # Ok(()) }
+//! ```
+
+#![allow(deprecated)] // client logging notifications (SEP-2577)
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, GetPromptRequestParams, LoggingMessageNotificationParam,
+    ProgressNotificationParam, ProtocolVersion, ReadResourceRequestParams, SetLevelRequestParams,
+};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt as _, NotificationContext, RunningService, ServiceError,
+};
+use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::handler::{Era, LogLevel};
+use crate::model::{PromptResult, ResourceContent, ToolResult};
+use crate::server::{IntoServer, Server};
+
+/// Why a test client call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestError {
+    /// The server answered with a JSON-RPC error.
+    #[error("protocol error {code}: {message}")]
+    Protocol {
+        /// The JSON-RPC error code (`-32602` invalid params, `-32002` resource not found, …).
+        code: i32,
+        /// The error message.
+        message: String,
+        /// The error data.
+        data: Option<Value>,
+    },
+    /// The server definition is invalid.
+    #[error(transparent)]
+    Build(#[from] crate::BuildError),
+    /// The in-memory connection failed.
+    #[error("connection error: {0}")]
+    Connection(String),
+    /// The arguments were not a JSON object.
+    #[error("arguments must be a JSON object, got {0}")]
+    NotAnObject(Value),
+}
+
+impl TestError {
+    /// The JSON-RPC error code, for protocol errors.
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            TestError::Protocol { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+impl From<ServiceError> for TestError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::McpError(e) => {
+                TestError::Protocol { code: e.code.0, message: e.message.into_owned(), data: e.data }
+            }
+            other => TestError::Connection(other.to_string()),
+        }
+    }
+}
+
+/// A progress notification the client received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Progress so far.
+    pub progress: f64,
+    /// The total, when known.
+    pub total: Option<f64>,
+    /// The human-readable message.
+    pub message: Option<String>,
+}
+
+/// A log notification the client received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogMessage {
+    /// Its level.
+    pub level: LogLevel,
+    /// The logger (the component that logged).
+    pub logger: Option<String>,
+    /// The payload.
+    pub data: Value,
+}
+
+/// A tool as listed by the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedTool {
+    /// The name.
+    pub name: String,
+    /// The title.
+    pub title: Option<String>,
+    /// The description.
+    pub description: Option<String>,
+    /// The input schema.
+    pub input_schema: Value,
+    /// The output schema.
+    pub output_schema: Option<Value>,
+    /// The annotations (`readOnlyHint`, …), as sent.
+    pub annotations: Option<Value>,
+    /// The whole descriptor as sent.
+    pub raw: Value,
+}
+
+#[derive(Default)]
+struct Events {
+    progress: Mutex<Vec<Progress>>,
+    logs: Mutex<Vec<LogMessage>>,
+    tools_changed: Mutex<usize>,
+    notify: Notify,
+}
+
+#[derive(Clone)]
+struct Recorder(Arc<Events>);
+
+impl ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.0.progress.lock().unwrap_or_else(|e| e.into_inner()).push(Progress {
+            progress: params.progress,
+            total: params.total,
+            message: params.message,
+        });
+        self.0.notify.notify_waiters();
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.0.logs.lock().unwrap_or_else(|e| e.into_inner()).push(LogMessage {
+            level: LogLevel::from_wire(params.level),
+            logger: params.logger,
+            data: params.data,
+        });
+        self.0.notify.notify_waiters();
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        *self.0.tools_changed.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.notify.notify_waiters();
+    }
+}
+
+/// An MCP client connected in memory to a server; see the [module docs](self).
+pub struct TestClient {
+    service: RunningService<RoleClient, Recorder>,
+    events: Arc<Events>,
+    era: Era,
+    server: Server,
+}
+
+impl TestClient {
+    /// Connect with the legacy `initialize` handshake (protocol 2025-11-25).
+    pub async fn connect(server: impl IntoServer) -> Result<Self, TestError> {
+        Self::connect_era(server, Era::Legacy).await
+    }
+
+    /// Connect statelessly with `server/discover` (protocol 2026-07-28).
+    pub async fn connect_modern(server: impl IntoServer) -> Result<Self, TestError> {
+        Self::connect_era(server, Era::Modern).await
+    }
+
+    /// Connect in the given era.
+    pub async fn connect_era(server: impl IntoServer, era: Era) -> Result<Self, TestError> {
+        let server = server.into_server()?;
+        let (client_io, server_io) = tokio::io::duplex(1 << 20);
+        let handler = server.session_handler();
+        tokio::spawn(async move {
+            match handler.serve(server_io).await {
+                Ok(running) => {
+                    let _ = running.waiting().await;
+                }
+                Err(error) => tracing::debug!(%error, "test server stopped before serving"),
+            }
+        });
+        let events = Arc::new(Events::default());
+        let recorder = Recorder(events.clone());
+        let lifecycle = match era {
+            Era::Legacy => ClientLifecycleMode::Initialize,
+            Era::Modern => {
+                ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] }
+            }
+        };
+        let service = recorder
+            .serve_with_lifecycle(client_io, lifecycle)
+            .await
+            .map_err(|e| TestError::Connection(e.to_string()))?;
+        Ok(Self { service, events, era, server })
+    }
+
+    /// The era this client speaks.
+    pub fn era(&self) -> Era {
+        self.era
+    }
+
+    /// The server under test (to change it through [`Server::handle`] mid-test).
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// The protocol version the server agreed to, as sent in its `initialize` result (legacy)
+    /// or the pinned modern version.
+    pub fn protocol_version(&self) -> Option<String> {
+        match self.era {
+            Era::Modern => Some(ProtocolVersion::V_2026_07_28.as_str().to_owned()),
+            Era::Legacy => self.service.peer_info().map(|i| i.protocol_version.as_str().to_owned()),
+        }
+    }
+
+    /// The server's name and version from its `initialize` result (legacy era).
+    pub fn server_name(&self) -> Option<(String, String)> {
+        let info = self.service.peer_info()?;
+        let server = info.server_info.as_ref()?;
+        Some((server.name.clone(), server.version.clone()))
+    }
+
+    /// The instructions the server sent (legacy era).
+    pub fn instructions(&self) -> Option<String> {
+        self.service.peer_info().and_then(|i| i.instructions.clone())
+    }
+
+    /// Every tool, following pagination.
+    pub async fn list_tools(&self) -> Result<Vec<ListedTool>, TestError> {
+        let tools = self.service.list_all_tools().await?;
+        Ok(tools
+            .into_iter()
+            .map(|t| {
+                let raw = serde_json::to_value(&t).unwrap_or(Value::Null);
+                ListedTool {
+                    name: t.name.to_string(),
+                    title: t.title.clone(),
+                    description: t.description.as_deref().map(str::to_owned),
+                    input_schema: Value::Object((*t.input_schema).clone()),
+                    output_schema: t.output_schema.as_ref().map(|s| Value::Object((**s).clone())),
+                    annotations: raw.get("annotations").cloned(),
+                    raw,
+                }
+            })
+            .collect())
+    }
+
+    /// The first page of tools and the cursor of the next (for pagination tests).
+    pub async fn list_tools_page(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<(Vec<String>, Option<String>), TestError> {
+        let params = rmcp::model::PaginatedRequestParams::default().with_cursor(cursor);
+        let page = self.service.list_tools(Some(params)).await?;
+        Ok((page.tools.into_iter().map(|t| t.name.to_string()).collect(), page.next_cursor))
+    }
+
+    /// Call a tool with a JSON object of arguments.
+    pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<ToolResult, TestError> {
+        let arguments = match arguments {
+            Value::Object(map) => Some(map),
+            Value::Null => None,
+            other => return Err(TestError::NotAnObject(other)),
+        };
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        params.arguments = arguments;
+        let result = self.service.call_tool(params).await?;
+        Ok(ToolResult::from_wire(result))
+    }
+
+    /// Every resource URI (static resources).
+    pub async fn list_resources(&self) -> Result<Vec<Value>, TestError> {
+        let resources = self.service.list_all_resources().await?;
+        Ok(resources.iter().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)).collect())
+    }
+
+    /// Every resource template.
+    pub async fn list_resource_templates(&self) -> Result<Vec<Value>, TestError> {
+        let templates = self.service.list_all_resource_templates().await?;
+        Ok(templates.iter().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)).collect())
+    }
+
+    /// Read a resource: its contents, each with the URI it was served under.
+    pub async fn read_resource(&self, uri: &str) -> Result<Vec<(String, ResourceContent)>, TestError> {
+        let result = self.service.read_resource(ReadResourceRequestParams::new(uri)).await?;
+        Ok(result.contents.into_iter().map(ResourceContent::from_wire).collect())
+    }
+
+    /// Every prompt, as sent.
+    pub async fn list_prompts(&self) -> Result<Vec<Value>, TestError> {
+        let prompts = self.service.list_all_prompts().await?;
+        Ok(prompts.iter().map(|p| serde_json::to_value(p).unwrap_or(Value::Null)).collect())
+    }
+
+    /// Get a prompt with a JSON object of (string) arguments.
+    pub async fn get_prompt(&self, name: &str, arguments: Value) -> Result<PromptResult, TestError> {
+        let mut params = GetPromptRequestParams::new(name);
+        params.arguments = match arguments {
+            Value::Object(map) => Some(map),
+            Value::Null => None,
+            other => return Err(TestError::NotAnObject(other)),
+        };
+        let result = self.service.get_prompt(params).await?;
+        Ok(PromptResult::from_wire(result))
+    }
+
+    /// Completion candidates for a prompt argument.
+    pub async fn complete_prompt_argument(
+        &self,
+        prompt: &str,
+        argument: &str,
+        value: &str,
+    ) -> Result<Vec<String>, TestError> {
+        let info = self.service.complete_prompt_argument(prompt, argument, value, None).await?;
+        Ok(info.values)
+    }
+
+    /// Ask for log notifications at `level` and above (legacy era: `logging/setLevel`).
+    pub async fn set_log_level(&self, level: LogLevel) -> Result<(), TestError> {
+        let wire = match level {
+            LogLevel::Debug => rmcp::model::LoggingLevel::Debug,
+            LogLevel::Info => rmcp::model::LoggingLevel::Info,
+            LogLevel::Notice => rmcp::model::LoggingLevel::Notice,
+            LogLevel::Warning => rmcp::model::LoggingLevel::Warning,
+            LogLevel::Error => rmcp::model::LoggingLevel::Error,
+            LogLevel::Critical => rmcp::model::LoggingLevel::Critical,
+            LogLevel::Alert => rmcp::model::LoggingLevel::Alert,
+            LogLevel::Emergency => rmcp::model::LoggingLevel::Emergency,
+        };
+        self.service.set_level(SetLevelRequestParams::new(wire)).await?;
+        Ok(())
+    }
+
+    /// The progress notifications received so far, waiting (up to five seconds) until at
+    /// least `at_least` have arrived: notifications travel independently of the response.
+    pub async fn progress(&self, at_least: usize) -> Vec<Progress> {
+        self.wait(|e| e.progress.lock().unwrap_or_else(|p| p.into_inner()).clone(), at_least).await
+    }
+
+    /// The log notifications received so far, waiting for at least `at_least`.
+    pub async fn logs(&self, at_least: usize) -> Vec<LogMessage> {
+        self.wait(|e| e.logs.lock().unwrap_or_else(|p| p.into_inner()).clone(), at_least).await
+    }
+
+    /// How many `tools/list_changed` notifications arrived, waiting for at least `at_least`.
+    pub async fn tools_changed(&self, at_least: usize) -> usize {
+        let count = self
+            .wait(|e| vec![(); *e.tools_changed.lock().unwrap_or_else(|p| p.into_inner())], at_least)
+            .await;
+        count.len()
+    }
+
+    async fn wait<T>(&self, read: impl Fn(&Events) -> Vec<T>, at_least: usize) -> Vec<T> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let notified = self.events.notify.notified();
+            let items = read(&self.events);
+            if items.len() >= at_least {
+                return items;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return read(&self.events);
+            }
+        }
+    }
+
+    /// Close the connection.
+    pub async fn close(self) {
+        let _ = self.service.cancel().await;
+    }
+}
+
+impl ToolResult {
+    /// The text of every text block, joined with newlines.
+    pub fn text(&self) -> String {
+        self.content().iter().filter_map(|c| c.as_text()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The structured content deserialized into `T`.
+    pub fn structured_as<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        self.structured().cloned().and_then(|v| serde_json::from_value(v).ok())
+    }
+}

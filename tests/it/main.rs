@@ -1,0 +1,3 @@
+//! Cross-crate integration tests: real servers, real MCP, in memory.
+
+mod tools;
