@@ -17,12 +17,19 @@ pub(crate) fn doc_lines(attrs: &[syn::Attribute]) -> Vec<String> {
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
             syn::Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value()),
                 _ => None,
             },
             _ => None,
         })
-        .flat_map(|s| s.lines().map(|l| l.strip_prefix(' ').unwrap_or(l).to_owned()).collect::<Vec<_>>())
+        .flat_map(|s| {
+            s.lines()
+                .map(|l| l.strip_prefix(' ').unwrap_or(l).to_owned())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -63,17 +70,25 @@ pub(crate) fn parse(attrs: &[syn::Attribute]) -> Docs {
         }
     }
     let text = description.join("\n").trim().to_owned();
-    Docs { description: (!text.is_empty()).then_some(text), arguments }
+    Docs {
+        description: (!text.is_empty()).then_some(text),
+        arguments,
+    }
 }
 
 /// `* `name` - text`, `- name: text`, `* name — text` → (name, text).
 fn argument_entry(line: &str) -> Option<(String, String)> {
-    let rest = line.strip_prefix('*').or_else(|| line.strip_prefix('-'))?.trim_start();
+    let rest = line
+        .strip_prefix('*')
+        .or_else(|| line.strip_prefix('-'))?
+        .trim_start();
     let (name, after) = if let Some(quoted) = rest.strip_prefix('`') {
         let end = quoted.find('`')?;
         (&quoted[..end], &quoted[end + 1..])
     } else {
-        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
         (&rest[..end], &rest[end..])
     };
     if name.is_empty() {
@@ -111,7 +126,9 @@ mod tests {
 
     #[test]
     fn other_bullet_styles_are_read() {
-        let d = docs("/// Search.\n/// # Arguments\n/// - query: what to find\n/// * limit — how many\n/// # Errors\n/// When it fails.");
+        let d = docs(
+            "/// Search.\n/// # Arguments\n/// - query: what to find\n/// * limit — how many\n/// # Errors\n/// When it fails.",
+        );
         assert_eq!(d.arguments["query"], "what to find");
         assert_eq!(d.arguments["limit"], "how many");
         assert_eq!(d.description.as_deref(), Some("Search."));

@@ -178,9 +178,14 @@ pub(crate) fn analyze(
                         state: last_segment(&ty).and_then(first_type_arg).cloned(),
                     },
                     Some("Params") => match last_segment(&ty).and_then(first_type_arg) {
-                        Some(inner) => ParamKind::Params { inner: inner.clone() },
+                        Some(inner) => ParamKind::Params {
+                            inner: inner.clone(),
+                        },
                         None => {
-                            errors.push(darling::Error::custom("`Params` needs its type: `Params<MyArgs>`").with_span(&ty));
+                            errors.push(
+                                darling::Error::custom("`Params` needs its type: `Params<MyArgs>`")
+                                    .with_span(&ty),
+                            );
                             continue;
                         }
                     },
@@ -192,12 +197,22 @@ pub(crate) fn analyze(
                         None => continue,
                     },
                 };
-                params.push(Param { kind: param_kind, binding, ty });
+                params.push(Param {
+                    kind: param_kind,
+                    binding,
+                    ty,
+                });
             }
         }
     }
-    let uses_params = params.iter().filter(|p| matches!(p.kind, ParamKind::Params { .. })).count();
-    let plain = params.iter().filter(|p| matches!(p.kind, ParamKind::Argument { .. })).count();
+    let uses_params = params
+        .iter()
+        .filter(|p| matches!(p.kind, ParamKind::Params { .. }))
+        .count();
+    let plain = params
+        .iter()
+        .filter(|p| matches!(p.kind, ParamKind::Argument { .. }))
+        .count();
     if uses_params > 1 || (uses_params == 1 && plain > 0) {
         let span = params
             .iter()
@@ -251,8 +266,12 @@ fn argument(
     match ty {
         syn::Type::Reference(reference) => {
             let help = match &*reference.elem {
-                syn::Type::Path(p) if p.path.is_ident("str") => "use `String` instead of `&str`".to_owned(),
-                _ => "take the value by ownership, for example `Vec<T>` instead of `&[T]`".to_owned(),
+                syn::Type::Path(p) if p.path.is_ident("str") => {
+                    "use `String` instead of `&str`".to_owned()
+                }
+                _ => {
+                    "take the value by ownership, for example `Vec<T>` instead of `&[T]`".to_owned()
+                }
             };
             errors.push(
                 darling::Error::custom(format!(
@@ -271,7 +290,10 @@ fn argument(
             );
             None
         }
-        syn::Type::Infer(_) | syn::Type::Never(_) | syn::Type::BareFn(_) | syn::Type::TraitObject(_) => {
+        syn::Type::Infer(_)
+        | syn::Type::Never(_)
+        | syn::Type::BareFn(_)
+        | syn::Type::TraitObject(_) => {
             errors.push(
                 darling::Error::custom(format!(
                     "this type cannot be a {what}\nhelp: use a type that implements `serde::Deserialize` and `schemars::JsonSchema`"
@@ -287,7 +309,11 @@ fn argument(
 fn output(sig: &syn::Signature, errors: &mut darling::error::Accumulator) -> Output {
     let ty = match &sig.output {
         syn::ReturnType::Default => {
-            return Output { ok: syn::parse_quote!(()), is_result: false, span: sig.ident.span() };
+            return Output {
+                ok: syn::parse_quote!(()),
+                is_result: false,
+                span: sig.ident.span(),
+            };
         }
         syn::ReturnType::Type(_, ty) => (**ty).clone(),
     };
@@ -299,14 +325,26 @@ fn output(sig: &syn::Signature, errors: &mut darling::error::Accumulator) -> Out
             )
             .with_span(&ty),
         );
-        return Output { ok: syn::parse_quote!(()), is_result: false, span };
+        return Output {
+            ok: syn::parse_quote!(()),
+            is_result: false,
+            span,
+        };
     }
     if let Some(segment) = last_segment(&ty).filter(|s| s.ident == "Result")
         && let Some(ok) = first_type_arg(segment)
     {
-        return Output { ok: ok.clone(), is_result: true, span };
+        return Output {
+            ok: ok.clone(),
+            is_result: true,
+            span,
+        };
     }
-    Output { ok: ty, is_result: false, span }
+    Output {
+        ok: ty,
+        is_result: false,
+        span,
+    }
 }
 
 /// Check a component name given with `name = "…"`.
@@ -314,7 +352,9 @@ pub(crate) fn check_name(kind: Kind, name: &syn::LitStr, errors: &mut darling::e
     let value = name.value();
     let valid = !value.is_empty()
         && value.len() <= 128
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if !valid {
         let attr = kind.attr();
         errors.push(
@@ -330,8 +370,18 @@ pub(crate) fn check_name(kind: Kind, name: &syn::LitStr, errors: &mut darling::e
 fn suggest_name(value: &str) -> String {
     let cleaned: String = value
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(128)
         .collect();
-    if cleaned.is_empty() { "my_tool".to_owned() } else { cleaned }
+    if cleaned.is_empty() {
+        "my_tool".to_owned()
+    } else {
+        cleaned
+    }
 }

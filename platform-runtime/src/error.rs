@@ -50,27 +50,47 @@ pub enum ToolErrorKind {
 impl ToolError {
     /// A tool error with the given message, shown to the client as written.
     pub fn new(message: impl Into<Cow<'static, str>>) -> Self {
-        Self { message: message.into(), kind: ToolErrorKind::Tool, data: None }
+        Self {
+            message: message.into(),
+            kind: ToolErrorKind::Tool,
+            data: None,
+        }
     }
 
     /// An error for arguments that do not match the input schema.
     pub fn invalid_arguments(message: impl Into<Cow<'static, str>>) -> Self {
-        Self { message: message.into(), kind: ToolErrorKind::InvalidArguments, data: None }
+        Self {
+            message: message.into(),
+            kind: ToolErrorKind::InvalidArguments,
+            data: None,
+        }
     }
 
     /// A protocol-level "invalid params" error (`-32602`).
     pub fn invalid_params(message: impl Into<Cow<'static, str>>) -> Self {
-        Self { message: message.into(), kind: ToolErrorKind::InvalidParams, data: None }
+        Self {
+            message: message.into(),
+            kind: ToolErrorKind::InvalidParams,
+            data: None,
+        }
     }
 
     /// A resource-not-found error.
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
-        Self { message: message.into(), kind: ToolErrorKind::NotFound, data: None }
+        Self {
+            message: message.into(),
+            kind: ToolErrorKind::NotFound,
+            data: None,
+        }
     }
 
     /// An internal server fault; the client sees a generic message.
     pub fn internal(message: impl Into<Cow<'static, str>>) -> Self {
-        Self { message: message.into(), kind: ToolErrorKind::Internal, data: None }
+        Self {
+            message: message.into(),
+            kind: ToolErrorKind::Internal,
+            data: None,
+        }
     }
 
     /// Attach structured data to the error (sent as the JSON-RPC error's `data`, or as the

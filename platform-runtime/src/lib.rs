@@ -26,7 +26,9 @@ pub use schemars;
 
 /// The names most servers need: `use platform_runtime::prelude::*;`.
 pub mod prelude {
-    pub use crate::model::{Content, PromptMessage, PromptResult, ResourceContent, Role, ToolResult};
+    pub use crate::model::{
+        Content, PromptMessage, PromptResult, ResourceContent, Role, ToolResult,
+    };
     pub use crate::{
         Context, Params, Server, State, ToolError, prompt, prompts, resource, resources, server,
         tool, tools,

@@ -8,10 +8,14 @@ use serde_json::Value;
 /// The input schema of an argument type: the deserialize contract, with the generated
 /// type's name removed (clients show the tool's own name and description).
 pub fn input_schema_for<T: JsonSchema>() -> JsonObject {
-    let schema = SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>();
+    let schema = SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<T>();
     let mut object = into_object(schema.to_value());
     tidy_root(&mut object);
-    if object.get("type").is_none() && !object.contains_key("anyOf") && !object.contains_key("oneOf")
+    if object.get("type").is_none()
+        && !object.contains_key("anyOf")
+        && !object.contains_key("oneOf")
     {
         object.insert("type".into(), Value::String("object".into()));
     }
@@ -38,7 +42,10 @@ pub(crate) fn wrap_result(mut inner: JsonObject) -> JsonObject {
     let mut root = JsonObject::new();
     root.insert("type".into(), Value::String("object".into()));
     root.insert("properties".into(), Value::Object(properties));
-    root.insert("required".into(), Value::Array(vec![Value::String("result".into())]));
+    root.insert(
+        "required".into(),
+        Value::Array(vec![Value::String("result".into())]),
+    );
     if let Some(defs) = defs {
         root.insert("$defs".into(), defs);
     }

@@ -71,7 +71,10 @@ pub(crate) fn identity(kind: Kind, attrs: &ComponentAttrs, model: &FnModel) -> (
     let _ = kind;
     match attrs.name() {
         Some(name) => (name.value(), name.span()),
-        None => (model.ident.to_string().trim_start_matches("r#").to_owned(), model.ident.span()),
+        None => (
+            model.ident.to_string().trim_start_matches("r#").to_owned(),
+            model.ident.span(),
+        ),
     }
 }
 
@@ -117,7 +120,9 @@ fn template_variables(uri: &syn::LitStr) -> Result<Vec<String>, String> {
         return Err("`}` without an opening `{`".into());
     }
     if !text.contains("://") && !text.contains(':') {
-        return Err("a resource URI needs a scheme, like `docs://{name}` or `file:///{path*}`".into());
+        return Err(
+            "a resource URI needs a scheme, like `docs://{name}` or `file:///{path*}`".into(),
+        );
     }
     Ok(vars)
 }
@@ -153,7 +158,9 @@ pub(crate) fn definition(
     // Resource templates: the variables and the plain parameters must agree.
     if let ComponentAttrs::Resource(uri, _) = attrs {
         match template_variables(uri) {
-            Err(reason) => errors.push(darling::Error::custom(format!("invalid URI template: {reason}")).with_span(uri)),
+            Err(reason) => errors.push(
+                darling::Error::custom(format!("invalid URI template: {reason}")).with_span(uri),
+            ),
             Ok(vars) => {
                 let params: BTreeSet<&str> = model.arguments().map(|(_, n, _)| n).collect();
                 for var in &vars {
@@ -243,7 +250,11 @@ pub(crate) fn definition(
     } else {
         quote!(#ident(#(#args),*))
     };
-    let call = if model.is_async { quote!(#call.await) } else { call };
+    let call = if model.is_async {
+        quote!(#call.await)
+    } else {
+        call
+    };
     let ok = &model.output.ok;
     let out_span = model.output.span;
     let unwrap_result = if model.output.is_result {
@@ -256,7 +267,11 @@ pub(crate) fn definition(
     } else {
         quote!(let __platform_value = __platform_out;)
     };
-    let clone_this = if in_server { quote!(let __platform_this = __platform_this.clone();) } else { quote!() };
+    let clone_this = if in_server {
+        quote!(let __platform_this = __platform_this.clone();)
+    } else {
+        quote!()
+    };
     let body = quote! {
         #take_args
         #(#bindings)*
@@ -264,7 +279,10 @@ pub(crate) fn definition(
         #unwrap_result
     };
     let title = attrs.title().map(|t| quote!(.title(#t)));
-    let states: Vec<_> = model.states().map(|ty| quote_spanned!(ty.span()=> .require_state::<#ty>())).collect();
+    let states: Vec<_> = model
+        .states()
+        .map(|ty| quote_spanned!(ty.span()=> .require_state::<#ty>()))
+        .collect();
 
     match attrs {
         ComponentAttrs::Tool(args) => {
@@ -272,7 +290,7 @@ pub(crate) fn definition(
                 {
                     #[allow(unused_imports)]
                     use #private::kinds::{ContentTag as _, StructuredTag as _};
-                    (&&#private::kinds::Tag::<#ok>::new()).__platform_kind()
+                    (&&&#private::kinds::Tag::<#ok>::new()).__platform_kind()
                 }
             };
             let annotations = {
@@ -299,6 +317,7 @@ pub(crate) fn definition(
             let enabled = args.enabled.map(|e| quote!(.enabled(#e)));
             quote! {{
                 #args_struct
+                #clone_this
                 let __platform_spec = #kind_expr.spec();
                 let __platform_shape = __platform_spec.shape();
                 #private::ToolDef::new(
@@ -322,13 +341,14 @@ pub(crate) fn definition(
                 {
                     #[allow(unused_imports)]
                     use #private::kinds::{ResourceContentsTag as _, JsonResourceTag as _};
-                    (&&#private::kinds::Tag::<#ok>::new()).__platform_resource_kind()
+                    (&&&#private::kinds::Tag::<#ok>::new()).__platform_resource_kind()
                 }
             };
             let mime = args.mime.as_ref().map(|m| quote!(.mime_type(#m)));
             let description = (!description.is_empty()).then(|| quote!(.description(#description)));
             quote! {{
                 #args_struct
+                #clone_this
                 #private::resource_def(
                     #uri,
                     #name,
@@ -348,9 +368,11 @@ pub(crate) fn definition(
         }
         ComponentAttrs::Prompt(_) => {
             let description = (!description.is_empty()).then(|| quote!(.description(#description)));
-            let convert = quote_spanned!(out_span=> #private::prompt_result::<#ok>(__platform_value));
+            let convert =
+                quote_spanned!(out_span=> #private::prompt_result::<#ok>(__platform_value));
             quote! {{
                 #args_struct
+                #clone_this
                 #private::PromptDef::new(
                     #name,
                     #schema,

@@ -29,18 +29,26 @@ impl FromMeta for StringList {
     fn from_expr(expr: &syn::Expr) -> darling::Result<Self> {
         match expr {
             syn::Expr::Array(array) => {
-                let items: Vec<NestedMeta> = array
-                    .elems
-                    .iter()
-                    .map(|e| match e {
-                        syn::Expr::Lit(lit) => Ok(NestedMeta::Lit(lit.lit.clone())),
-                        other => Err(darling::Error::custom("expected a string literal").with_span(other)),
-                    })
-                    .collect::<darling::Result<_>>()?;
+                let items: Vec<NestedMeta> =
+                    array
+                        .elems
+                        .iter()
+                        .map(|e| match e {
+                            syn::Expr::Lit(lit) => Ok(NestedMeta::Lit(lit.lit.clone())),
+                            other => Err(darling::Error::custom("expected a string literal")
+                                .with_span(other)),
+                        })
+                        .collect::<darling::Result<_>>()?;
                 Self::from_list(&items)
             }
-            syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Ok(StringList(vec![s.clone()])),
-            other => Err(darling::Error::custom("expected a list of strings, like `(\"a\", \"b\")`").with_span(other)),
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) => Ok(StringList(vec![s.clone()])),
+            other => Err(darling::Error::custom(
+                "expected a list of strings, like `(\"a\", \"b\")`",
+            )
+            .with_span(other)),
         }
     }
 }
@@ -57,14 +65,20 @@ impl FromMeta for MetaPairs {
             match item {
                 NestedMeta::Meta(syn::Meta::NameValue(nv)) => match &nv.value {
                     syn::Expr::Lit(lit) => {
-                        let key = nv.path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("/");
+                        let key = nv
+                            .path
+                            .segments
+                            .iter()
+                            .map(|s| s.ident.to_string())
+                            .collect::<Vec<_>>()
+                            .join("/");
                         out.push((key, lit.lit.clone()));
                     }
-                    other => errors.push(darling::Error::custom("expected a literal value").with_span(other)),
+                    other => errors
+                        .push(darling::Error::custom("expected a literal value").with_span(other)),
                 },
-                other => errors.push(
-                    darling::Error::custom("expected `key = \"value\"`").with_span(other),
-                ),
+                other => errors
+                    .push(darling::Error::custom("expected `key = \"value\"`").with_span(other)),
             }
         }
         errors.finish_with(MetaPairs(out))

@@ -186,7 +186,9 @@ impl Context {
     /// `progress` increases, as the protocol requires; otherwise a no-op. Delivery failures
     /// (a client that went away) are logged, not returned: progress is advisory.
     pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
-        let Some(token) = self.progress_token.clone() else { return };
+        let Some(token) = self.progress_token.clone() else {
+            return;
+        };
         {
             let mut last = self.last_progress.lock().unwrap_or_else(|e| e.into_inner());
             if last.is_some_and(|previous| progress <= previous) {

@@ -10,7 +10,9 @@
 
 use std::sync::Arc;
 
-use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, InputRequiredResult, JsonObject};
+use rmcp::model::{
+    CallToolResponse, CallToolResult, ContentBlock, InputRequiredResult, JsonObject,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -64,18 +66,31 @@ impl OutputSpec {
     pub fn structured<T: StructuredOutput>() -> Self {
         let root = schema::output_schema_for::<T>();
         match root.get("type").and_then(Value::as_str) {
-            Some("string") => Self { schema: None, shape: OutputShape::Text },
-            Some("null") => Self { schema: None, shape: OutputShape::Empty },
-            Some("object") if !root.contains_key("anyOf") && !root.contains_key("oneOf") => {
-                Self { schema: Some(Arc::new(root)), shape: OutputShape::Object }
-            }
-            _ => Self { schema: Some(Arc::new(schema::wrap_result(root))), shape: OutputShape::Wrapped },
+            Some("string") => Self {
+                schema: None,
+                shape: OutputShape::Text,
+            },
+            Some("null") => Self {
+                schema: None,
+                shape: OutputShape::Empty,
+            },
+            Some("object") if !root.contains_key("anyOf") && !root.contains_key("oneOf") => Self {
+                schema: Some(Arc::new(root)),
+                shape: OutputShape::Object,
+            },
+            _ => Self {
+                schema: Some(Arc::new(schema::wrap_result(root))),
+                shape: OutputShape::Wrapped,
+            },
         }
     }
 
     /// The output contract of a content type (no `outputSchema`).
     pub fn content() -> Self {
-        Self { schema: None, shape: OutputShape::Content }
+        Self {
+            schema: None,
+            shape: OutputShape::Content,
+        }
     }
 
     /// The `outputSchema`, when the tool declares one.
@@ -109,7 +124,9 @@ pub trait IntoToolOutput {
 
 impl IntoToolOutput for Content {
     fn into_tool_response(self) -> Result<CallToolResponse, ToolError> {
-        Ok(CallToolResponse::Complete(CallToolResult::success(vec![self.0])))
+        Ok(CallToolResponse::Complete(CallToolResult::success(vec![
+            self.0,
+        ])))
     }
 }
 
@@ -279,7 +296,7 @@ impl IntoPromptResult for &'static str {
 
 /// Compile-time selection of a return value's conversion ("autoref specialization").
 ///
-/// Generated code writes `(&&Tag::<T>::new()).__platform_kind()`; method resolution picks
+/// Generated code writes `(&&&Tag::<T>::new()).__platform_kind()`; method resolution picks
 /// the most specific kind the concrete type `T` supports. Nothing here is called per request
 /// except the chosen kind's `convert`.
 pub mod kinds {
@@ -345,7 +362,11 @@ pub mod kinds {
             OutputSpec::content()
         }
         /// Convert a returned value.
-        pub fn convert(&self, value: T, _shape: OutputShape) -> Result<CallToolResponse, ToolError> {
+        pub fn convert(
+            &self,
+            value: T,
+            _shape: OutputShape,
+        ) -> Result<CallToolResponse, ToolError> {
             value.into_tool_response()
         }
     }
@@ -446,7 +467,7 @@ mod tests {
 
     #[test]
     fn strings_are_plain_text_without_schema() {
-        let kind = (&&Tag::<String>::new()).__platform_kind();
+        let kind = (&&&Tag::<String>::new()).__platform_kind();
         let spec = kind.spec();
         assert!(spec.schema().is_none());
         let result = complete(kind.convert("hi".to_owned(), spec.shape()).unwrap());
@@ -456,42 +477,54 @@ mod tests {
 
     #[test]
     fn numbers_are_wrapped_in_result() {
-        let kind = (&&Tag::<i64>::new()).__platform_kind();
+        let kind = (&&&Tag::<i64>::new()).__platform_kind();
         let spec = kind.spec();
         assert_eq!(spec.shape(), OutputShape::Wrapped);
         let schema = spec.schema().unwrap();
         assert_eq!(schema["properties"]["result"]["type"], "integer");
         let result = complete(kind.convert(42, spec.shape()).unwrap());
-        assert_eq!(result.structured_content, Some(serde_json::json!({ "result": 42 })));
+        assert_eq!(
+            result.structured_content,
+            Some(serde_json::json!({ "result": 42 }))
+        );
         assert_eq!(result.content[0].as_text().unwrap().text, "42");
     }
 
     #[test]
     fn content_types_pass_through() {
-        let kind = (&&Tag::<Vec<Content>>::new()).__platform_kind();
+        let kind = (&&&Tag::<Vec<Content>>::new()).__platform_kind();
         let spec = kind.spec();
         assert!(spec.schema().is_none());
-        let result =
-            complete(kind.convert(vec![Content::text("a"), Content::text("b")], spec.shape()).unwrap());
+        let result = complete(
+            kind.convert(vec![Content::text("a"), Content::text("b")], spec.shape())
+                .unwrap(),
+        );
         assert_eq!(result.content.len(), 2);
     }
 
     #[test]
     fn unit_is_empty() {
-        let kind = (&&Tag::<()>::new()).__platform_kind();
+        let kind = (&&&Tag::<()>::new()).__platform_kind();
         let spec = kind.spec();
         assert_eq!(spec.shape(), OutputShape::Empty);
-        assert!(complete(kind.convert((), spec.shape()).unwrap()).content.is_empty());
+        assert!(
+            complete(kind.convert((), spec.shape()).unwrap())
+                .content
+                .is_empty()
+        );
     }
 
     #[test]
     fn resource_kinds_pick_bytes_text_and_json() {
-        let bytes = (&&Tag::<Vec<u8>>::new()).__platform_resource_kind();
+        let bytes = (&&&Tag::<Vec<u8>>::new()).__platform_resource_kind();
         assert_eq!(bytes.default_mime_type(), Some("application/octet-stream"));
-        let text = (&&Tag::<String>::new()).__platform_resource_kind();
+        let text = (&&&Tag::<String>::new()).__platform_resource_kind();
         assert_eq!(text.default_mime_type(), Some("text/plain"));
-        let json = (&&Tag::<Vec<u32>>::new()).__platform_resource_kind();
+        let json = (&&&Tag::<Vec<u32>>::new()).__platform_resource_kind();
         assert_eq!(json.default_mime_type(), Some("application/json"));
-        assert_eq!(json.convert(vec![1, 2]).unwrap()[0].as_text(), Some("[1,2]"));
+        assert_eq!(
+            json.convert(vec![1, 2]).unwrap()[0].as_text(),
+            Some("[1,2]")
+        );
     }
 }

@@ -94,12 +94,16 @@ impl Content {
 
     /// The MIME type and base64 data of an image block.
     pub fn as_image(&self) -> Option<(&str, &str)> {
-        self.0.as_image().map(|i| (i.mime_type.as_str(), i.data.as_str()))
+        self.0
+            .as_image()
+            .map(|i| (i.mime_type.as_str(), i.data.as_str()))
     }
 
     /// The MIME type and base64 data of an audio block.
     pub fn as_audio(&self) -> Option<(&str, &str)> {
-        self.0.as_audio().map(|a| (a.mime_type.as_str(), a.data.as_str()))
+        self.0
+            .as_audio()
+            .map(|a| (a.mime_type.as_str(), a.data.as_str()))
     }
 
     /// The URI of an embedded resource or a resource link.
@@ -149,7 +153,11 @@ impl ToolResult {
 
     /// A failed result carrying one text block.
     pub fn error(message: impl Into<String>) -> Self {
-        Self { content: vec![Content::text(message)], structured: None, is_error: true }
+        Self {
+            content: vec![Content::text(message)],
+            structured: None,
+            is_error: true,
+        }
     }
 
     /// Append a content block.

@@ -73,7 +73,10 @@ impl PromptMessage {
             WireRole::User => Role::User,
             WireRole::Assistant => Role::Assistant,
         };
-        Self { role, content: Content(message.content) }
+        Self {
+            role,
+            content: Content(message.content),
+        }
     }
 }
 
@@ -87,7 +90,10 @@ pub struct PromptResult {
 impl PromptResult {
     /// A prompt result with the given messages.
     pub fn new(messages: Vec<PromptMessage>) -> Self {
-        Self { description: None, messages }
+        Self {
+            description: None,
+            messages,
+        }
     }
 
     /// Set the description sent with the messages.
@@ -108,8 +114,12 @@ impl PromptResult {
     }
 
     pub(crate) fn into_wire(self) -> GetPromptResult {
-        let result =
-            GetPromptResult::new(self.messages.into_iter().map(PromptMessage::into_wire).collect());
+        let result = GetPromptResult::new(
+            self.messages
+                .into_iter()
+                .map(PromptMessage::into_wire)
+                .collect(),
+        );
         match self.description {
             Some(description) => result.with_description(description),
             None => result,
@@ -119,7 +129,11 @@ impl PromptResult {
     pub(crate) fn from_wire(result: GetPromptResult) -> Self {
         Self {
             description: result.description,
-            messages: result.messages.into_iter().map(PromptMessage::from_wire).collect(),
+            messages: result
+                .messages
+                .into_iter()
+                .map(PromptMessage::from_wire)
+                .collect(),
         }
     }
 }

@@ -21,12 +21,18 @@ pub(crate) enum Body {
 impl ResourceContent {
     /// Text contents.
     pub fn text(text: impl Into<String>) -> Self {
-        Self { body: Body::Text(text.into()), mime_type: None }
+        Self {
+            body: Body::Text(text.into()),
+            mime_type: None,
+        }
     }
 
     /// Binary contents (base64-encoded on the wire).
     pub fn bytes(bytes: impl Into<Vec<u8>>) -> Self {
-        Self { body: Body::Bytes(bytes.into()), mime_type: None }
+        Self {
+            body: Body::Bytes(bytes.into()),
+            mime_type: None,
+        }
     }
 
     /// Set the MIME type, overriding the one declared on the resource.
@@ -72,16 +78,42 @@ impl ResourceContent {
     pub(crate) fn from_wire(contents: ResourceContents) -> (String, Self) {
         use base64::Engine as _;
         match contents {
-            ResourceContents::TextResourceContents { uri, mime_type, text, .. } => {
-                (uri, Self { body: Body::Text(text), mime_type })
-            }
-            ResourceContents::BlobResourceContents { uri, mime_type, blob, .. } => {
+            ResourceContents::TextResourceContents {
+                uri,
+                mime_type,
+                text,
+                ..
+            } => (
+                uri,
+                Self {
+                    body: Body::Text(text),
+                    mime_type,
+                },
+            ),
+            ResourceContents::BlobResourceContents {
+                uri,
+                mime_type,
+                blob,
+                ..
+            } => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(blob.as_bytes())
                     .unwrap_or_default();
-                (uri, Self { body: Body::Bytes(bytes), mime_type })
+                (
+                    uri,
+                    Self {
+                        body: Body::Bytes(bytes),
+                        mime_type,
+                    },
+                )
             }
-            _ => (String::new(), Self { body: Body::Text(String::new()), mime_type: None }),
+            _ => (
+                String::new(),
+                Self {
+                    body: Body::Text(String::new()),
+                    mime_type: None,
+                },
+            ),
         }
     }
 }

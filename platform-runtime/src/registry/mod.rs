@@ -101,13 +101,21 @@ impl ToolDef {
         idempotent: Option<bool>,
         open_world: Option<bool>,
     ) -> Self {
-        if read_only.is_none() && destructive.is_none() && idempotent.is_none() && open_world.is_none()
+        if read_only.is_none()
+            && destructive.is_none()
+            && idempotent.is_none()
+            && open_world.is_none()
         {
             return self;
         }
         let title = self.descriptor.title.clone();
-        self.descriptor.annotations =
-            Some(ToolAnnotations::from_raw(title, read_only, destructive, idempotent, open_world));
+        self.descriptor.annotations = Some(ToolAnnotations::from_raw(
+            title,
+            read_only,
+            destructive,
+            idempotent,
+            open_world,
+        ));
         self
     }
 
@@ -125,7 +133,10 @@ impl ToolDef {
         if let Some(mime) = mime_type {
             icon = icon.with_mime_type(mime);
         }
-        self.descriptor.icons.get_or_insert_with(Vec::new).push(icon);
+        self.descriptor
+            .icons
+            .get_or_insert_with(Vec::new)
+            .push(icon);
         self
     }
 
@@ -150,7 +161,10 @@ impl ToolDef {
     /// builder was given a `T`.
     #[must_use]
     pub fn require_state<T: Send + Sync + 'static>(mut self) -> Self {
-        self.states.push(StateRequirement { id: TypeId::of::<T>(), name: type_name::<T>() });
+        self.states.push(StateRequirement {
+            id: TypeId::of::<T>(),
+            name: type_name::<T>(),
+        });
         self
     }
 
@@ -192,7 +206,9 @@ impl ToolDef {
 
 impl std::fmt::Debug for ToolDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ToolDef").field("name", &self.descriptor.name).finish_non_exhaustive()
+        f.debug_struct("ToolDef")
+            .field("name", &self.descriptor.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -268,7 +284,10 @@ impl ResourceDef {
     /// Declare that the handler takes [`crate::State<T>`].
     #[must_use]
     pub fn require_state<T: Send + Sync + 'static>(mut self) -> Self {
-        self.states.push(StateRequirement { id: TypeId::of::<T>(), name: type_name::<T>() });
+        self.states.push(StateRequirement {
+            id: TypeId::of::<T>(),
+            name: type_name::<T>(),
+        });
         self
     }
 
@@ -314,7 +333,9 @@ impl ResourceDef {
 
 impl std::fmt::Debug for ResourceDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResourceDef").field("uri", &self.template.as_str()).finish_non_exhaustive()
+        f.debug_struct("ResourceDef")
+            .field("uri", &self.template.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -364,7 +385,10 @@ impl PromptDef {
     /// Declare that the handler takes [`crate::State<T>`].
     #[must_use]
     pub fn require_state<T: Send + Sync + 'static>(mut self) -> Self {
-        self.states.push(StateRequirement { id: TypeId::of::<T>(), name: type_name::<T>() });
+        self.states.push(StateRequirement {
+            id: TypeId::of::<T>(),
+            name: type_name::<T>(),
+        });
         self
     }
 
@@ -405,7 +429,9 @@ impl PromptDef {
 
 impl std::fmt::Debug for PromptDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PromptDef").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("PromptDef")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -422,7 +448,11 @@ fn required_names(schema: &JsonObject) -> Vec<String> {
     schema
         .get("required")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -444,12 +474,20 @@ fn accepts_string(root: &JsonObject, schema: &JsonObject) -> bool {
         Some(_) => false,
         None => {
             ["anyOf", "oneOf"].iter().any(|key| {
-                schema.get(*key).and_then(Value::as_array).is_some_and(|variants| {
-                    variants.iter().filter_map(Value::as_object).any(|v| accepts_string(root, v))
-                })
-            }) || schema.get("enum").and_then(Value::as_array).is_some_and(|values| {
-                values.iter().all(Value::is_string)
-            }) || schema.get("const").is_some_and(Value::is_string)
+                schema
+                    .get(*key)
+                    .and_then(Value::as_array)
+                    .is_some_and(|variants| {
+                        variants
+                            .iter()
+                            .filter_map(Value::as_object)
+                            .any(|v| accepts_string(root, v))
+                    })
+            }) || schema
+                .get("enum")
+                .and_then(Value::as_array)
+                .is_some_and(|values| values.iter().all(Value::is_string))
+                || schema.get("const").is_some_and(Value::is_string)
         }
     };
     type_says_string
@@ -494,7 +532,11 @@ pub(crate) fn enum_values(schema: &JsonObject, property: &str) -> Vec<String> {
     let mut values: Vec<String> = prop
         .get("enum")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     for key in ["oneOf", "anyOf"] {
         if let Some(variants) = prop.get(key).and_then(Value::as_array) {
@@ -577,16 +619,35 @@ pub(crate) struct Registry {
 
 impl Registry {
     pub(crate) fn new(components: Components) -> Self {
-        let Components { tools, resources, prompts } = components;
-        let tool_index = tools.iter().enumerate().map(|(i, t)| (t.name().to_owned(), i)).collect();
+        let Components {
+            tools,
+            resources,
+            prompts,
+        } = components;
+        let tool_index = tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name().to_owned(), i))
+            .collect();
         let static_index = resources
             .iter()
             .enumerate()
             .filter(|(_, r)| !r.is_template())
             .map(|(i, r)| (r.uri().to_owned(), i))
             .collect();
-        let prompt_index = prompts.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
-        Self { tools, tool_index, resources, static_index, prompts, prompt_index }
+        let prompt_index = prompts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
+        Self {
+            tools,
+            tool_index,
+            resources,
+            static_index,
+            prompts,
+            prompt_index,
+        }
     }
 
     pub(crate) fn components(&self) -> Components {
@@ -598,7 +659,10 @@ impl Registry {
     }
 
     pub(crate) fn tool(&self, name: &str) -> Option<&ToolDef> {
-        self.tool_index.get(name).map(|&i| &self.tools[i]).filter(|t| t.enabled)
+        self.tool_index
+            .get(name)
+            .map(|&i| &self.tools[i])
+            .filter(|t| t.enabled)
     }
 
     pub(crate) fn visible_tools(&self) -> impl Iterator<Item = &ToolDef> {
@@ -615,16 +679,23 @@ impl Registry {
         if let Some(&i) = self.static_index.get(uri) {
             return Some((&self.resources[i], JsonObject::new()));
         }
-        self.resources.iter().filter(|r| r.is_template()).find_map(|r| {
-            let vars = r.template.matches(uri)?;
-            let object: JsonObject =
-                vars.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-            Some((r, coerce_strings(&r.variables_schema, object)))
-        })
+        self.resources
+            .iter()
+            .filter(|r| r.is_template())
+            .find_map(|r| {
+                let vars = r.template.matches(uri)?;
+                let object: JsonObject = vars
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect();
+                Some((r, coerce_strings(&r.variables_schema, object)))
+            })
     }
 
     pub(crate) fn template(&self, template: &str) -> Option<&ResourceDef> {
-        self.resources.iter().find(|r| r.template.as_str() == template)
+        self.resources
+            .iter()
+            .find(|r| r.template.as_str() == template)
     }
 }
 

@@ -27,7 +27,10 @@ pub struct TemplateError {
 impl UriTemplate {
     /// Parse a template.
     pub fn parse(template: &str) -> Result<Self, TemplateError> {
-        let fail = |reason: String| TemplateError { template: template.to_owned(), reason };
+        let fail = |reason: String| TemplateError {
+            template: template.to_owned(),
+            reason,
+        };
         let mut parts = Vec::new();
         let mut rest = template;
         while let Some(open) = rest.find('{') {
@@ -35,7 +38,9 @@ impl UriTemplate {
                 parts.push(Part::Literal(rest[..open].to_owned()));
             }
             let after = &rest[open + 1..];
-            let close = after.find('}').ok_or_else(|| fail("`{` without a closing `}`".into()))?;
+            let close = after
+                .find('}')
+                .ok_or_else(|| fail("`{` without a closing `}`".into()))?;
             let mut name = &after[..close];
             let explode = name.ends_with('*');
             if explode {
@@ -48,12 +53,20 @@ impl UriTemplate {
                 )));
             }
             if matches!(parts.last(), Some(Part::Var { .. })) {
-                return Err(fail("two variables must be separated by literal text".into()));
+                return Err(fail(
+                    "two variables must be separated by literal text".into(),
+                ));
             }
-            if parts.iter().any(|p| matches!(p, Part::Var { name: n, .. } if n == name)) {
+            if parts
+                .iter()
+                .any(|p| matches!(p, Part::Var { name: n, .. } if n == name))
+            {
                 return Err(fail(format!("variable `{name}` appears twice")));
             }
-            parts.push(Part::Var { name: name.to_owned(), explode });
+            parts.push(Part::Var {
+                name: name.to_owned(),
+                explode,
+            });
             rest = &after[close + 1..];
         }
         if rest.contains('}') {
@@ -62,7 +75,10 @@ impl UriTemplate {
         if !rest.is_empty() {
             parts.push(Part::Literal(rest.to_owned()));
         }
-        Ok(Self { source: template.to_owned(), parts })
+        Ok(Self {
+            source: template.to_owned(),
+            parts,
+        })
     }
 
     /// The template as written.
@@ -96,14 +112,20 @@ impl UriTemplate {
 }
 
 fn match_parts(parts: &[Part], input: &str, out: &mut Vec<(String, String)>) -> bool {
-    let Some((first, rest)) = parts.split_first() else { return input.is_empty() };
+    let Some((first, rest)) = parts.split_first() else {
+        return input.is_empty();
+    };
     match first {
-        Part::Literal(literal) => {
-            input.strip_prefix(literal.as_str()).is_some_and(|tail| match_parts(rest, tail, out))
-        }
+        Part::Literal(literal) => input
+            .strip_prefix(literal.as_str())
+            .is_some_and(|tail| match_parts(rest, tail, out)),
         Part::Var { name, explode } => {
             // Try the longest value first so `{path*}` takes as much as the rest allows.
-            let limit = if *explode { input.len() } else { input.find('/').unwrap_or(input.len()) };
+            let limit = if *explode {
+                input.len()
+            } else {
+                input.find('/').unwrap_or(input.len())
+            };
             let mut ends: Vec<usize> = input[..limit]
                 .char_indices()
                 .map(|(i, c)| i + c.len_utf8())
@@ -139,7 +161,10 @@ mod tests {
             vars("weather://{city}/alerts", "weather://lisbon/alerts"),
             Some(vec![("city".into(), "lisbon".into())])
         );
-        assert_eq!(vars("weather://{city}/alerts", "weather://a/b/alerts"), None);
+        assert_eq!(
+            vars("weather://{city}/alerts", "weather://a/b/alerts"),
+            None
+        );
         assert_eq!(vars("weather://{city}/alerts", "weather:///alerts"), None);
     }
 
@@ -159,7 +184,10 @@ mod tests {
         );
         assert_eq!(
             vars("repo://{owner}/{path*}/raw", "repo://acme/src/lib.rs/raw"),
-            Some(vec![("owner".into(), "acme".into()), ("path".into(), "src/lib.rs".into())])
+            Some(vec![
+                ("owner".into(), "acme".into()),
+                ("path".into(), "src/lib.rs".into())
+            ])
         );
     }
 

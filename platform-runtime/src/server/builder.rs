@@ -93,7 +93,11 @@ impl ServerBuilder {
 
     /// Add every component of a `#[server]` type under its own names.
     pub fn merge<S: IntoComponents>(mut self, server: S) -> Self {
-        let Components { tools, resources, prompts } = server.into_components();
+        let Components {
+            tools,
+            resources,
+            prompts,
+        } = server.into_components();
         self.components.tools.extend(tools);
         self.components.resources.extend(resources);
         self.components.prompts.extend(prompts);
@@ -108,7 +112,11 @@ impl ServerBuilder {
                 "mount prefix `{prefix}` is invalid: use 1-64 characters from A-Z, a-z, 0-9, `_`, `-`, `.`"
             ));
         }
-        let Components { tools, resources, prompts } = server.into_components();
+        let Components {
+            tools,
+            resources,
+            prompts,
+        } = server.into_components();
         self.components.tools.extend(tools.into_iter().map(|t| {
             let name = format!("{prefix}_{}", t.name());
             t.renamed(name)
@@ -143,9 +151,18 @@ impl ServerBuilder {
                 ));
             }
             if !seen.insert(tool.name()) {
-                problems.push(format!("two tools are named `{}`; tool names must be unique", tool.name()));
+                problems.push(format!(
+                    "two tools are named `{}`; tool names must be unique",
+                    tool.name()
+                ));
             }
-            check_states(&mut problems, "tool", tool.name(), &tool.states, &self.states);
+            check_states(
+                &mut problems,
+                "tool",
+                tool.name(),
+                &tool.states,
+                &self.states,
+            );
         }
         let mut seen = HashSet::new();
         for resource in &components.resources {
@@ -155,7 +172,13 @@ impl ServerBuilder {
                     resource.uri()
                 ));
             }
-            check_states(&mut problems, "resource", resource.uri(), &resource.states, &self.states);
+            check_states(
+                &mut problems,
+                "resource",
+                resource.uri(),
+                &resource.states,
+                &self.states,
+            );
         }
         let mut seen = HashSet::new();
         for prompt in &components.prompts {
@@ -171,7 +194,13 @@ impl ServerBuilder {
                     prompt.name()
                 ));
             }
-            check_states(&mut problems, "prompt", prompt.name(), &prompt.states, &self.states);
+            check_states(
+                &mut problems,
+                "prompt",
+                prompt.name(),
+                &prompt.states,
+                &self.states,
+            );
         }
         if !problems.is_empty() {
             return Err(BuildError { problems });
@@ -206,7 +235,10 @@ fn check_states(
 }
 
 pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// Why a server could not be built: every problem found, one per line.

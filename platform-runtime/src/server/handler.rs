@@ -8,20 +8,19 @@ use futures::FutureExt as _;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
     CompleteResult, CompletionInfo, ContentBlock, GetPromptRequestParams, GetPromptResponse,
-    Implementation, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Reference, ServerCapabilities, ServerConfig,
-    SetLevelRequestParams, Tool,
+    Implementation, InitializeRequestParams, InitializeResult, JsonObject, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
 };
-use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
-
 use super::{ServerInner, SessionState};
+use crate::ToolError;
 use crate::error::ToolErrorKind;
 use crate::handler::{LogLevel, RequestParts};
 use crate::registry::{Registry, enum_values};
-use crate::ToolError;
 
 /// The one rmcp `ServerHandler` of a platform server: routes every MCP method through the
 /// registry. One instance per connection; all instances share the server.
@@ -33,7 +32,10 @@ pub(crate) struct McpHandler {
 
 impl McpHandler {
     pub(crate) fn new(inner: Arc<ServerInner>) -> Self {
-        Self { inner, session: Arc::default() }
+        Self {
+            inner,
+            session: Arc::default(),
+        }
     }
 
     fn parts(
@@ -55,7 +57,11 @@ impl McpHandler {
 /// A reference an operator can find in the logs when an internal error was masked.
 fn error_reference() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!("{:x}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{:x}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
@@ -72,11 +78,19 @@ fn tool_failure(tool: &str, error: ToolError) -> Result<CallToolResponse, ErrorD
     let message = match error.kind() {
         ToolErrorKind::Tool | ToolErrorKind::InvalidArguments => error.message().to_owned(),
         ToolErrorKind::InvalidParams | ToolErrorKind::NotFound => {
-            return Err(ErrorData::invalid_params(error.message().to_owned(), error.data().cloned()));
+            return Err(ErrorData::invalid_params(
+                error.message().to_owned(),
+                error.data().cloned(),
+            ));
         }
         ToolErrorKind::Internal => {
             let reference = error_reference();
-            tracing::error!(tool, reference, error = error.message(), "tool failed internally");
+            tracing::error!(
+                tool,
+                reference,
+                error = error.message(),
+                "tool failed internally"
+            );
             format!("internal error in tool `{tool}` (reference {reference})")
         }
     };
@@ -98,10 +112,18 @@ fn protocol_failure(kind: &str, name: &str, error: ToolError) -> ErrorData {
             error.message().to_owned(),
             Some(serde_json::json!({ "uri": name })),
         ),
-        ToolErrorKind::Tool => ErrorData::internal_error(error.message().to_owned(), error.data().cloned()),
+        ToolErrorKind::Tool => {
+            ErrorData::internal_error(error.message().to_owned(), error.data().cloned())
+        }
         ToolErrorKind::Internal => {
             let reference = error_reference();
-            tracing::error!(kind, name, reference, error = error.message(), "handler failed internally");
+            tracing::error!(
+                kind,
+                name,
+                reference,
+                error = error.message(),
+                "handler failed internally"
+            );
             ErrorData::internal_error(format!("internal error (reference {reference})"), None)
         }
     }
@@ -137,7 +159,9 @@ fn page<T: Clone>(
             .filter(|&offset| offset <= items.len())
             .ok_or_else(|| ErrorData::invalid_params(format!("invalid cursor `{cursor}`"), None))?,
     };
-    let Some(size) = size else { return Ok((items.into_iter().skip(start).collect(), None)) };
+    let Some(size) = size else {
+        return Ok((items.into_iter().skip(start).collect(), None));
+    };
     let end = (start + size).min(items.len());
     let next = (end < items.len()).then(|| end.to_string());
     Ok((items[start..end].to_vec(), next))
@@ -175,10 +199,21 @@ impl ServerHandler for McpHandler {
         }
     }
 
-    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
-        peers.retain(|p| !p.is_transport_closed());
-        peers.push(context.peer);
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        // Remember the session's peer for `notifications/tools/list_changed`. Registering
+        // here rather than on `notifications/initialized` means a change made right after the
+        // handshake is never missed.
+        {
+            let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
+            peers.retain(|p| !p.is_transport_closed());
+            peers.push(context.peer.clone());
+        }
+        self.negotiate_initialize(&request)
     }
 
     async fn set_level(
@@ -186,7 +221,8 @@ impl ServerHandler for McpHandler {
         request: SetLevelRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.session.set_log_level(LogLevel::from_wire(request.level));
+        self.session
+            .set_log_level(LogLevel::from_wire(request.level));
         Ok(())
     }
 
@@ -196,7 +232,10 @@ impl ServerHandler for McpHandler {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let registry = self.registry();
-        let tools: Vec<Tool> = registry.visible_tools().map(|t| t.descriptor.clone()).collect();
+        let tools: Vec<Tool> = registry
+            .visible_tools()
+            .map(|t| t.descriptor.clone())
+            .collect();
         let (tools, next) = page(tools, cursor(&request), self.inner.page_size)?;
         let mut result = ListToolsResult::with_all_items(tools)
             .with_ttl_ms(0)
@@ -218,7 +257,10 @@ impl ServerHandler for McpHandler {
         let name = request.name.as_ref();
         let Some(tool) = registry.tool(name) else {
             tracing::debug!(tool = name, "call to an unknown tool");
-            return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool: {name}"),
+                None,
+            ));
         };
         let parts = self.parts(context, name, request.arguments);
         let handler = tool.handler.clone();
@@ -234,8 +276,12 @@ impl ServerHandler for McpHandler {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let registry = self.registry();
-        let items: Vec<_> =
-            registry.resources.iter().filter(|r| !r.is_template()).map(|r| r.as_resource()).collect();
+        let items: Vec<_> = registry
+            .resources
+            .iter()
+            .filter(|r| !r.is_template())
+            .map(|r| r.as_resource())
+            .collect();
         let (items, next) = page(items, cursor(&request), self.inner.page_size)?;
         let mut result = ListResourcesResult::with_all_items(items)
             .with_ttl_ms(0)
@@ -250,8 +296,12 @@ impl ServerHandler for McpHandler {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let registry = self.registry();
-        let items: Vec<_> =
-            registry.resources.iter().filter(|r| r.is_template()).map(|r| r.as_template()).collect();
+        let items: Vec<_> = registry
+            .resources
+            .iter()
+            .filter(|r| r.is_template())
+            .map(|r| r.as_template())
+            .collect();
         let (items, next) = page(items, cursor(&request), self.inner.page_size)?;
         let mut result = ListResourceTemplatesResult::with_all_items(items)
             .with_ttl_ms(0)
@@ -286,9 +336,14 @@ impl ServerHandler for McpHandler {
             ));
         }
         let mime = resource.mime_type.as_deref();
-        let contents = contents.into_iter().map(|c| c.into_wire(uri, mime)).collect();
+        let contents = contents
+            .into_iter()
+            .map(|c| c.into_wire(uri, mime))
+            .collect();
         Ok(ReadResourceResponse::Complete(
-            ReadResourceResult::new(contents).with_ttl_ms(0).with_cache_scope(CacheScope::Private),
+            ReadResourceResult::new(contents)
+                .with_ttl_ms(0)
+                .with_cache_scope(CacheScope::Private),
         ))
     }
 
@@ -315,7 +370,10 @@ impl ServerHandler for McpHandler {
         let registry = self.registry();
         let name = request.name.as_str();
         let Some(prompt) = registry.prompt(name) else {
-            return Err(ErrorData::invalid_params(format!("unknown prompt: {name}"), None));
+            return Err(ErrorData::invalid_params(
+                format!("unknown prompt: {name}"),
+                None,
+            ));
         };
         let arguments = crate::registry::coerce_strings(
             &prompt.arguments_schema,
@@ -354,18 +412,19 @@ impl ServerHandler for McpHandler {
             }
             _ => Vec::new(),
         };
-        let matching: Vec<String> =
-            candidates.into_iter().filter(|c| c.starts_with(argument.value.as_str())).collect();
+        let matching: Vec<String> = candidates
+            .into_iter()
+            .filter(|c| c.starts_with(argument.value.as_str()))
+            .collect();
         let total = matching.len();
         let values: Vec<String> = matching.into_iter().take(100).collect();
-        let mut info = CompletionInfo::new(values)
-            .map_err(|e| ErrorData::internal_error(e, None))?;
+        let mut info =
+            CompletionInfo::new(values).map_err(|e| ErrorData::internal_error(e, None))?;
         info.total = u32::try_from(total).ok();
         info.has_more = Some(total > 100);
         Ok(CompleteResult::new(info))
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -34,7 +34,12 @@ pub struct ServerInfo {
 impl ServerInfo {
     /// A server identity with the given name and version.
     pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
-        Self { name: name.into(), version: version.into(), title: None, instructions: None }
+        Self {
+            name: name.into(),
+            version: version.into(),
+            title: None,
+            instructions: None,
+        }
     }
 }
 
@@ -103,7 +108,10 @@ pub(crate) struct ServerInner {
 
 impl ServerInner {
     pub(crate) fn registry(&self) -> Arc<Registry> {
-        self.registry.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -120,7 +128,9 @@ impl Server {
 
     /// A handle to change the server's tools while it runs.
     pub fn handle(&self) -> ServerHandle {
-        ServerHandle { inner: self.inner.clone() }
+        ServerHandle {
+            inner: self.inner.clone(),
+        }
     }
 
     /// The manifest `inspect` prints: every tool, resource and prompt with its schemas,
@@ -140,10 +150,18 @@ impl Server {
                 json
             })
             .collect();
-        let resources: Vec<_> =
-            registry.resources.iter().filter(|r| !r.is_template()).map(|r| r.to_json()).collect();
-        let templates: Vec<_> =
-            registry.resources.iter().filter(|r| r.is_template()).map(|r| r.to_json()).collect();
+        let resources: Vec<_> = registry
+            .resources
+            .iter()
+            .filter(|r| !r.is_template())
+            .map(|r| r.to_json())
+            .collect();
+        let templates: Vec<_> = registry
+            .resources
+            .iter()
+            .filter(|r| r.is_template())
+            .map(|r| r.to_json())
+            .collect();
         let prompts: Vec<_> = registry
             .prompts
             .iter()
@@ -171,7 +189,9 @@ impl Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("info", &self.inner.info).finish_non_exhaustive()
+        f.debug_struct("Server")
+            .field("info", &self.inner.info)
+            .finish_non_exhaustive()
     }
 }
 
@@ -243,7 +263,11 @@ impl ServerHandle {
 
     fn update(&self, change: impl FnOnce(&mut Components) -> bool) -> bool {
         let changed = {
-            let mut guard = self.inner.registry.write().unwrap_or_else(|e| e.into_inner());
+            let mut guard = self
+                .inner
+                .registry
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
             let mut components = guard.components();
             let changed = change(&mut components);
             if changed {

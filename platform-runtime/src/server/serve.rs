@@ -25,7 +25,10 @@ pub enum ServeError {
 }
 
 #[derive(Debug, Parser)]
-#[command(about = "An MCP server built with platform.", disable_version_flag = true)]
+#[command(
+    about = "An MCP server built with platform.",
+    disable_version_flag = true
+)]
 struct Cli {
     /// Log filter for stderr (tracing syntax: `info`, `platform_runtime=debug`, …).
     /// Defaults to the `RUST_LOG` environment variable, then `info`.
@@ -81,7 +84,10 @@ where
         Ok(cli) => cli,
         Err(error) => {
             use clap::error::ErrorKind;
-            if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) {
                 let _ = error.print();
                 return Ok(());
             }
@@ -126,7 +132,12 @@ fn init_logging(filter: Option<&str>) {
 /// Serve over stdio until the client closes stdin or a shutdown signal arrives.
 async fn serve_stdio(server: Server) -> Result<(), ServeError> {
     let info = server.info().clone();
-    tracing::info!(name = info.name, version = info.version, transport = "stdio", "serving MCP");
+    tracing::info!(
+        name = info.name,
+        version = info.version,
+        transport = "stdio",
+        "serving MCP"
+    );
     let handler = server.session_handler();
     let running = handler
         .serve(rmcp::transport::stdio())

@@ -77,9 +77,11 @@ impl TestError {
 impl From<ServiceError> for TestError {
     fn from(error: ServiceError) -> Self {
         match error {
-            ServiceError::McpError(e) => {
-                TestError::Protocol { code: e.code.0, message: e.message.into_owned(), data: e.data }
-            }
+            ServiceError::McpError(e) => TestError::Protocol {
+                code: e.code.0,
+                message: e.message.into_owned(),
+                data: e.data,
+            },
             other => TestError::Connection(other.to_string()),
         }
     }
@@ -143,11 +145,15 @@ impl ClientHandler for Recorder {
         params: ProgressNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        self.0.progress.lock().unwrap_or_else(|e| e.into_inner()).push(Progress {
-            progress: params.progress,
-            total: params.total,
-            message: params.message,
-        });
+        self.0
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Progress {
+                progress: params.progress,
+                total: params.total,
+                message: params.message,
+            });
         self.0.notify.notify_waiters();
     }
 
@@ -156,16 +162,24 @@ impl ClientHandler for Recorder {
         params: LoggingMessageNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        self.0.logs.lock().unwrap_or_else(|e| e.into_inner()).push(LogMessage {
-            level: LogLevel::from_wire(params.level),
-            logger: params.logger,
-            data: params.data,
-        });
+        self.0
+            .logs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(LogMessage {
+                level: LogLevel::from_wire(params.level),
+                logger: params.logger,
+                data: params.data,
+            });
         self.0.notify.notify_waiters();
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        *self.0.tools_changed.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        *self
+            .0
+            .tools_changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) += 1;
         self.0.notify.notify_waiters();
     }
 }
@@ -206,15 +220,20 @@ impl TestClient {
         let recorder = Recorder(events.clone());
         let lifecycle = match era {
             Era::Legacy => ClientLifecycleMode::Initialize,
-            Era::Modern => {
-                ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] }
-            }
+            Era::Modern => ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
         };
         let service = recorder
             .serve_with_lifecycle(client_io, lifecycle)
             .await
             .map_err(|e| TestError::Connection(e.to_string()))?;
-        Ok(Self { service, events, era, server })
+        Ok(Self {
+            service,
+            events,
+            era,
+            server,
+        })
     }
 
     /// The era this client speaks.
@@ -232,7 +251,10 @@ impl TestClient {
     pub fn protocol_version(&self) -> Option<String> {
         match self.era {
             Era::Modern => Some(ProtocolVersion::V_2026_07_28.as_str().to_owned()),
-            Era::Legacy => self.service.peer_info().map(|i| i.protocol_version.as_str().to_owned()),
+            Era::Legacy => self
+                .service
+                .peer_info()
+                .map(|i| i.protocol_version.as_str().to_owned()),
         }
     }
 
@@ -245,7 +267,9 @@ impl TestClient {
 
     /// The instructions the server sent (legacy era).
     pub fn instructions(&self) -> Option<String> {
-        self.service.peer_info().and_then(|i| i.instructions.clone())
+        self.service
+            .peer_info()
+            .and_then(|i| i.instructions.clone())
     }
 
     /// Every tool, following pagination.
@@ -260,7 +284,10 @@ impl TestClient {
                     title: t.title.clone(),
                     description: t.description.as_deref().map(str::to_owned),
                     input_schema: Value::Object((*t.input_schema).clone()),
-                    output_schema: t.output_schema.as_ref().map(|s| Value::Object((**s).clone())),
+                    output_schema: t
+                        .output_schema
+                        .as_ref()
+                        .map(|s| Value::Object((**s).clone())),
                     annotations: raw.get("annotations").cloned(),
                     raw,
                 }
@@ -275,7 +302,10 @@ impl TestClient {
     ) -> Result<(Vec<String>, Option<String>), TestError> {
         let params = rmcp::model::PaginatedRequestParams::default().with_cursor(cursor);
         let page = self.service.list_tools(Some(params)).await?;
-        Ok((page.tools.into_iter().map(|t| t.name.to_string()).collect(), page.next_cursor))
+        Ok((
+            page.tools.into_iter().map(|t| t.name.to_string()).collect(),
+            page.next_cursor,
+        ))
     }
 
     /// Call a tool with a JSON object of arguments.
@@ -294,29 +324,52 @@ impl TestClient {
     /// Every resource URI (static resources).
     pub async fn list_resources(&self) -> Result<Vec<Value>, TestError> {
         let resources = self.service.list_all_resources().await?;
-        Ok(resources.iter().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)).collect())
+        Ok(resources
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+            .collect())
     }
 
     /// Every resource template.
     pub async fn list_resource_templates(&self) -> Result<Vec<Value>, TestError> {
         let templates = self.service.list_all_resource_templates().await?;
-        Ok(templates.iter().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)).collect())
+        Ok(templates
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+            .collect())
     }
 
     /// Read a resource: its contents, each with the URI it was served under.
-    pub async fn read_resource(&self, uri: &str) -> Result<Vec<(String, ResourceContent)>, TestError> {
-        let result = self.service.read_resource(ReadResourceRequestParams::new(uri)).await?;
-        Ok(result.contents.into_iter().map(ResourceContent::from_wire).collect())
+    pub async fn read_resource(
+        &self,
+        uri: &str,
+    ) -> Result<Vec<(String, ResourceContent)>, TestError> {
+        let result = self
+            .service
+            .read_resource(ReadResourceRequestParams::new(uri))
+            .await?;
+        Ok(result
+            .contents
+            .into_iter()
+            .map(ResourceContent::from_wire)
+            .collect())
     }
 
     /// Every prompt, as sent.
     pub async fn list_prompts(&self) -> Result<Vec<Value>, TestError> {
         let prompts = self.service.list_all_prompts().await?;
-        Ok(prompts.iter().map(|p| serde_json::to_value(p).unwrap_or(Value::Null)).collect())
+        Ok(prompts
+            .iter()
+            .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
+            .collect())
     }
 
     /// Get a prompt with a JSON object of (string) arguments.
-    pub async fn get_prompt(&self, name: &str, arguments: Value) -> Result<PromptResult, TestError> {
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Value,
+    ) -> Result<PromptResult, TestError> {
         let mut params = GetPromptRequestParams::new(name);
         params.arguments = match arguments {
             Value::Object(map) => Some(map),
@@ -334,7 +387,10 @@ impl TestClient {
         argument: &str,
         value: &str,
     ) -> Result<Vec<String>, TestError> {
-        let info = self.service.complete_prompt_argument(prompt, argument, value, None).await?;
+        let info = self
+            .service
+            .complete_prompt_argument(prompt, argument, value, None)
+            .await?;
         Ok(info.values)
     }
 
@@ -350,25 +406,38 @@ impl TestClient {
             LogLevel::Alert => rmcp::model::LoggingLevel::Alert,
             LogLevel::Emergency => rmcp::model::LoggingLevel::Emergency,
         };
-        self.service.set_level(SetLevelRequestParams::new(wire)).await?;
+        self.service
+            .set_level(SetLevelRequestParams::new(wire))
+            .await?;
         Ok(())
     }
 
     /// The progress notifications received so far, waiting (up to five seconds) until at
     /// least `at_least` have arrived: notifications travel independently of the response.
     pub async fn progress(&self, at_least: usize) -> Vec<Progress> {
-        self.wait(|e| e.progress.lock().unwrap_or_else(|p| p.into_inner()).clone(), at_least).await
+        self.wait(
+            |e| e.progress.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            at_least,
+        )
+        .await
     }
 
     /// The log notifications received so far, waiting for at least `at_least`.
     pub async fn logs(&self, at_least: usize) -> Vec<LogMessage> {
-        self.wait(|e| e.logs.lock().unwrap_or_else(|p| p.into_inner()).clone(), at_least).await
+        self.wait(
+            |e| e.logs.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            at_least,
+        )
+        .await
     }
 
     /// How many `tools/list_changed` notifications arrived, waiting for at least `at_least`.
     pub async fn tools_changed(&self, at_least: usize) -> usize {
         let count = self
-            .wait(|e| vec![(); *e.tools_changed.lock().unwrap_or_else(|p| p.into_inner())], at_least)
+            .wait(
+                |e| vec![(); *e.tools_changed.lock().unwrap_or_else(|p| p.into_inner())],
+                at_least,
+            )
             .await;
         count.len()
     }
@@ -396,11 +465,17 @@ impl TestClient {
 impl ToolResult {
     /// The text of every text block, joined with newlines.
     pub fn text(&self) -> String {
-        self.content().iter().filter_map(|c| c.as_text()).collect::<Vec<_>>().join("\n")
+        self.content()
+            .iter()
+            .filter_map(|c| c.as_text())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The structured content deserialized into `T`.
     pub fn structured_as<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
-        self.structured().cloned().and_then(|v| serde_json::from_value(v).ok())
+        self.structured()
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
     }
 }
