@@ -24,10 +24,4 @@ impl Runtime {
         let root = &self.root;
         quote!(#root::__private)
     }
-
-    /// The `__private` path as a string, for `#[serde(crate = "…")]`.
-    pub(crate) fn private_str(&self, member: &str) -> String {
-        let private = self.private().to_string().replace(' ', "");
-        format!("{private}::{member}")
-    }
 }

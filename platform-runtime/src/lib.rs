@@ -122,19 +122,16 @@ pub mod __private {
         fn prompt_def() -> PromptDef;
     }
 
-    /// Run an extractor; a function so a missing impl is reported at the parameter's type.
-    pub async fn extract<T: FromContext>(parts: &RequestParts) -> Result<T, ToolError> {
-        T::from_context(parts).await
-    }
+    pub use crate::handler::args::{ObjectSchema, extractor, whole};
 
     /// Convert a handler's error.
     pub fn tool_error<E: IntoToolError>(error: E) -> ToolError {
         error.into_tool_error()
     }
 
-    /// Convert a prompt's return value.
-    pub fn prompt_result<T: IntoPromptResult>(value: T) -> PromptResult {
-        value.into_prompt_result()
+    /// Check a prompt's return type once and return its converter.
+    pub fn prompt_converter<T: IntoPromptResult>() -> fn(T) -> PromptResult {
+        T::into_prompt_result
     }
 
     /// A resource definition from a URI the macro already validated.

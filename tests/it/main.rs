@@ -1,4 +1,5 @@
 //! Cross-crate integration tests: real servers, real MCP, in memory.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod eras;
 mod errors;

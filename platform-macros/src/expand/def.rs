@@ -85,6 +85,18 @@ fn opt_bool(value: Option<bool>, private: &TokenStream) -> TokenStream {
     }
 }
 
+/// Whether a type is spelled `Option<…>` (an optional argument).
+fn is_option(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => {
+            p.path.segments.last().is_some_and(|s| s.ident == "Option")
+        }
+        syn::Type::Group(g) => is_option(&g.elem),
+        syn::Type::Paren(p) => is_option(&p.elem),
+        _ => false,
+    }
+}
+
 /// The variables of a URI template, checked with the runtime's grammar.
 fn template_variables(uri: &syn::LitStr) -> Result<Vec<String>, String> {
     let text = uri.value();
@@ -194,55 +206,53 @@ pub(crate) fn definition(
         }
     }
 
-    let serde_crate = runtime.private_str("serde");
-    let schemars_crate = runtime.private_str("schemars");
-    let fields = model.arguments().map(|(param, name, doc)| {
-        let ident = format_ident!("{}", name, span = param.ty.span());
-        let ident = if syn::parse_str::<syn::Ident>(name).is_err() {
-            format_ident!("r#{}", name, span = param.ty.span())
-        } else {
-            ident
-        };
+    // Registration: each parameter type is checked once, at a call spanned at that type,
+    // which returns the function the request path uses.
+    let mut setup = Vec::new();
+    let mut bindings = Vec::new();
+    let mut uses_object = false;
+    setup.push(quote!(let mut __platform_schema = #private::ObjectSchema::new();));
+    let mut schema = quote!(__platform_schema.build());
+    for (index, param) in model.params.iter().enumerate() {
+        let binding = &param.binding;
         let ty = &param.ty;
-        let doc = doc.map(|d| quote!(#[doc = #d]));
-        quote!(#doc #ident: #ty,)
-    });
-    let args_struct = quote! {
-        #[derive(#private::serde::Deserialize, #private::schemars::JsonSchema)]
-        #[serde(crate = #serde_crate)]
-        #[schemars(crate = #schemars_crate)]
-        #[allow(non_camel_case_types, non_snake_case, dead_code)]
-        struct __PlatformArgs { #(#fields)* }
-    };
-    let schema = match model.params_type() {
-        Some(inner) => quote_spanned!(inner.span()=> #private::input_schema_for::<#inner>()),
-        None => quote!(#private::input_schema_for::<__PlatformArgs>()),
-    };
-
-    // Bindings, in the function's parameter order.
-    let has_plain = model.arguments().next().is_some();
-    let take_args = if has_plain {
-        quote!(let __platform_args: __PlatformArgs = __platform_parts.__take_arguments()?;)
+        let span = ty.span();
+        let helper = format_ident!("__platform_take{}", index);
+        match &param.kind {
+            ParamKind::Argument { name, doc } => {
+                uses_object = true;
+                let required = !is_option(ty);
+                let doc = match doc {
+                    Some(d) => quote!(#private::Some(#d)),
+                    None => quote!(#private::None),
+                };
+                setup.push(quote_spanned! {span=>
+                    let #helper = __platform_schema.property::<#ty>(#name, #doc, #required);
+                });
+                bindings.push(quote!(let #binding: #ty = #helper(&mut __platform_args, #name)?;));
+            }
+            ParamKind::Params { inner } => {
+                setup.push(quote_spanned! {span=>
+                    let (__platform_whole_schema, #helper) = #private::whole::<#inner>();
+                });
+                schema = quote!(__platform_whole_schema);
+                bindings.push(quote_spanned! {span=>
+                    let #binding: #ty = #private::Params(#helper(__platform_parts.__take_object())?);
+                });
+            }
+            ParamKind::Extractor { .. } => {
+                setup.push(quote_spanned! {span=>
+                    let #helper = #private::extractor::<#ty>();
+                });
+                bindings.push(quote!(let #binding: #ty = #helper(&__platform_parts).await?;));
+            }
+        }
+    }
+    let take_object = if uses_object {
+        quote!(let mut __platform_args = __platform_parts.__take_object();)
     } else {
         quote!()
     };
-    let bindings = model.params.iter().map(|param| {
-        let binding = &param.binding;
-        let ty = &param.ty;
-        match &param.kind {
-            ParamKind::Argument { name, .. } => {
-                let field = syn::parse_str::<syn::Ident>(name)
-                    .unwrap_or_else(|_| format_ident!("r#{}", name));
-                quote!(let #binding: #ty = __platform_args.#field;)
-            }
-            ParamKind::Params { inner } => quote_spanned! {ty.span()=>
-                let #binding: #ty = #private::Params(__platform_parts.__take_arguments::<#inner>()?);
-            },
-            ParamKind::Extractor { .. } => quote_spanned! {ty.span()=>
-                let #binding: #ty = #private::extract::<#ty>(&__platform_parts).await?;
-            },
-        }
-    });
     let args = model.params.iter().map(|p| &p.binding);
     let ident = &model.ident;
     let call = if in_server {
@@ -273,7 +283,7 @@ pub(crate) fn definition(
         quote!()
     };
     let body = quote! {
-        #take_args
+        #take_object
         #(#bindings)*
         let __platform_out = #call;
         #unwrap_result
@@ -290,7 +300,9 @@ pub(crate) fn definition(
                 {
                     #[allow(unused_imports)]
                     use #private::kinds::{ContentTag as _, StructuredTag as _};
-                    (&&&#private::kinds::Tag::<#ok>::new()).__platform_kind()
+                    #[allow(clippy::needless_borrow)]
+                    let output = (&&&#private::kinds::Tag::<#ok>::new()).__platform_kind().output();
+                    output
                 }
             };
             let annotations = {
@@ -316,9 +328,9 @@ pub(crate) fn definition(
             });
             let enabled = args.enabled.map(|e| quote!(.enabled(#e)));
             quote! {{
-                #args_struct
                 #clone_this
-                let __platform_spec = #kind_expr.spec();
+                #(#setup)*
+                let (__platform_spec, __platform_convert) = #kind_expr;
                 let __platform_shape = __platform_spec.shape();
                 #private::ToolDef::new(
                     #name,
@@ -329,7 +341,7 @@ pub(crate) fn definition(
                         #clone_this
                         async move {
                             #body
-                            #kind_expr.convert(__platform_value, __platform_shape)
+                            __platform_convert(__platform_value, __platform_shape)
                         }
                     },
                 )
@@ -341,38 +353,41 @@ pub(crate) fn definition(
                 {
                     #[allow(unused_imports)]
                     use #private::kinds::{ResourceContentsTag as _, JsonResourceTag as _};
-                    (&&&#private::kinds::Tag::<#ok>::new()).__platform_resource_kind()
+                    #[allow(clippy::needless_borrow)]
+                    let output = (&&&#private::kinds::Tag::<#ok>::new()).__platform_resource_kind().output();
+                    output
                 }
             };
             let mime = args.mime.as_ref().map(|m| quote!(.mime_type(#m)));
             let description = (!description.is_empty()).then(|| quote!(.description(#description)));
             quote! {{
-                #args_struct
                 #clone_this
+                #(#setup)*
+                let (__platform_mime, __platform_convert) = #kind_expr;
                 #private::resource_def(
                     #uri,
                     #name,
-                    #private::input_schema_for::<__PlatformArgs>(),
+                    #schema,
                     move |mut __platform_parts: #private::RequestParts| {
                         #clone_this
                         async move {
                             #body
-                            #kind_expr.convert(__platform_value)
+                            __platform_convert(__platform_value)
                         }
                     },
                 )
                 #title #description #mime
-                .default_mime_type(#kind_expr.default_mime_type())
+                .default_mime_type(__platform_mime)
                 #(#states)*
             }}
         }
         ComponentAttrs::Prompt(_) => {
             let description = (!description.is_empty()).then(|| quote!(.description(#description)));
-            let convert =
-                quote_spanned!(out_span=> #private::prompt_result::<#ok>(__platform_value));
+            let converter = quote_spanned!(out_span=> #private::prompt_converter::<#ok>());
             quote! {{
-                #args_struct
                 #clone_this
+                #(#setup)*
+                let __platform_convert = #converter;
                 #private::PromptDef::new(
                     #name,
                     #schema,
@@ -380,7 +395,7 @@ pub(crate) fn definition(
                         #clone_this
                         async move {
                             #body
-                            #private::Ok(#convert)
+                            #private::Ok(__platform_convert(__platform_value))
                         }
                     },
                 )

@@ -60,6 +60,12 @@ pub(crate) fn component(kind: Kind, attr: TokenStream, item: TokenStream) -> Tok
     );
     let runtime = Runtime::new(attrs.krate());
     let private = runtime.private();
+    if model.has_receiver {
+        // A method outside `#[server]`: the error says so; no factory, which could not be
+        // placed inside an impl block anyway.
+        let error = errors.finish().err().map(darling::Error::write_errors);
+        return quote!(#error #function);
+    }
     let def = def::definition(kind, &attrs, &model, &runtime, false, &mut errors);
     let ident = &function.sig.ident;
     let vis = &function.vis;

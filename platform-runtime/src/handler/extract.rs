@@ -47,9 +47,8 @@ impl RequestParts {
     }
 
     #[doc(hidden)]
-    pub fn __take_arguments<T: DeserializeOwned>(&mut self) -> Result<T, ToolError> {
-        let object = self.arguments.take().unwrap_or_default();
-        parse_arguments(object)
+    pub fn __take_object(&mut self) -> JsonObject {
+        self.arguments.take().unwrap_or_default()
     }
 }
 

@@ -1,6 +1,7 @@
 //! What runs a request: extractors that give a handler its inputs, and the conversions
 //! that turn its return value into an MCP result.
 
+pub mod args;
 mod context;
 pub(crate) mod extract;
 pub mod output;

@@ -64,7 +64,7 @@ pub struct OutputSpec {
 impl OutputSpec {
     /// The output contract of a structured value of type `T`.
     pub fn structured<T: StructuredOutput>() -> Self {
-        let root = schema::output_schema_for::<T>();
+        let root = T::structured_schema();
         match root.get("type").and_then(Value::as_str) {
             Some("string") => Self {
                 schema: None,
@@ -111,9 +111,25 @@ impl OutputSpec {
     note = "derive `serde::Serialize` and `schemars::JsonSchema` for `{Self}` to return it as structured output",
     note = "or return `String`, `platform_runtime::model::Content`, `Vec<Content>` or `ToolResult`"
 )]
-pub trait StructuredOutput: Serialize + schemars::JsonSchema {}
+pub trait StructuredOutput {
+    /// The JSON Schema of the value (serialize contract).
+    fn structured_schema() -> JsonObject;
+    /// The value as JSON.
+    fn to_structured(&self) -> Result<Value, serde_json::Error>;
+}
 
-impl<T: Serialize + schemars::JsonSchema + ?Sized> StructuredOutput for T {}
+impl<T: Serialize + schemars::JsonSchema> StructuredOutput for T {
+    fn structured_schema() -> JsonObject {
+        schema::output_schema_for::<T>()
+    }
+
+    fn to_structured(&self) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+}
+
+/// Converts a returned tool value into the wire response.
+pub type Converter<T> = fn(T, OutputShape) -> Result<CallToolResponse, ToolError>;
 
 /// A value that builds its tool result itself: content blocks, a full [`ToolResult`], or a
 /// multi-round [`InputRequired`].
@@ -151,10 +167,11 @@ impl IntoToolOutput for InputRequired {
 
 /// Convert a structured value according to its [`OutputSpec`].
 pub fn structured_response<T: StructuredOutput>(
-    value: &T,
+    value: T,
     shape: OutputShape,
 ) -> Result<CallToolResponse, ToolError> {
-    let json = serde_json::to_value(value)
+    let json = value
+        .to_structured()
         .map_err(|e| ToolError::internal(format!("tool output could not be serialized: {e}")))?;
     let result = match shape {
         OutputShape::Empty => CallToolResult::success(Vec::new()),
@@ -248,9 +265,19 @@ impl IntoResourceContents for Vec<ResourceContent> {
     label = "this type is not resource contents",
     note = "return `String` (text), `Vec<u8>` (bytes), `ResourceContent`, or derive `serde::Serialize` for `{Self}` to return it as JSON"
 )]
-pub trait JsonResource: Serialize {}
+pub trait JsonResource {
+    /// The value as JSON text.
+    fn to_json_text(&self) -> Result<String, serde_json::Error>;
+}
 
-impl<T: Serialize + ?Sized> JsonResource for T {}
+impl<T: Serialize> JsonResource for T {
+    fn to_json_text(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+}
+
+/// Converts a returned resource value into contents.
+pub type ResourceConverter<T> = fn(T) -> Result<Vec<ResourceContent>, ToolError>;
 
 /// A value a prompt function returns: messages, one message, text (one user message) or a
 /// full [`PromptResult`].
@@ -302,11 +329,9 @@ impl IntoPromptResult for &'static str {
 pub mod kinds {
     use std::marker::PhantomData;
 
-    use rmcp::model::CallToolResponse;
-
     use super::{
-        IntoResourceContents, IntoToolOutput, JsonResource, OutputShape, OutputSpec,
-        StructuredOutput, structured_response,
+        Converter, IntoResourceContents, IntoToolOutput, JsonResource, OutputSpec,
+        ResourceConverter, StructuredOutput, structured_response,
     };
     use crate::ToolError;
     use crate::model::ResourceContent;
@@ -357,34 +382,19 @@ pub mod kinds {
     }
 
     impl<T: IntoToolOutput> ContentKind<T> {
-        /// The output contract.
-        pub fn spec(&self) -> OutputSpec {
-            OutputSpec::content()
-        }
-        /// Convert a returned value.
-        pub fn convert(
-            &self,
-            value: T,
-            _shape: OutputShape,
-        ) -> Result<CallToolResponse, ToolError> {
-            value.into_tool_response()
+        /// The output contract and the converter, checked once.
+        pub fn output(&self) -> (OutputSpec, Converter<T>) {
+            (OutputSpec::content(), |value, _| value.into_tool_response())
         }
     }
 
     impl<T> StructuredKind<T> {
-        /// The output contract.
-        pub fn spec(&self) -> OutputSpec
+        /// The output contract and the converter, checked once.
+        pub fn output(&self) -> (OutputSpec, Converter<T>)
         where
             T: StructuredOutput,
         {
-            OutputSpec::structured::<T>()
-        }
-        /// Convert a returned value.
-        pub fn convert(&self, value: T, shape: OutputShape) -> Result<CallToolResponse, ToolError>
-        where
-            T: StructuredOutput,
-        {
-            structured_response(&value, shape)
+            (OutputSpec::structured::<T>(), structured_response::<T>)
         }
     }
 
@@ -423,37 +433,34 @@ pub mod kinds {
     }
 
     impl<T: IntoResourceContents> ResourceContentsKind<T> {
-        /// The MIME type used when the resource declares none.
-        pub fn default_mime_type(&self) -> Option<&'static str> {
-            T::default_mime_type()
-        }
-        /// Convert a returned value.
-        pub fn convert(&self, value: T) -> Result<Vec<ResourceContent>, ToolError> {
-            Ok(value.into_resource_contents())
+        /// The default MIME type and the converter, checked once.
+        pub fn output(&self) -> (Option<&'static str>, ResourceConverter<T>) {
+            (T::default_mime_type(), |value| {
+                Ok(value.into_resource_contents())
+            })
         }
     }
 
     impl<T> JsonResourceKind<T> {
-        /// The MIME type used when the resource declares none.
-        pub fn default_mime_type(&self) -> Option<&'static str>
+        /// The default MIME type and the converter, checked once.
+        pub fn output(&self) -> (Option<&'static str>, ResourceConverter<T>)
         where
             T: JsonResource,
         {
-            Some("application/json")
-        }
-        /// Convert a returned value.
-        pub fn convert(&self, value: T) -> Result<Vec<ResourceContent>, ToolError>
-        where
-            T: JsonResource,
-        {
-            serde_json::to_string(&value)
-                .map(|text| vec![ResourceContent::text(text)])
-                .map_err(|e| ToolError::internal(format!("resource could not be serialized: {e}")))
+            (Some("application/json"), |value| {
+                value
+                    .to_json_text()
+                    .map(|text| vec![ResourceContent::text(text)])
+                    .map_err(|e| {
+                        ToolError::internal(format!("resource could not be serialized: {e}"))
+                    })
+            })
         }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_borrow)] // the autoref depth is the point of these tests
 mod tests {
     use super::kinds::*;
     use super::*;
@@ -467,22 +474,20 @@ mod tests {
 
     #[test]
     fn strings_are_plain_text_without_schema() {
-        let kind = (&&&Tag::<String>::new()).__platform_kind();
-        let spec = kind.spec();
+        let (spec, convert) = (&&&Tag::<String>::new()).__platform_kind().output();
         assert!(spec.schema().is_none());
-        let result = complete(kind.convert("hi".to_owned(), spec.shape()).unwrap());
+        let result = complete(convert("hi".to_owned(), spec.shape()).unwrap());
         assert_eq!(result.content[0].as_text().unwrap().text, "hi");
         assert!(result.structured_content.is_none());
     }
 
     #[test]
     fn numbers_are_wrapped_in_result() {
-        let kind = (&&&Tag::<i64>::new()).__platform_kind();
-        let spec = kind.spec();
+        let (spec, convert) = (&&&Tag::<i64>::new()).__platform_kind().output();
         assert_eq!(spec.shape(), OutputShape::Wrapped);
         let schema = spec.schema().unwrap();
         assert_eq!(schema["properties"]["result"]["type"], "integer");
-        let result = complete(kind.convert(42, spec.shape()).unwrap());
+        let result = complete(convert(42, spec.shape()).unwrap());
         assert_eq!(
             result.structured_content,
             Some(serde_json::json!({ "result": 42 }))
@@ -492,23 +497,23 @@ mod tests {
 
     #[test]
     fn content_types_pass_through() {
-        let kind = (&&&Tag::<Vec<Content>>::new()).__platform_kind();
-        let spec = kind.spec();
+        let (spec, convert) = (&&&Tag::<Vec<Content>>::new()).__platform_kind().output();
         assert!(spec.schema().is_none());
-        let result = complete(
-            kind.convert(vec![Content::text("a"), Content::text("b")], spec.shape())
-                .unwrap(),
+        let blocks = vec![Content::text("a"), Content::text("b")];
+        assert_eq!(
+            complete(convert(blocks, spec.shape()).unwrap())
+                .content
+                .len(),
+            2
         );
-        assert_eq!(result.content.len(), 2);
     }
 
     #[test]
     fn unit_is_empty() {
-        let kind = (&&&Tag::<()>::new()).__platform_kind();
-        let spec = kind.spec();
+        let (spec, convert) = (&&&Tag::<()>::new()).__platform_kind().output();
         assert_eq!(spec.shape(), OutputShape::Empty);
         assert!(
-            complete(kind.convert((), spec.shape()).unwrap())
+            complete(convert((), spec.shape()).unwrap())
                 .content
                 .is_empty()
         );
@@ -516,15 +521,18 @@ mod tests {
 
     #[test]
     fn resource_kinds_pick_bytes_text_and_json() {
-        let bytes = (&&&Tag::<Vec<u8>>::new()).__platform_resource_kind();
-        assert_eq!(bytes.default_mime_type(), Some("application/octet-stream"));
-        let text = (&&&Tag::<String>::new()).__platform_resource_kind();
-        assert_eq!(text.default_mime_type(), Some("text/plain"));
-        let json = (&&&Tag::<Vec<u32>>::new()).__platform_resource_kind();
-        assert_eq!(json.default_mime_type(), Some("application/json"));
-        assert_eq!(
-            json.convert(vec![1, 2]).unwrap()[0].as_text(),
-            Some("[1,2]")
-        );
+        let (mime, _) = (&&&Tag::<Vec<u8>>::new())
+            .__platform_resource_kind()
+            .output();
+        assert_eq!(mime, Some("application/octet-stream"));
+        let (mime, _) = (&&&Tag::<String>::new())
+            .__platform_resource_kind()
+            .output();
+        assert_eq!(mime, Some("text/plain"));
+        let (mime, convert) = (&&&Tag::<Vec<u32>>::new())
+            .__platform_resource_kind()
+            .output();
+        assert_eq!(mime, Some("application/json"));
+        assert_eq!(convert(vec![1, 2]).unwrap()[0].as_text(), Some("[1,2]"));
     }
 }

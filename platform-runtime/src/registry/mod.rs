@@ -468,7 +468,7 @@ fn resolve<'a>(root: &'a JsonObject, schema: &'a JsonObject) -> &'a JsonObject {
 
 fn accepts_string(root: &JsonObject, schema: &JsonObject) -> bool {
     let schema = resolve(root, schema);
-    let type_says_string = match schema.get("type") {
+    match schema.get("type") {
         Some(Value::String(t)) => t == "string",
         Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
         Some(_) => false,
@@ -489,8 +489,7 @@ fn accepts_string(root: &JsonObject, schema: &JsonObject) -> bool {
                 .is_some_and(|values| values.iter().all(Value::is_string))
                 || schema.get("const").is_some_and(Value::is_string)
         }
-    };
-    type_says_string
+    }
 }
 
 /// Turn string-valued arguments (prompt arguments, URI template variables) into the JSON

@@ -19,7 +19,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use super::{ServerInner, SessionState};
 use crate::ToolError;
 use crate::error::ToolErrorKind;
-use crate::handler::{LogLevel, RequestParts};
+use crate::handler::{Era, LogLevel, RequestParts};
 use crate::registry::{Registry, enum_values};
 
 /// The one rmcp `ServerHandler` of a platform server: routes every MCP method through the
@@ -167,6 +167,11 @@ fn page<T: Clone>(
     Ok((items[start..end].to_vec(), next))
 }
 
+/// Whether the request speaks 2026-07-28, whose results carry cache hints.
+fn is_modern(context: &RequestContext<RoleServer>) -> bool {
+    Era::of(context.protocol_version().as_ref()) == Era::Modern
+}
+
 fn cursor(request: &Option<PaginatedRequestParams>) -> Option<&str> {
     request.as_ref().and_then(|r| r.cursor.as_deref())
 }
@@ -229,7 +234,7 @@ impl ServerHandler for McpHandler {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let registry = self.registry();
         let tools: Vec<Tool> = registry
@@ -237,9 +242,10 @@ impl ServerHandler for McpHandler {
             .map(|t| t.descriptor.clone())
             .collect();
         let (tools, next) = page(tools, cursor(&request), self.inner.page_size)?;
-        let mut result = ListToolsResult::with_all_items(tools)
-            .with_ttl_ms(0)
-            .with_cache_scope(CacheScope::Public);
+        let mut result = ListToolsResult::with_all_items(tools);
+        if is_modern(&context) {
+            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
+        }
         result.next_cursor = next;
         Ok(result)
     }
@@ -273,7 +279,7 @@ impl ServerHandler for McpHandler {
     async fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let registry = self.registry();
         let items: Vec<_> = registry
@@ -283,9 +289,10 @@ impl ServerHandler for McpHandler {
             .map(|r| r.as_resource())
             .collect();
         let (items, next) = page(items, cursor(&request), self.inner.page_size)?;
-        let mut result = ListResourcesResult::with_all_items(items)
-            .with_ttl_ms(0)
-            .with_cache_scope(CacheScope::Public);
+        let mut result = ListResourcesResult::with_all_items(items);
+        if is_modern(&context) {
+            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
+        }
         result.next_cursor = next;
         Ok(result)
     }
@@ -293,7 +300,7 @@ impl ServerHandler for McpHandler {
     async fn list_resource_templates(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let registry = self.registry();
         let items: Vec<_> = registry
@@ -303,9 +310,10 @@ impl ServerHandler for McpHandler {
             .map(|r| r.as_template())
             .collect();
         let (items, next) = page(items, cursor(&request), self.inner.page_size)?;
-        let mut result = ListResourceTemplatesResult::with_all_items(items)
-            .with_ttl_ms(0)
-            .with_cache_scope(CacheScope::Public);
+        let mut result = ListResourceTemplatesResult::with_all_items(items);
+        if is_modern(&context) {
+            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
+        }
         result.next_cursor = next;
         Ok(result)
     }
@@ -316,6 +324,7 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let registry = self.registry();
+        let modern = is_modern(&context);
         let uri = request.uri.as_str();
         let Some((resource, variables)) = registry.resource(uri) else {
             tracing::debug!(uri, "read of an unknown resource");
@@ -340,24 +349,25 @@ impl ServerHandler for McpHandler {
             .into_iter()
             .map(|c| c.into_wire(uri, mime))
             .collect();
-        Ok(ReadResourceResponse::Complete(
-            ReadResourceResult::new(contents)
-                .with_ttl_ms(0)
-                .with_cache_scope(CacheScope::Private),
-        ))
+        let mut result = ReadResourceResult::new(contents);
+        if modern {
+            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Private);
+        }
+        Ok(ReadResourceResponse::Complete(result))
     }
 
     async fn list_prompts(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         let registry = self.registry();
         let items: Vec<_> = registry.prompts.iter().map(|p| p.as_prompt()).collect();
         let (items, next) = page(items, cursor(&request), self.inner.page_size)?;
-        let mut result = ListPromptsResult::with_all_items(items)
-            .with_ttl_ms(0)
-            .with_cache_scope(CacheScope::Public);
+        let mut result = ListPromptsResult::with_all_items(items);
+        if is_modern(&context) {
+            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
+        }
         result.next_cursor = next;
         Ok(result)
     }

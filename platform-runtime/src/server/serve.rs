@@ -31,7 +31,7 @@ pub enum ServeError {
 )]
 struct Cli {
     /// Log filter for stderr (tracing syntax: `info`, `platform_runtime=debug`, …).
-    /// Defaults to the `RUST_LOG` environment variable, then `info`.
+    /// Defaults to the `RUST_LOG` environment variable, then `info,rmcp=warn`.
     #[arg(long, global = true, value_name = "FILTER")]
     log: Option<String>,
 
@@ -115,12 +115,17 @@ where
     }
 }
 
+/// Our own events at info; the SDK's per-message chatter only when something is wrong.
+const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
+
 /// Install a stderr `tracing` subscriber unless the program already installed one.
 fn init_logging(filter: Option<&str>) {
     use tracing_subscriber::EnvFilter;
     let filter = match filter {
         Some(filter) => EnvFilter::new(filter),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        None => {
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER))
+        }
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

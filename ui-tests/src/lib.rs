@@ -1,0 +1,1 @@
+//! The cases live in `cases/`; `tests/ui.rs` runs them.
