@@ -36,3 +36,15 @@ pub fn prompt(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::server(attr.into(), item.into()).into()
 }
+
+/// Make a struct the input of an MCP tool; `impl CallTool for …` holds the handler.
+#[proc_macro_derive(Tool, attributes(mcp))]
+pub fn derive_tool(item: TokenStream) -> TokenStream {
+    expand::derive::tool(item.into()).into()
+}
+
+/// Make a struct the arguments of an MCP prompt rendered from `#[mcp(template = "…")]`.
+#[proc_macro_derive(Prompt, attributes(mcp))]
+pub fn derive_prompt(item: TokenStream) -> TokenStream {
+    expand::derive::prompt(item.into()).into()
+}

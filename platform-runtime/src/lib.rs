@@ -11,8 +11,8 @@ pub mod testing;
 
 pub use error::{IntoToolError, ToolError, ToolErrorKind};
 pub use handler::output::{InputRequired, OutputSpec};
-pub use handler::{Context, Era, FromContext, LogLevel, Params, RequestParts, State};
-pub use platform_macros::{prompt, resource, server, tool};
+pub use handler::{CallTool, Context, Era, FromContext, LogLevel, Params, RequestParts, State};
+pub use platform_macros::{Prompt, Tool, prompt, resource, server, tool};
 pub use registry::{Components, PromptDef, ResourceDef, ToolDef, UriTemplate};
 pub use server::{
     BuildError, IntoComponents, IntoServer, ServeError, Server, ServerBuilder, ServerHandle,
@@ -30,8 +30,8 @@ pub mod prelude {
         Content, PromptMessage, PromptResult, ResourceContent, Role, ToolResult,
     };
     pub use crate::{
-        Context, Params, Server, State, ToolError, prompt, prompts, resource, resources, server,
-        tool, tools,
+        CallTool, Context, Params, Prompt, Server, State, Tool, ToolError, prompt, prompts,
+        resource, resources, server, tool, tools,
     };
 }
 
@@ -123,6 +123,7 @@ pub mod __private {
     }
 
     pub use crate::handler::args::{ObjectSchema, extractor, whole};
+    pub use crate::handler::{CallTool, call_tool_handler};
 
     /// Convert a handler's error.
     pub fn tool_error<E: IntoToolError>(error: E) -> ToolError {

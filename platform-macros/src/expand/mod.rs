@@ -2,6 +2,7 @@
 //! (a hidden factory beside the function) or for `#[server]` impl blocks.
 
 mod def;
+pub(crate) mod derive;
 
 use std::collections::HashMap;
 

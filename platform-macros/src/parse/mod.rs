@@ -164,3 +164,19 @@ pub(crate) fn resource_args(
     let args = ResourceArgs::from_list(rest)?;
     Ok((uri, args))
 }
+
+/// Options of `#[mcp(…)]` on a `#[derive(Tool)]` or `#[derive(Prompt)]` struct.
+#[derive(Debug, Default, FromMeta)]
+pub(crate) struct DeriveArgs {
+    pub(crate) name: Option<syn::LitStr>,
+    pub(crate) title: Option<syn::LitStr>,
+    pub(crate) description: Option<syn::LitStr>,
+    pub(crate) read_only: Option<bool>,
+    pub(crate) destructive: Option<bool>,
+    pub(crate) idempotent: Option<bool>,
+    pub(crate) open_world: Option<bool>,
+    pub(crate) tags: Option<StringList>,
+    pub(crate) template: Option<syn::LitStr>,
+    #[darling(rename = "crate")]
+    pub(crate) krate: Option<syn::Path>,
+}

@@ -10,8 +10,7 @@ use rmcp::model::{
 use rmcp::service::Peer;
 use tokio_util::sync::CancellationToken;
 
-use super::extract::RequestParts;
-use crate::server::SessionState;
+use super::extract::{RequestParts, StateMap};
 
 /// The protocol era of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +110,7 @@ pub struct Context {
     protocol_version: Option<ProtocolVersion>,
     /// Modern era: the level the request asked for; legacy: the session's level.
     log_level: Option<LogLevel>,
-    session: Arc<SessionState>,
+    states: Arc<StateMap>,
     component: Arc<str>,
     last_progress: Arc<std::sync::Mutex<Option<f64>>>,
 }
@@ -133,10 +132,15 @@ impl Context {
             era,
             protocol_version,
             log_level,
-            session: parts.session.clone(),
+            states: parts.states.clone(),
             component: parts.component.clone(),
             last_progress: Arc::default(),
         }
+    }
+
+    /// A clone of the shared state of type `T` given to the server builder.
+    pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.states.get::<T>().cloned()
     }
 
     /// The protocol era of this request.
@@ -227,7 +231,6 @@ impl Context {
         if let Err(error) = self.peer.notify_logging_message(param).await {
             tracing::debug!(%error, "log notification not delivered");
         }
-        let _ = &self.session;
     }
 
     /// Log at debug level; see [`Context::log`].

@@ -2,9 +2,11 @@
 //! that turn its return value into an MCP result.
 
 pub mod args;
+mod call;
 mod context;
 pub(crate) mod extract;
 pub mod output;
 
+pub use call::{CallTool, CallToolHandler, call_tool_handler};
 pub use context::{Context, Era, LogLevel};
 pub use extract::{FromContext, Params, RequestParts, State};
