@@ -260,16 +260,13 @@ pub(crate) fn prompt(item: TokenStream) -> TokenStream {
         .filter(|d| !d.is_empty())
         .map(|d| quote!(.description(#d)));
     let title = args.title.as_ref().map(|t| quote!(.title(#t)));
-    let renders = used.iter().map(|name| {
-        let field = fields
-            .iter()
-            .find(|f| {
-                f.ident
-                    .as_ref()
-                    .is_some_and(|i| i.to_string().trim_start_matches("r#") == name)
-            })
-            .expect("placeholder checked against the fields above");
-        let member = field.ident.as_ref().expect("named field");
+    // `used` holds only placeholders that matched a named field above.
+    let used_fields = fields.iter().filter_map(|f| {
+        let member = f.ident.as_ref()?;
+        let name = member.to_string().trim_start_matches("r#").to_owned();
+        used.contains(&name).then_some((f, member, name))
+    });
+    let renders = used_fields.map(|(field, member, name)| {
         let arg = format_ident!("{}", name);
         let ty = &field.ty;
         if is_option(ty) {
