@@ -64,11 +64,10 @@ impl ComponentAttrs {
 
 /// The component's name and the span to report a duplicate at: the tool or prompt name,
 /// or the resource URI.
-pub(crate) fn identity(kind: Kind, attrs: &ComponentAttrs, model: &FnModel) -> (String, Span) {
+pub(crate) fn identity(attrs: &ComponentAttrs, model: &FnModel) -> (String, Span) {
     if let ComponentAttrs::Resource(uri, _) = attrs {
         return (uri.value(), uri.span());
     }
-    let _ = kind;
     match attrs.name() {
         Some(name) => (name.value(), name.span()),
         None => (
@@ -149,7 +148,12 @@ pub(crate) fn definition(
     errors: &mut darling::error::Accumulator,
 ) -> TokenStream {
     let private = runtime.private();
-    let (name, _) = identity(kind, attrs, model);
+    // Tools and prompts are addressed by name; a resource by its URI, and its name (the
+    // function's, or `name = …`) is only a label.
+    let name = match attrs.name() {
+        Some(name) => name.value(),
+        None => model.ident.to_string().trim_start_matches("r#").to_owned(),
+    };
     if let Some(lit) = attrs.name() {
         check_name(kind, lit, errors);
     }

@@ -202,7 +202,7 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
             );
             continue;
         }
-        let (key, span) = def::identity(kind, &attrs, &model);
+        let (key, span) = def::identity(&attrs, &model);
         let slot = match kind {
             Kind::Tool => 0,
             Kind::Resource => 1,
