@@ -4,5 +4,6 @@
 mod derive;
 mod eras;
 mod errors;
+mod quickstart;
 mod server;
 mod tools;

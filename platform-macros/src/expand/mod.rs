@@ -3,6 +3,8 @@
 
 mod def;
 pub(crate) mod derive;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 

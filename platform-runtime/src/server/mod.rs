@@ -181,6 +181,27 @@ impl Server {
         })
     }
 
+    /// Serve one MCP connection over any byte stream (a socket, a pipe, an in-memory
+    /// duplex), speaking newline-delimited JSON-RPC as on stdio, until the peer closes it.
+    ///
+    /// `serve()` uses this for stdio; use it directly to embed a server in another program.
+    pub async fn serve_io<IO>(&self, io: IO) -> Result<(), ServeError>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        use rmcp::ServiceExt as _;
+        let running = self
+            .session_handler()
+            .serve(io)
+            .await
+            .map_err(|e| ServeError::Transport(e.to_string()))?;
+        running
+            .waiting()
+            .await
+            .map_err(|e| ServeError::Transport(e.to_string()))?;
+        Ok(())
+    }
+
     /// A fresh MCP handler for one connection (stdio process, HTTP session, test client).
     pub(crate) fn session_handler(&self) -> McpHandler {
         McpHandler::new(self.inner.clone())

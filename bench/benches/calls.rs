@@ -1,0 +1,58 @@
+//! Calls/s of one trivial tool: platform vs plain rmcp, same transport, same client, same run.
+//!
+//!     cargo bench -p platform-bench --bench calls
+//!
+//! Each group measures both servers back to back; compare their times within a group.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use platform_bench::{Target, connect, echo};
+
+fn sequential(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("echo/sequential");
+    for target in [Target::Plain, Target::Platform] {
+        let client = runtime.block_on(connect(target));
+        group.bench_function(format!("{target:?}"), |b| {
+            b.to_async(&runtime).iter(|| echo(&client));
+        });
+    }
+    group.finish();
+}
+
+fn concurrent(c: &mut Criterion) {
+    const IN_FLIGHT: u32 = 16;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("echo/concurrent-16");
+    group.throughput(criterion::Throughput::Elements(u64::from(IN_FLIGHT)));
+    for target in [Target::Plain, Target::Platform] {
+        let client = runtime.block_on(connect(target));
+        group.bench_function(format!("{target:?}"), |b| {
+            b.to_async(&runtime).iter_custom(|iterations| {
+                let client = &client;
+                async move {
+                    let start = Instant::now();
+                    for _ in 0..iterations {
+                        futures::future::join_all((0..IN_FLIGHT).map(|_| echo(client))).await;
+                    }
+                    start.elapsed()
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(2));
+    targets = sequential, concurrent
+}
+criterion_main!(benches);

@@ -1,0 +1,81 @@
+//! Expansion snapshots: what the macros generate, formatted, reviewed in `snapshots/`.
+
+use quote::quote;
+
+use super::{component, derive, server};
+use crate::model::Kind;
+
+fn pretty(tokens: proc_macro2::TokenStream) -> String {
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(error) => panic!("expansion does not parse: {error}\n{tokens}"),
+    }
+}
+
+#[test]
+fn free_function_tool() {
+    let out = component(
+        Kind::Tool,
+        quote!(read_only, idempotent),
+        quote! {
+            /// Add two integers.
+            ///
+            /// # Arguments
+            /// * `a` - left operand
+            /// * `b` - right operand
+            async fn add(a: i64, b: Option<i64>, ctx: Context) -> Result<i64, ToolError> {
+                Ok(a + b.unwrap_or(0))
+            }
+        },
+    );
+    insta::assert_snapshot!(pretty(out));
+}
+
+#[test]
+fn server_impl_block() {
+    let out = server(
+        quote!(name = "weather", version = "1.0.0"),
+        quote! {
+            impl Weather {
+                /// Current conditions.
+                #[tool]
+                fn current(&self, city: String) -> String { city }
+
+                /// Alerts.
+                #[resource("weather://{city}/alerts", mime = "application/json")]
+                async fn alerts(&self, city: String) -> Vec<String> { vec![city] }
+
+                /// Briefing.
+                #[prompt]
+                fn briefing(&self, #[extract] caller: Caller, city: String) -> String { city }
+            }
+        },
+    );
+    insta::assert_snapshot!(pretty(out));
+}
+
+#[test]
+fn derived_prompt() {
+    let out = derive::prompt(quote! {
+        /// Review code.
+        #[mcp(template = "Review {code}")]
+        struct Review { code: String, note: Option<String> }
+    });
+    insta::assert_snapshot!(pretty(out));
+}
+
+#[test]
+fn an_error_still_emits_the_function_and_its_factory() {
+    let out = component(
+        Kind::Tool,
+        quote!(read_olny),
+        quote! {
+            /// Add.
+            fn add(a: i64) -> i64 { a }
+        },
+    );
+    let text = out.to_string();
+    assert!(text.contains("fn add"), "{text}");
+    assert!(text.contains("ToolFactory for add"), "{text}");
+    assert!(text.contains("compile_error"), "{text}");
+}
