@@ -11,7 +11,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use platform_bench::{Target, connect, echo};
 
 fn sequential(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: client, server and transport tasks share it, so the figure is CPU cost,
+    // not cross-thread wake-up luck.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");

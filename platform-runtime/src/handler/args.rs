@@ -39,7 +39,12 @@ impl<T: DeserializeOwned + JsonSchema> Argument for T {
     }
 
     fn from_argument(value: Value, name: &str) -> Result<Self, ToolError> {
-        serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
+        // The common case pays nothing for path tracking; a failure is deserialized again
+        // with it, to name the offending field.
+        if let Ok(parsed) = T::deserialize(&value) {
+            return Ok(parsed);
+        }
+        serde_path_to_error::deserialize::<_, T>(&value).map_err(|error| {
             let path = error.path().to_string();
             let inner = error.into_inner();
             if path.is_empty() || path == "." {

@@ -45,6 +45,8 @@ pub(crate) struct StateRequirement {
 /// run time.
 #[derive(Clone)]
 pub struct ToolDef {
+    /// The name, shared with every request's parts without allocating.
+    pub(crate) key: Arc<str>,
     pub(crate) descriptor: Tool,
     pub(crate) handler: ToolHandler,
     pub(crate) tags: Vec<String>,
@@ -69,13 +71,16 @@ impl ToolDef {
         Fut: Future<Output = Result<CallToolResponse, ToolError>> + Send + 'static,
     {
         let description: String = description.into();
+        let name: String = name.into();
+        let key: Arc<str> = name.as_str().into();
         let mut descriptor = Tool::new_with_raw(
-            name.into(),
+            name,
             (!description.is_empty()).then_some(description.into()),
             Arc::new(input_schema),
         );
         descriptor.output_schema = output.schema.clone();
         Self {
+            key,
             descriptor,
             handler: Arc::new(move |parts| Box::pin(handler(parts))),
             tags: Vec::new(),
@@ -199,6 +204,7 @@ impl ToolDef {
     }
 
     pub(crate) fn renamed(mut self, name: String) -> Self {
+        self.key = name.as_str().into();
         self.descriptor.name = name.into();
         self
     }
@@ -342,6 +348,7 @@ impl std::fmt::Debug for ResourceDef {
 /// A prompt: its name, arguments and handler.
 #[derive(Clone)]
 pub struct PromptDef {
+    pub(crate) key: Arc<str>,
     pub(crate) name: String,
     pub(crate) title: Option<String>,
     pub(crate) description: Option<String>,
@@ -358,8 +365,10 @@ impl PromptDef {
         F: Fn(RequestParts) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<PromptResult, ToolError>> + Send + 'static,
     {
+        let name: String = name.into();
         Self {
-            name: name.into(),
+            key: name.as_str().into(),
+            name,
             title: None,
             description: None,
             arguments_schema,
@@ -422,6 +431,7 @@ impl PromptDef {
     }
 
     pub(crate) fn renamed(mut self, name: String) -> Self {
+        self.key = name.as_str().into();
         self.name = name;
         self
     }

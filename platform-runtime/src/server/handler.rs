@@ -41,14 +41,14 @@ impl McpHandler {
     fn parts(
         &self,
         rmcp: RequestContext<RoleServer>,
-        component: &str,
+        component: Arc<str>,
         arguments: Option<JsonObject>,
     ) -> RequestParts {
         RequestParts {
             rmcp,
             session: self.session.clone(),
             states: self.inner.states.clone(),
-            component: component.into(),
+            component,
             arguments,
         }
     }
@@ -268,7 +268,7 @@ impl ServerHandler for McpHandler {
                 None,
             ));
         };
-        let parts = self.parts(context, name, request.arguments);
+        let parts = self.parts(context, tool.key.clone(), request.arguments);
         let handler = tool.handler.clone();
         match guarded("tool", name, async move { handler(parts).await }).await {
             Ok(response) => Ok(response),
@@ -333,7 +333,7 @@ impl ServerHandler for McpHandler {
                 Some(serde_json::json!({ "uri": uri })),
             ));
         };
-        let parts = self.parts(context, uri, Some(variables));
+        let parts = self.parts(context, uri.into(), Some(variables));
         let handler = resource.handler.clone();
         let contents = guarded("resource", uri, async move { handler(parts).await })
             .await
@@ -389,7 +389,7 @@ impl ServerHandler for McpHandler {
             &prompt.arguments_schema,
             request.arguments.unwrap_or_default(),
         );
-        let parts = self.parts(context, name, Some(arguments));
+        let parts = self.parts(context, prompt.key.clone(), Some(arguments));
         let handler = prompt.handler.clone();
         let result = guarded("prompt", name, async move { handler(parts).await })
             .await

@@ -1,0 +1,39 @@
+//! A fixed number of sequential `echo` calls against one server, for profilers and
+//! instruction counters (`valgrind --tool=callgrind`, `perf stat`):
+//!
+//!     cargo run --release -p platform-bench --example calls_loop -- platform 20000
+//!     cargo run --release -p platform-bench --example calls_loop -- plain 20000
+
+use platform_bench::{Target, connect, echo};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let target = match args.next().as_deref() {
+        Some("plain") => Target::Plain,
+        Some("platform") => Target::Platform,
+        other => {
+            eprintln!("usage: calls_loop plain|platform [calls], got {other:?}");
+            std::process::exit(2);
+        }
+    };
+    let calls: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("no runtime: {error}");
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(async {
+        let client = connect(target).await;
+        let start = std::time::Instant::now();
+        for _ in 0..calls {
+            echo(&client).await;
+        }
+        let elapsed = start.elapsed();
+        println!(
+            "{target:?}: {calls} calls in {elapsed:?} ({:.0} calls/s)",
+            f64::from(calls) / elapsed.as_secs_f64()
+        );
+    });
+}
