@@ -17,7 +17,10 @@ fn main() {
         }
     };
     let calls: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("no runtime: {error}");

@@ -8,6 +8,7 @@ pub mod registry;
 mod schema;
 pub mod server;
 pub mod testing;
+mod transport;
 
 pub use error::{IntoToolError, ToolError, ToolErrorKind};
 pub use handler::output::{InputRequired, OutputSpec};

@@ -5,5 +5,6 @@ mod derive;
 mod eras;
 mod errors;
 mod quickstart;
+mod requests;
 mod server;
 mod tools;

@@ -112,6 +112,10 @@ pub struct Context {
     log_level: Option<LogLevel>,
     states: Arc<StateMap>,
     component: Arc<str>,
+    meta: rmcp::model::JsonObject,
+    client: Option<(String, String)>,
+    request_state: Option<String>,
+    input_responses: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     last_progress: Arc<std::sync::Mutex<Option<f64>>>,
 }
 
@@ -134,6 +138,10 @@ impl Context {
             log_level,
             states: parts.states.clone(),
             component: parts.component.clone(),
+            meta: rmcp.meta.0.0.clone(),
+            client: rmcp.client_info().map(|info| (info.name, info.version)),
+            request_state: parts.request_state.clone(),
+            input_responses: parts.input_responses.clone(),
             last_progress: Arc::default(),
         }
     }
@@ -141,6 +149,33 @@ impl Context {
     /// A clone of the shared state of type `T` given to the server builder.
     pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
         self.states.get::<T>().cloned()
+    }
+
+    /// The request's `_meta` object, as sent (progress token, protocol metadata on
+    /// 2026-07-28, trace context, and any custom keys).
+    pub fn meta(&self) -> &rmcp::model::JsonObject {
+        &self.meta
+    }
+
+    /// The calling client's name and version, when it sent them.
+    pub fn client(&self) -> Option<(&str, &str)> {
+        self.client
+            .as_ref()
+            .map(|(name, version)| (name.as_str(), version.as_str()))
+    }
+
+    /// On a multi-round retry (2026-07-28), the state this tool asked the client to echo
+    /// with [`crate::InputRequired`]. Treat it as untrusted input: seal anything that grants
+    /// access.
+    pub fn request_state(&self) -> Option<&str> {
+        self.request_state.as_deref()
+    }
+
+    /// On a multi-round retry, the client's answer to the input request named `key`.
+    pub fn input_response(&self, key: &str) -> Option<&serde_json::Value> {
+        self.input_responses
+            .as_ref()
+            .and_then(|responses| responses.get(key))
     }
 
     /// The protocol era of this request.

@@ -22,6 +22,10 @@ pub struct RequestParts {
     pub(crate) states: Arc<StateMap>,
     pub(crate) component: Arc<str>,
     pub(crate) arguments: Option<JsonObject>,
+    /// Multi-round retries (2026-07-28): the state the server asked the client to echo.
+    pub(crate) request_state: Option<String>,
+    /// Multi-round retries: the client's answers, by input-request key.
+    pub(crate) input_responses: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 impl RequestParts {

@@ -50,6 +50,8 @@ impl McpHandler {
             states: self.inner.states.clone(),
             component,
             arguments,
+            request_state: None,
+            input_responses: None,
         }
     }
 }
@@ -268,7 +270,9 @@ impl ServerHandler for McpHandler {
                 None,
             ));
         };
-        let parts = self.parts(context, tool.key.clone(), request.arguments);
+        let mut parts = self.parts(context, tool.key.clone(), request.arguments);
+        parts.request_state = request.request_state;
+        parts.input_responses = request.input_responses;
         let handler = tool.handler.clone();
         match guarded("tool", name, async move { handler(parts).await }).await {
             Ok(response) => Ok(response),

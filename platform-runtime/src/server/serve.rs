@@ -144,8 +144,13 @@ async fn serve_stdio(server: Server) -> Result<(), ServeError> {
         "serving MCP"
     );
     let handler = server.session_handler();
+    let (io, guard) = crate::transport::stdio::guard(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
+    );
     let running = handler
-        .serve(rmcp::transport::stdio())
+        .serve(io)
         .await
         .map_err(|e| ServeError::Transport(e.to_string()))?;
     let cancel = running.cancellation_token();
@@ -157,6 +162,7 @@ async fn serve_stdio(server: Server) -> Result<(), ServeError> {
             Ok(signal.to_owned())
         }
     };
+    guard.finish().await;
     match outcome {
         Ok(reason) => {
             tracing::info!(reason, "stopped");

@@ -25,11 +25,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, GetPromptRequestParams, LoggingMessageNotificationParam,
-    ProgressNotificationParam, ProtocolVersion, ReadResourceRequestParams, SetLevelRequestParams,
+    CallToolRequestParams, ClientRequest, GetPromptRequestParams, LoggingMessageNotificationParam,
+    ProgressNotificationParam, ProtocolVersion, ReadResourceRequestParams, ServerResult,
+    SetLevelRequestParams,
 };
 use rmcp::service::{
-    ClientLifecycleMode, ClientServiceExt as _, NotificationContext, RunningService, ServiceError,
+    ClientLifecycleMode, ClientServiceExt as _, NotificationContext, PeerRequestOptions,
+    RequestHandle, RunningService, ServiceError,
 };
 use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
 use serde_json::Value;
@@ -321,6 +323,22 @@ impl TestClient {
         Ok(ToolResult::from_wire(result))
     }
 
+    /// Start a tool call without waiting for it, to cancel it or to overlap calls.
+    pub async fn start_call(&self, name: &str, arguments: Value) -> Result<PendingCall, TestError> {
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        params.arguments = match arguments {
+            Value::Object(map) => Some(map),
+            Value::Null => None,
+            other => return Err(TestError::NotAnObject(other)),
+        };
+        let request = ClientRequest::CallToolRequest(rmcp::model::Request::new(params));
+        let handle = self
+            .service
+            .send_cancellable_request(request, PeerRequestOptions::no_options())
+            .await?;
+        Ok(PendingCall { handle })
+    }
+
     /// Every resource URI (static resources).
     pub async fn list_resources(&self) -> Result<Vec<Value>, TestError> {
         let resources = self.service.list_all_resources().await?;
@@ -459,6 +477,30 @@ impl TestClient {
     /// Close the connection.
     pub async fn close(self) {
         let _ = self.service.cancel().await;
+    }
+}
+
+/// A tool call in flight, from [`TestClient::start_call`].
+pub struct PendingCall {
+    handle: RequestHandle<RoleClient>,
+}
+
+impl PendingCall {
+    /// Send `notifications/cancelled` for this call; the server's handler sees its
+    /// [`crate::Context`] cancelled, and the response, if any, is dropped.
+    pub async fn cancel(self, reason: &str) -> Result<(), TestError> {
+        self.handle.cancel(Some(reason.to_owned())).await?;
+        Ok(())
+    }
+
+    /// Wait for the result.
+    pub async fn result(self) -> Result<ToolResult, TestError> {
+        match self.handle.await_response().await? {
+            ServerResult::CallToolResult(result) => Ok(ToolResult::from_wire(result)),
+            other => Err(TestError::Connection(format!(
+                "unexpected response: {other:?}"
+            ))),
+        }
     }
 }
 

@@ -1,0 +1,157 @@
+//! The quickstart as a program: its command line, stdio serving, bad input and shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_quickstart");
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the quickstart binary runs")
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for command in ["serve", "inspect", "version"] {
+        assert!(
+            text.contains(command),
+            "--help mentions `{command}`:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn inspect_prints_the_manifest_as_json() {
+    let out = run(&["inspect"]);
+    assert!(out.status.success());
+    let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(manifest["server"]["name"], "quickstart");
+    assert_eq!(manifest["tools"][0]["name"], "add");
+    assert_eq!(
+        manifest["resourceTemplates"][0]["uriTemplate"],
+        "notes://{id}"
+    );
+    assert_eq!(manifest["prompts"][0]["name"], "summarise");
+}
+
+#[test]
+fn version_prints_name_and_version() {
+    let out = run(&["version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("quickstart {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn an_unknown_command_fails_with_usage() {
+    let out = run(&["frobnicate"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("frobnicate")
+    );
+}
+
+/// A running server with line-by-line access to its stdout.
+struct Served {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Served {
+    fn start() -> Self {
+        let mut child = Command::new(BIN)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the quickstart starts");
+        let stdout: ChildStdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next message on stdout, bounded so a broken server fails the test instead of
+    /// hanging it.
+    fn receive(&self) -> serde_json::Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a response within 10 s");
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout carries only JSON-RPC ({e}): {line}"))
+    }
+
+    fn initialize(&mut self) {
+        self.send(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"cli-test","version":"1"}}}"#);
+        let init = self.receive();
+        assert_eq!(init["result"]["serverInfo"]["name"], "quickstart");
+        self.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    }
+
+    fn wait_exit(mut self) -> std::process::ExitStatus {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(self.child.wait());
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the server exits within 10 s")
+            .unwrap()
+    }
+}
+
+#[test]
+fn serves_over_stdio_and_survives_malformed_input() {
+    let mut server = Served::start();
+    server.initialize();
+    server.send("{this is not json");
+    let parse_error = server.receive();
+    assert_eq!(parse_error["error"]["code"], -32700, "{parse_error}");
+    server.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add","arguments":{"a":"x","b":1}}}"#);
+    let bad_argument = server.receive();
+    assert_eq!(bad_argument["id"], 2);
+    assert_eq!(bad_argument["result"]["isError"], true, "{bad_argument}");
+    server.send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"add","arguments":{"a":40,"b":2}}}"#);
+    let sum = server.receive();
+    assert_eq!(sum["id"], 3);
+    assert_eq!(sum["result"]["structuredContent"]["result"], 42);
+    // Closing stdin ends the session and the process, successfully.
+    drop(server.child.stdin.take());
+    assert!(server.wait_exit().success());
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let mut server = Served::start();
+    server.initialize();
+    let pid = server.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = server.wait_exit();
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+}

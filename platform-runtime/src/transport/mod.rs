@@ -1,0 +1,3 @@
+//! Transports: stdio (guarded) here; the in-memory pipe lives in [`crate::testing`].
+
+pub(crate) mod stdio;
