@@ -70,3 +70,23 @@ async fn modern_clients_are_served_statelessly() {
         "2026-07-28 reports unknown resources as invalid params"
     );
 }
+
+#[tokio::test]
+async fn modern_clients_hear_tool_changes_on_their_subscription() {
+    let server = server();
+    let client = TestClient::connect_modern(server.clone()).await.unwrap();
+    let mut changes = client.listen_for_tool_changes().await.unwrap();
+    assert!(server.handle().set_tool_enabled("number", false));
+    assert!(
+        changes.next().await,
+        "a tools/list_changed arrives on the stream"
+    );
+    let names: Vec<_> = client
+        .list_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["era"]);
+}

@@ -212,6 +212,7 @@ impl ServerBuilder {
                 states: Arc::new(self.states),
                 page_size: self.page_size,
                 peers: Mutex::new(Vec::new()),
+                listeners: Mutex::new(Vec::new()),
             }),
         })
     }

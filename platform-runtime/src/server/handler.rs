@@ -11,9 +11,9 @@ use rmcp::model::{
     Implementation, InitializeRequestParams, InitializeResult, JsonObject, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
-    ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscriptionFilter, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use super::{ServerInner, SessionState};
@@ -221,6 +221,36 @@ impl ServerHandler for McpHandler {
             peers.push(context.peer.clone());
         }
         self.negotiate_initialize(&request)
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // Tool list changes are what this server announces; rmcp intersects the answer with
+        // the request and the advertised capabilities.
+        let mut accepted = SubscriptionFilter::new();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let sink = context.sink().clone();
+        let id = sink.id().clone();
+        if sink.accepted().tools_list_changed == Some(true) {
+            self.inner
+                .listeners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(sink);
+        }
+        context.cancelled().await;
+        self.inner
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|listener| listener.id() != &id);
+        Ok(())
     }
 
     async fn set_level(

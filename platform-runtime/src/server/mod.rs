@@ -104,6 +104,8 @@ pub(crate) struct ServerInner {
     pub(crate) states: Arc<StateMap>,
     pub(crate) page_size: Option<usize>,
     pub(crate) peers: Mutex<Vec<Peer<RoleServer>>>,
+    /// 2026-07-28 `subscriptions/listen` streams that asked for `toolsListChanged`.
+    pub(crate) listeners: Mutex<Vec<rmcp::service::SubscriptionSink>>,
 }
 
 impl ServerInner {
@@ -232,7 +234,8 @@ impl SessionState {
     }
 }
 
-/// Changes a running server's tools; connected clients get `notifications/tools/list_changed`.
+/// Changes a running server's tools; connected clients get `notifications/tools/list_changed`
+/// (legacy sessions directly, 2026-07-28 clients on their `subscriptions/listen` stream).
 ///
 /// ```
 /// use platform_runtime::prelude::*;
@@ -308,7 +311,13 @@ impl ServerHandle {
             peers.retain(|p| !p.is_transport_closed());
             peers.clone()
         };
-        if peers.is_empty() {
+        let listeners: Vec<_> = self
+            .inner
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if peers.is_empty() && listeners.is_empty() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -319,6 +328,11 @@ impl ServerHandle {
             for peer in peers {
                 if let Err(error) = peer.notify_tool_list_changed().await {
                     tracing::debug!(%error, "tools/list_changed not delivered");
+                }
+            }
+            for listener in listeners {
+                if let Err(error) = listener.notify_tool_list_changed().await {
+                    tracing::debug!(%error, "tools/list_changed not delivered to a subscription");
                 }
             }
         });

@@ -339,6 +339,15 @@ impl TestClient {
         Ok(PendingCall { handle })
     }
 
+    /// Open a `subscriptions/listen` stream for tool list changes (2026-07-28 clients, which
+    /// receive list changes only on such a stream).
+    pub async fn listen_for_tool_changes(&self) -> Result<ToolChanges, TestError> {
+        let mut filter = rmcp::model::SubscriptionFilter::new();
+        filter.tools_list_changed = Some(true);
+        let subscription = self.service.listen(filter).await?;
+        Ok(ToolChanges { subscription })
+    }
+
     /// Every resource URI (static resources).
     pub async fn list_resources(&self) -> Result<Vec<Value>, TestError> {
         let resources = self.service.list_all_resources().await?;
@@ -477,6 +486,26 @@ impl TestClient {
     /// Close the connection.
     pub async fn close(self) {
         let _ = self.service.cancel().await;
+    }
+}
+
+/// A `subscriptions/listen` stream of tool list changes, from
+/// [`TestClient::listen_for_tool_changes`].
+pub struct ToolChanges {
+    subscription: rmcp::service::Subscription,
+}
+
+impl ToolChanges {
+    /// Wait (up to five seconds) for the next `notifications/tools/list_changed`; `false` if
+    /// none came or the stream ended.
+    pub async fn next(&mut self) -> bool {
+        let next = tokio::time::timeout(Duration::from_secs(5), self.subscription.next()).await;
+        matches!(
+            next,
+            Ok(Ok(Some(
+                rmcp::model::ServerNotification::ToolListChangedNotification(_)
+            )))
+        )
     }
 }
 
