@@ -385,3 +385,15 @@ fn suggest_name(value: &str) -> String {
         cleaned
     }
 }
+
+/// Whether a type is spelled `Option<…>` (an optional argument or field).
+pub(crate) fn is_option(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => {
+            p.path.segments.last().is_some_and(|s| s.ident == "Option")
+        }
+        syn::Type::Group(g) => is_option(&g.elem),
+        syn::Type::Paren(p) => is_option(&p.elem),
+        _ => false,
+    }
+}

@@ -11,7 +11,7 @@ pub mod testing;
 mod transport;
 
 pub use error::{IntoToolError, ToolError, ToolErrorKind};
-pub use handler::output::{InputRequired, OutputSpec};
+pub use handler::output::{InputRequired, OutputSpec, ToolResponse};
 pub use handler::{CallTool, Context, Era, FromContext, LogLevel, Params, RequestParts, State};
 pub use platform_macros::{Prompt, Tool, prompt, resource, server, tool};
 pub use registry::{Components, PromptDef, ResourceDef, ToolDef, UriTemplate};
@@ -103,7 +103,6 @@ pub mod __private {
     pub use crate::schema::input_schema_for;
     pub use crate::server::{IntoComponents, ServerInfo};
     pub use crate::{Context, FromContext, IntoToolError, Params, RequestParts, State, ToolError};
-    pub use rmcp::model::CallToolResponse;
 
     /// Implemented by the hidden item `#[tool]` puts beside a free function.
     pub trait ToolFactory {

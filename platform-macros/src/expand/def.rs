@@ -6,7 +6,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
-use crate::model::{FnModel, Kind, ParamKind, check_name};
+use crate::model::{FnModel, Kind, ParamKind, check_name, is_option};
 use crate::parse::{PromptArgs, ResourceArgs, ToolArgs};
 use crate::paths::Runtime;
 
@@ -77,22 +77,10 @@ pub(crate) fn identity(attrs: &ComponentAttrs, model: &FnModel) -> (String, Span
     }
 }
 
-fn opt_bool(value: Option<bool>, private: &TokenStream) -> TokenStream {
+pub(crate) fn opt_bool(value: Option<bool>, private: &TokenStream) -> TokenStream {
     match value {
         Some(b) => quote!(#private::Some(#b)),
         None => quote!(#private::None),
-    }
-}
-
-/// Whether a type is spelled `Option<…>` (an optional argument).
-fn is_option(ty: &syn::Type) -> bool {
-    match ty {
-        syn::Type::Path(p) if p.qself.is_none() => {
-            p.path.segments.last().is_some_and(|s| s.ident == "Option")
-        }
-        syn::Type::Group(g) => is_option(&g.elem),
-        syn::Type::Paren(p) => is_option(&p.elem),
-        _ => false,
     }
 }
 

@@ -7,9 +7,9 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
+use super::def::opt_bool;
 use crate::docs;
-use crate::model::Kind;
-use crate::model::check_name;
+use crate::model::{Kind, check_name, is_option};
 use crate::parse::{self, DeriveArgs};
 use crate::paths::Runtime;
 
@@ -59,20 +59,11 @@ fn named_fields<'a>(
     }
 }
 
-fn opt_bool(value: Option<bool>, private: &TokenStream) -> TokenStream {
-    match value {
-        Some(b) => quote!(#private::Some(#b)),
-        None => quote!(#private::None),
-    }
-}
-
 fn finish(
-    input: &syn::DeriveInput,
     errors: darling::error::Accumulator,
     body: TokenStream,
     imp: impl FnOnce(TokenStream) -> TokenStream,
 ) -> TokenStream {
-    let _ = input;
     match errors.finish() {
         Ok(()) => imp(body),
         Err(error) => {
@@ -166,7 +157,7 @@ pub(crate) fn tool(item: TokenStream) -> TokenStream {
         )
         #title #annotations #tags
     };
-    finish(&input, errors, body, |body| {
+    finish(errors, body, |body| {
         quote! {
             const _: () = {
                 impl #private::ToolFactory for #ident {
@@ -295,7 +286,7 @@ pub(crate) fn prompt(item: TokenStream) -> TokenStream {
         )
         #title #description
     };
-    finish(&input, errors, body, |body| {
+    finish(errors, body, |body| {
         quote! {
             const _: () = {
                 impl #private::PromptFactory for #ident {
@@ -306,10 +297,6 @@ pub(crate) fn prompt(item: TokenStream) -> TokenStream {
             };
         }
     })
-}
-
-fn is_option(ty: &syn::Type) -> bool {
-    matches!(ty, syn::Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Option"))
 }
 
 /// The `{name}` placeholders of a template; `{{` and `}}` are literal braces.

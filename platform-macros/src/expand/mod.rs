@@ -210,8 +210,7 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
             Kind::Resource => 1,
             Kind::Prompt => 2,
         };
-        if let Some(first) = seen.get(&(slot, key.clone())) {
-            let _ = first;
+        if seen.contains_key(&(slot, key.clone())) {
             let what = match kind {
                 Kind::Tool => "tool name",
                 Kind::Resource => "resource URI",
@@ -235,10 +234,6 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
         defs.push(quote!(.#adder(#def)));
     }
     let self_ty = &block.self_ty;
-    let type_name = match &**self_ty {
-        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
-        _ => None,
-    };
     let name = match &args.name {
         Some(name) => quote!(#name),
         None => quote!(::core::env!("CARGO_PKG_NAME")),
@@ -255,7 +250,6 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
         Some(t) => quote!(#private::Some(#t.to_owned())),
         None => quote!(#private::None),
     };
-    let _ = type_name;
     let body = match errors.finish() {
         Ok(()) => quote! {
             let __platform_this = #private::Arc::new(self);

@@ -38,6 +38,27 @@ impl InputRequired {
     }
 }
 
+/// What a tool handler produces: a complete result or a multi-round request. Built from a
+/// [`ToolResult`] or an [`InputRequired`] with `into()`.
+#[derive(Debug, Clone)]
+pub struct ToolResponse(pub(crate) CallToolResponse);
+
+impl From<ToolResult> for ToolResponse {
+    fn from(result: ToolResult) -> Self {
+        Self(CallToolResponse::Complete(result.into_wire()))
+    }
+}
+
+impl From<InputRequired> for ToolResponse {
+    fn from(input: InputRequired) -> Self {
+        Self(CallToolResponse::InputRequired(input.0))
+    }
+}
+
+fn complete(result: CallToolResult) -> ToolResponse {
+    ToolResponse(CallToolResponse::Complete(result))
+}
+
 /// How a tool's structured output is shaped on the wire; decided once per tool from the
 /// output type's JSON Schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,39 +150,37 @@ impl<T: Serialize + schemars::JsonSchema> StructuredOutput for T {
 }
 
 /// Converts a returned tool value into the wire response.
-pub type Converter<T> = fn(T, OutputShape) -> Result<CallToolResponse, ToolError>;
+pub type Converter<T> = fn(T, OutputShape) -> Result<ToolResponse, ToolError>;
 
 /// A value that builds its tool result itself: content blocks, a full [`ToolResult`], or a
 /// multi-round [`InputRequired`].
 pub trait IntoToolOutput {
     /// Convert into the wire response.
-    fn into_tool_response(self) -> Result<CallToolResponse, ToolError>;
+    fn into_tool_response(self) -> Result<ToolResponse, ToolError>;
 }
 
 impl IntoToolOutput for Content {
-    fn into_tool_response(self) -> Result<CallToolResponse, ToolError> {
-        Ok(CallToolResponse::Complete(CallToolResult::success(vec![
-            self.0,
-        ])))
+    fn into_tool_response(self) -> Result<ToolResponse, ToolError> {
+        Ok(complete(CallToolResult::success(vec![self.0])))
     }
 }
 
 impl IntoToolOutput for Vec<Content> {
-    fn into_tool_response(self) -> Result<CallToolResponse, ToolError> {
+    fn into_tool_response(self) -> Result<ToolResponse, ToolError> {
         let blocks: Vec<ContentBlock> = self.into_iter().map(|c| c.0).collect();
-        Ok(CallToolResponse::Complete(CallToolResult::success(blocks)))
+        Ok(complete(CallToolResult::success(blocks)))
     }
 }
 
 impl IntoToolOutput for ToolResult {
-    fn into_tool_response(self) -> Result<CallToolResponse, ToolError> {
-        Ok(CallToolResponse::Complete(self.into_wire()))
+    fn into_tool_response(self) -> Result<ToolResponse, ToolError> {
+        Ok(self.into())
     }
 }
 
 impl IntoToolOutput for InputRequired {
-    fn into_tool_response(self) -> Result<CallToolResponse, ToolError> {
-        Ok(CallToolResponse::InputRequired(self.0))
+    fn into_tool_response(self) -> Result<ToolResponse, ToolError> {
+        Ok(self.into())
     }
 }
 
@@ -169,7 +188,7 @@ impl IntoToolOutput for InputRequired {
 pub fn structured_response<T: StructuredOutput>(
     value: T,
     shape: OutputShape,
-) -> Result<CallToolResponse, ToolError> {
+) -> Result<ToolResponse, ToolError> {
     let json = value
         .to_structured()
         .map_err(|e| ToolError::internal(format!("tool output could not be serialized: {e}")))?;
@@ -198,7 +217,7 @@ pub fn structured_response<T: StructuredOutput>(
             result
         }
     };
-    Ok(CallToolResponse::Complete(result))
+    Ok(complete(result))
 }
 
 /// A value a resource function returns: text, bytes, [`ResourceContent`] or a list of them.
@@ -465,8 +484,8 @@ mod tests {
     use super::kinds::*;
     use super::*;
 
-    fn complete(response: CallToolResponse) -> CallToolResult {
-        match response {
+    fn complete(response: ToolResponse) -> CallToolResult {
+        match response.0 {
             CallToolResponse::Complete(result) => result,
             other => panic!("expected a complete result, got {other:?}"),
         }

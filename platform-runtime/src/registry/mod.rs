@@ -10,8 +10,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolResponse, Icon, JsonObject, MetaObject, Prompt, PromptArgument, Resource,
-    ResourceTemplate, Tool, ToolAnnotations,
+    Icon, JsonObject, MetaObject, Prompt, PromptArgument, Resource, ResourceTemplate, Tool,
+    ToolAnnotations,
 };
 use serde_json::Value;
 
@@ -19,14 +19,14 @@ pub use uri_template::{TemplateError, UriTemplate};
 
 use crate::ToolError;
 use crate::handler::RequestParts;
-use crate::handler::output::OutputSpec;
+use crate::handler::output::{OutputSpec, ToolResponse};
 use crate::model::{PromptResult, ResourceContent};
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 type ToolHandler =
-    Arc<dyn Fn(RequestParts) -> BoxFuture<Result<CallToolResponse, ToolError>> + Send + Sync>;
+    Arc<dyn Fn(RequestParts) -> BoxFuture<Result<ToolResponse, ToolError>> + Send + Sync>;
 type ResourceHandler =
     Arc<dyn Fn(RequestParts) -> BoxFuture<Result<Vec<ResourceContent>, ToolError>> + Send + Sync>;
 type PromptHandler =
@@ -68,7 +68,7 @@ impl ToolDef {
     ) -> Self
     where
         F: Fn(RequestParts) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<CallToolResponse, ToolError>> + Send + 'static,
+        Fut: Future<Output = Result<ToolResponse, ToolError>> + Send + 'static,
     {
         let description: String = description.into();
         let name: String = name.into();

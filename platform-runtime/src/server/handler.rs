@@ -305,7 +305,7 @@ impl ServerHandler for McpHandler {
         parts.input_responses = request.input_responses;
         let handler = tool.handler.clone();
         match guarded("tool", name, async move { handler(parts).await }).await {
-            Ok(response) => Ok(response),
+            Ok(response) => Ok(response.0),
             Err(error) => tool_failure(name, error),
         }
     }
