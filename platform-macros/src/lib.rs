@@ -13,25 +13,25 @@ mod model;
 mod parse;
 mod paths;
 
-/// Turn a function into an MCP tool. See `platform_runtime::tool`.
+/// Turn a function into an MCP tool (documented on `platform_runtime::tool`).
 #[proc_macro_attribute]
 pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::component(model::Kind::Tool, attr.into(), item.into()).into()
 }
 
-/// Turn a function into an MCP resource or resource template.
+/// Turn a function into an MCP resource or template (documented on `platform_runtime::resource`).
 #[proc_macro_attribute]
 pub fn resource(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::component(model::Kind::Resource, attr.into(), item.into()).into()
 }
 
-/// Turn a function into an MCP prompt.
+/// Turn a function into an MCP prompt (documented on `platform_runtime::prompt`).
 #[proc_macro_attribute]
 pub fn prompt(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::component(model::Kind::Prompt, attr.into(), item.into()).into()
 }
 
-/// Make an `impl` block's `#[tool]`, `#[resource]` and `#[prompt]` methods an MCP server.
+/// Make an `impl` block's components an MCP server (documented on `platform_runtime::server`).
 #[proc_macro_attribute]
 pub fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::server(attr.into(), item.into()).into()

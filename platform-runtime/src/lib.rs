@@ -13,7 +13,143 @@ mod transport;
 pub use error::{IntoToolError, ToolError, ToolErrorKind};
 pub use handler::output::{InputRequired, OutputSpec, ToolResponse};
 pub use handler::{CallTool, Context, Era, FromContext, LogLevel, Params, RequestParts, State};
-pub use platform_macros::{Prompt, Tool, prompt, resource, server, tool};
+/// Turn a function into an MCP tool.
+///
+/// The function stays an ordinary function; a registration is generated beside it, collected
+/// with [`tools!`]. Its doc comment (up to the first `#` section) is the description, and its
+/// `# Arguments` list describes the parameters. Plain parameters become the input schema;
+/// `Option<T>` ones are optional; [`Context`], [`State`], [`Params`] and `#[extract]`
+/// parameters come from the request. The return value becomes text, structured output with
+/// an `outputSchema`, content blocks, or — for `Err` — a tool error.
+///
+/// Options: `name`, `title`, `description`, `read_only`, `destructive`, `idempotent`,
+/// `open_world`, `tags(…)`, `icons(…)`, `meta(key = "value")`, `enabled`, `crate = path`.
+///
+/// ```
+/// use platform_runtime::prelude::*;
+///
+/// /// Divide two numbers.
+/// ///
+/// /// # Arguments
+/// /// * `a` - the dividend
+/// /// * `b` - the divisor, not zero
+/// #[tool(read_only, idempotent)]
+/// fn divide(a: f64, b: f64) -> Result<f64, ToolError> {
+///     if b == 0.0 {
+///         return Err(ToolError::new("`b` must not be zero"));
+///     }
+///     Ok(a / b)
+/// }
+///
+/// assert_eq!(divide(6.0, 3.0).unwrap(), 2.0);
+/// let server = Server::builder("calc").tools(tools![divide]).build().unwrap();
+/// # let _ = server;
+/// ```
+///
+/// More in the tools guide, `docs/guide/tools.md`.
+pub use platform_macros::tool;
+
+/// Serve a function as an MCP resource (a fixed URI) or resource template (RFC 6570
+/// `{var}` / `{var*}` variables, each a parameter of the same name, checked at compile time).
+///
+/// Options after the URI: `name`, `title`, `description`, `mime`, `crate = path`. Returns
+/// text (`String`), bytes (`Vec<u8>`), [`model::ResourceContent`] or any `Serialize` value
+/// (JSON).
+///
+/// ```
+/// use platform_runtime::prelude::*;
+///
+/// /// A note by id.
+/// #[resource("notes://{id}", mime = "text/plain")]
+/// fn note(id: u32) -> Result<String, ToolError> {
+///     match id {
+///         1 => Ok("Buy milk".into()),
+///         _ => Err(ToolError::not_found(format!("no note {id}"))),
+///     }
+/// }
+///
+/// let server = Server::builder("notes").resources(resources![note]).build().unwrap();
+/// # let _ = server;
+/// ```
+pub use platform_macros::resource;
+
+/// Serve a function as an MCP prompt; its plain parameters are the prompt's arguments.
+/// Returns messages, one message, text (one user message) or a [`model::PromptResult`].
+///
+/// Options: `name`, `title`, `description`, `crate = path`.
+///
+/// ```
+/// use platform_runtime::prelude::*;
+///
+/// /// Ask for a summary.
+/// ///
+/// /// # Arguments
+/// /// * `topic` - what to summarise
+/// #[prompt]
+/// fn summarise(topic: String) -> Vec<PromptMessage> {
+///     vec![PromptMessage::user(format!("Summarise {topic}."))]
+/// }
+///
+/// let server = Server::builder("prompts").prompts(prompts![summarise]).build().unwrap();
+/// # let _ = server;
+/// ```
+pub use platform_macros::prompt;
+
+/// Make an `impl` block's `#[tool]`, `#[resource]` and `#[prompt]` methods an MCP server.
+///
+/// Methods take `&self` (never `&mut self`: requests run concurrently). The type can be
+/// served on its own or mounted into a larger server. Options: `name` and `version`
+/// (default: the crate's), `title`, `instructions`, `crate = path`.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use platform_runtime::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Counter {
+///     hits: AtomicU64,
+/// }
+///
+/// #[server(name = "counter", version = "1.0.0")]
+/// impl Counter {
+///     /// Count one more hit and return the total.
+///     #[tool]
+///     fn hit(&self) -> u64 {
+///         self.hits.fetch_add(1, Ordering::Relaxed) + 1
+///     }
+/// }
+///
+/// let server = Server::builder("acme").mount("counter", Counter::default()).build().unwrap();
+/// assert_eq!(server.manifest()["tools"][0]["name"], "counter_hit");
+/// ```
+pub use platform_macros::server;
+
+/// Make a struct the input of an MCP tool; `impl` [`CallTool`] holds the handler. Options go
+/// in `#[mcp(…)]`, with the keys of [`macro@tool`]. See [`CallTool`] for an example.
+pub use platform_macros::Tool;
+
+/// Make a struct the arguments of an MCP prompt rendered from
+/// `#[mcp(template = "…{field}…")]`; placeholders are checked against the fields at compile
+/// time, `{{`/`}}` are literal braces.
+///
+/// ```
+/// use platform_runtime::prelude::*;
+/// use platform_runtime::schemars;
+///
+/// /// Review code.
+/// #[derive(Prompt, serde::Deserialize, schemars::JsonSchema)]
+/// #[mcp(template = "Review this {language} code:\n{code}")]
+/// struct Review {
+///     /// The language.
+///     language: String,
+///     /// The code.
+///     code: String,
+/// }
+///
+/// let server = Server::builder("review").prompts(prompts![Review]).build().unwrap();
+/// # let _ = server;
+/// ```
+pub use platform_macros::Prompt;
 pub use registry::{Components, PromptDef, ResourceDef, ToolDef, UriTemplate};
 pub use server::{
     BuildError, IntoComponents, IntoServer, ServeError, Server, ServerBuilder, ServerHandle,

@@ -336,3 +336,43 @@ async fn changing_tools_notifies_clients() {
     assert!(server.handle().remove_tool("add"));
     assert_eq!(client.tools_changed(2).await, 2);
 }
+
+#[derive(Clone, Copy, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum Region {
+    North,
+    South,
+    Nowhere,
+}
+
+/// Forecast for a region.
+#[resource("forecast://{region}")]
+fn forecast(region: Region) -> &'static str {
+    match region {
+        Region::North => "cold",
+        Region::South => "warm",
+        Region::Nowhere => "",
+    }
+}
+
+#[tokio::test]
+async fn enum_template_variables_complete_and_parse() {
+    let server = Server::builder("t")
+        .resources(resources![forecast])
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server).await.unwrap();
+    let values = client
+        .complete_resource_argument("forecast://{region}", "region", "no")
+        .await
+        .unwrap();
+    assert_eq!(values, ["north", "nowhere"]);
+    let read = client.read_resource("forecast://south").await.unwrap();
+    assert_eq!(read[0].1.as_text(), Some("warm"));
+    let unknown = client.read_resource("forecast://east").await.unwrap_err();
+    assert_eq!(
+        unknown.code(),
+        Some(-32602),
+        "not a variant: invalid params"
+    );
+}

@@ -195,3 +195,62 @@ async fn invalid_and_duplicate_names_are_build_errors() {
         "{error}"
     );
 }
+
+/// A tool with every listing option.
+#[tool(
+    title = "Everything",
+    destructive = false,
+    open_world = false,
+    icons("https://example.com/icon.png"),
+    meta(team = "search", tier = 2),
+    enabled = false
+)]
+fn everything() -> &'static str {
+    "all"
+}
+
+#[tokio::test]
+async fn listing_options_reach_the_wire_and_disabled_tools_can_be_enabled() {
+    let server = Server::builder("t")
+        .tools(tools![everything, add])
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server.clone()).await.unwrap();
+    let names: Vec<_> = client
+        .list_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["add"],
+        "a tool registered with enabled = false is hidden"
+    );
+    let error = client.call_tool("everything", json!({})).await.unwrap_err();
+    assert_eq!(error.code(), Some(-32602));
+
+    assert!(server.handle().set_tool_enabled("everything", true));
+    assert_eq!(client.tools_changed(1).await, 1);
+    let tools = client.list_tools().await.unwrap();
+    let tool = tools.iter().find(|t| t.name == "everything").unwrap();
+    assert_eq!(tool.title.as_deref(), Some("Everything"));
+    assert_eq!(
+        tool.annotations,
+        Some(json!({ "title": "Everything", "destructiveHint": false, "openWorldHint": false }))
+    );
+    assert_eq!(
+        tool.raw["icons"],
+        json!([{ "src": "https://example.com/icon.png" }])
+    );
+    assert_eq!(tool.raw["_meta"], json!({ "team": "search", "tier": 2 }));
+    assert_eq!(
+        client
+            .call_tool("everything", json!({}))
+            .await
+            .unwrap()
+            .text(),
+        "all"
+    );
+}

@@ -421,6 +421,20 @@ impl TestClient {
         Ok(info.values)
     }
 
+    /// Completion candidates for a variable of a resource template.
+    pub async fn complete_resource_argument(
+        &self,
+        uri_template: &str,
+        variable: &str,
+        value: &str,
+    ) -> Result<Vec<String>, TestError> {
+        let info = self
+            .service
+            .complete_resource_argument(uri_template, variable, value, None)
+            .await?;
+        Ok(info.values)
+    }
+
     /// Ask for log notifications at `level` and above (legacy era: `logging/setLevel`).
     pub async fn set_log_level(&self, level: LogLevel) -> Result<(), TestError> {
         let wire = match level {
