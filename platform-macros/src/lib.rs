@@ -1,9 +1,9 @@
 //! Attribute macros of the platform MCP framework. Use them through `platform-runtime`,
 //! which re-exports them and owns the paths the expansions call.
 //!
-//! The crate is split by phase: [`parse`] reads attributes (darling) and rustdoc,
-//! [`model`] validates a function into a component model, [`expand`] generates code, and
-//! [`paths`] is the one place that names the runtime.
+//! The crate is split by phase: `parse` reads attributes (darling) and rustdoc,
+//! `model` validates a function into a component model, `expand` generates code, and
+//! `paths` is the one place that names the runtime.
 
 use proc_macro::TokenStream;
 
