@@ -31,6 +31,8 @@ fn shout(word: String) -> String {
 
 fn server() -> Server {
     Server::builder("eras")
+        .version("2.0.0")
+        .instructions("Both eras.")
         .tools(tools![era, number])
         .resources(resources![hello])
         .prompts(prompts![shout])
@@ -42,6 +44,8 @@ fn server() -> Server {
 async fn legacy_clients_negotiate_2025_11_25() {
     let client = TestClient::connect(server()).await.unwrap();
     assert_eq!(client.protocol_version().as_deref(), Some("2025-11-25"));
+    assert_eq!(client.server_name(), Some(("eras".into(), "2.0.0".into())));
+    assert_eq!(client.instructions().as_deref(), Some("Both eras."));
     let result = client.call_tool("era", json!({})).await.unwrap();
     assert_eq!(result.text(), "Legacy 2025-11-25");
 }

@@ -248,26 +248,21 @@ impl TestClient {
         &self.server
     }
 
-    /// The protocol version the server agreed to, as sent in its `initialize` result (legacy)
-    /// or the pinned modern version.
+    /// The protocol version agreed with the server (`initialize` or `server/discover`).
     pub fn protocol_version(&self) -> Option<String> {
-        match self.era {
-            Era::Modern => Some(ProtocolVersion::V_2026_07_28.as_str().to_owned()),
-            Era::Legacy => self
-                .service
-                .peer_info()
-                .map(|i| i.protocol_version.as_str().to_owned()),
-        }
+        self.service
+            .peer_info()
+            .map(|i| i.protocol_version.as_str().to_owned())
     }
 
-    /// The server's name and version from its `initialize` result (legacy era).
+    /// The server's name and version, from its `initialize` or `server/discover` result.
     pub fn server_name(&self) -> Option<(String, String)> {
         let info = self.service.peer_info()?;
         let server = info.server_info.as_ref()?;
         Some((server.name.clone(), server.version.clone()))
     }
 
-    /// The instructions the server sent (legacy era).
+    /// The instructions the server sent.
     pub fn instructions(&self) -> Option<String> {
         self.service
             .peer_info()
