@@ -24,7 +24,16 @@ use std::fmt;
 pub struct ToolError {
     message: Cow<'static, str>,
     kind: ToolErrorKind,
+    /// The rarely used parts, boxed to keep `Result<T, ToolError>` small.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Extra {
     data: Option<serde_json::Value>,
+    /// Set once the error was logged with a reference the client may see.
+    reference: Option<String>,
+    retry_after: Option<std::time::Duration>,
 }
 
 /// What kind of failure a [`ToolError`] reports; it decides how the error reaches the client.
@@ -45,60 +54,109 @@ pub enum ToolErrorKind {
     /// A fault inside the server. The message is replaced by a generic one on the wire and
     /// logged in full.
     Internal,
+    /// A rate limit refused the call; [`ToolError::retry_after`] says when to retry.
+    RateLimited,
+    /// The call did not finish within its timeout.
+    Timeout,
+    /// The server or the component cannot take the call now (busy, circuit open).
+    Unavailable,
+}
+
+impl ToolErrorKind {
+    /// Whether a retry may succeed: timeouts, unavailability, internal and tool failures.
+    /// Bad input, unknown names and rate limits are not retried.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            Self::Tool | Self::Internal | Self::Timeout | Self::Unavailable
+        )
+    }
+
+    /// The kind's name in logs and statistics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tool => "tool",
+            Self::InvalidArguments => "invalid_arguments",
+            Self::InvalidParams => "invalid_params",
+            Self::NotFound => "not_found",
+            Self::Internal => "internal",
+            Self::RateLimited => "rate_limited",
+            Self::Timeout => "timeout",
+            Self::Unavailable => "unavailable",
+        }
+    }
 }
 
 impl ToolError {
-    /// A tool error with the given message, shown to the client as written.
-    pub fn new(message: impl Into<Cow<'static, str>>) -> Self {
+    /// An error of the given kind.
+    pub fn of(kind: ToolErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             message: message.into(),
-            kind: ToolErrorKind::Tool,
-            data: None,
+            kind,
+            extra: None,
         }
+    }
+
+    /// A rate-limit refusal; the message says when to retry.
+    pub fn rate_limited(what: &str, retry_after: std::time::Duration) -> Self {
+        let seconds = retry_after.as_secs_f64().max(0.001);
+        let mut error = Self::of(
+            ToolErrorKind::RateLimited,
+            format!("rate limit exceeded for {what}; retry in {seconds:.3}s"),
+        );
+        let extra = error.extra_mut();
+        extra.retry_after = Some(retry_after);
+        extra.data = Some(serde_json::json!({
+            "retryAfterMs": u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX)
+        }));
+        error
+    }
+
+    /// A timeout.
+    pub fn timeout(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::of(ToolErrorKind::Timeout, message)
+    }
+
+    /// The server or component cannot take the call now.
+    pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::of(ToolErrorKind::Unavailable, message)
+    }
+
+    /// A tool error with the given message, shown to the client as written.
+    pub fn new(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::of(ToolErrorKind::Tool, message)
     }
 
     /// An error for arguments that do not match the input schema.
     pub fn invalid_arguments(message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            message: message.into(),
-            kind: ToolErrorKind::InvalidArguments,
-            data: None,
-        }
+        Self::of(ToolErrorKind::InvalidArguments, message)
     }
 
     /// A protocol-level "invalid params" error (`-32602`).
     pub fn invalid_params(message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            message: message.into(),
-            kind: ToolErrorKind::InvalidParams,
-            data: None,
-        }
+        Self::of(ToolErrorKind::InvalidParams, message)
     }
 
     /// A resource-not-found error.
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            message: message.into(),
-            kind: ToolErrorKind::NotFound,
-            data: None,
-        }
+        Self::of(ToolErrorKind::NotFound, message)
     }
 
     /// An internal server fault; the client sees a generic message.
     pub fn internal(message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            message: message.into(),
-            kind: ToolErrorKind::Internal,
-            data: None,
-        }
+        Self::of(ToolErrorKind::Internal, message)
     }
 
     /// Attach structured data to the error (sent as the JSON-RPC error's `data`, or as the
     /// tool result's `structuredContent`).
     #[must_use]
     pub fn with_data(mut self, data: serde_json::Value) -> Self {
-        self.data = Some(data);
+        self.extra_mut().data = Some(data);
         self
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
     }
 
     /// The message as written by the handler.
@@ -113,7 +171,32 @@ impl ToolError {
 
     /// The structured data attached with [`ToolError::with_data`].
     pub fn data(&self) -> Option<&serde_json::Value> {
-        self.data.as_ref()
+        self.extra.as_ref().and_then(|e| e.data.as_ref())
+    }
+
+    /// When a rate-limited call may be retried.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.extra.as_ref().and_then(|e| e.retry_after)
+    }
+
+    /// The log reference of an error already logged and made safe to show.
+    pub fn reference(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.reference.as_deref())
+    }
+
+    /// Mark the error as logged under `reference`, replacing the message with `public`.
+    pub(crate) fn masked(mut self, reference: String, public: String) -> Self {
+        self.message = public.into();
+        let extra = self.extra_mut();
+        extra.data = None;
+        extra.reference = Some(reference);
+        self
+    }
+
+    /// Mark the error as logged under `reference`, keeping its message.
+    pub(crate) fn referenced(mut self, reference: String) -> Self {
+        self.extra_mut().reference = Some(reference);
+        self
     }
 }
 

@@ -3,6 +3,8 @@
 
 pub mod error;
 pub mod handler;
+pub mod identity;
+pub mod middleware;
 pub mod model;
 pub mod registry;
 mod schema;
@@ -153,7 +155,7 @@ pub use platform_macros::Prompt;
 pub use registry::{Components, PromptDef, ResourceDef, ToolDef, UriTemplate};
 pub use server::{
     BuildError, IntoComponents, IntoServer, ServeError, Server, ServerBuilder, ServerHandle,
-    ServerInfo, serve, serve_from,
+    ServerInfo, ServerStats, serve, serve_from,
 };
 
 /// Re-exported so user types derive the same `JsonSchema` the framework reads: use

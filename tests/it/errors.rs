@@ -81,7 +81,7 @@ async fn a_panicking_tool_is_an_internal_error_and_the_server_survives() {
     assert!(
         result
             .text()
-            .starts_with("internal error in tool `explode` (reference "),
+            .starts_with("internal error in `explode` (reference "),
         "{}",
         result.text()
     );

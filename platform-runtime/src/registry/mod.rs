@@ -20,12 +20,13 @@ pub use uri_template::{TemplateError, UriTemplate};
 use crate::ToolError;
 use crate::handler::RequestParts;
 use crate::handler::output::{OutputSpec, ToolResponse};
+use crate::middleware::{ComponentInfo, ComponentKind, McpService, Policies};
 use crate::model::{PromptResult, ResourceContent};
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-type ToolHandler =
+pub(crate) type ToolHandler =
     Arc<dyn Fn(RequestParts) -> BoxFuture<Result<ToolResponse, ToolError>> + Send + Sync>;
 type ResourceHandler =
     Arc<dyn Fn(RequestParts) -> BoxFuture<Result<Vec<ResourceContent>, ToolError>> + Send + Sync>;
@@ -52,6 +53,11 @@ pub struct ToolDef {
     pub(crate) tags: Vec<String>,
     pub(crate) enabled: bool,
     pub(crate) states: Vec<StateRequirement>,
+    pub(crate) policies: Policies,
+    /// The policy stack around the handler, built with the server (`None`: no policy).
+    pub(crate) stack: Option<McpService>,
+    /// What middleware sees of this tool.
+    pub(crate) info: Arc<ComponentInfo>,
 }
 
 impl ToolDef {
@@ -86,6 +92,18 @@ impl ToolDef {
             tags: Vec::new(),
             enabled: true,
             states: Vec::new(),
+            policies: Policies::default(),
+            stack: None,
+            info: Arc::new(ComponentInfo {
+                kind: ComponentKind::Tool,
+                name: Arc::from(""),
+                read_only: false,
+                destructive: true,
+                idempotent: false,
+                open_world: true,
+                tags: Vec::new(),
+                policies: Policies::default(),
+            }),
         }
     }
 
@@ -94,6 +112,35 @@ impl ToolDef {
     pub fn title(mut self, title: impl Into<String>) -> Self {
         self.descriptor.title = Some(title.into());
         self
+    }
+
+    /// Set the policies the runtime enforces around this tool (what the policy attributes
+    /// generate).
+    #[must_use]
+    pub fn policies(mut self, policies: Policies) -> Self {
+        self.policies = policies;
+        self
+    }
+
+    /// The declared policies.
+    pub fn policy_set(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// Refresh what middleware sees of this tool from its descriptor.
+    pub(crate) fn refresh_info(&mut self) {
+        let annotations = self.descriptor.annotations.as_ref();
+        let read_only = annotations.and_then(|a| a.read_only_hint).unwrap_or(false);
+        self.info = Arc::new(ComponentInfo {
+            kind: ComponentKind::Tool,
+            name: self.key.clone(),
+            read_only,
+            destructive: !read_only && annotations.and_then(|a| a.destructive_hint).unwrap_or(true),
+            idempotent: annotations.and_then(|a| a.idempotent_hint).unwrap_or(false),
+            open_world: annotations.and_then(|a| a.open_world_hint).unwrap_or(true),
+            tags: self.tags.clone(),
+            policies: self.policies.clone(),
+        });
     }
 
     /// Set the behaviour hints: read-only, destructive, idempotent, open-world. `None`
@@ -668,6 +715,7 @@ impl Registry {
     }
 
     pub(crate) fn tool(&self, name: &str) -> Option<&ToolDef> {
+        // Enabled tools only: a disabled tool is unknown to clients.
         self.tool_index
             .get(name)
             .map(|&i| &self.tools[i])

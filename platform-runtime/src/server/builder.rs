@@ -1,8 +1,16 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
-use super::{IntoComponents, Server, ServerInfo, ServerInner};
+use super::{IntoComponents, Server, ServerInfo, ServerInner, ServerStats};
+use crate::ToolError;
 use crate::handler::extract::StateMap;
+use crate::middleware::policy::RateLimit;
+use crate::middleware::{
+    CacheStore, Endpoint, ErrorHandlingLayer, GlobalLimitLayer, InProcessCache,
+    InProcessRateLimits, LayerFn, LoggingLayer, McpRequest, McpResponse, McpService, PolicyRuntime,
+    RateLimitLayer, RateLimitStore, ResponseSizeLimitLayer, TimingLayer, erase, stack,
+};
 use crate::registry::{Components, PromptDef, Registry, ResourceDef, StateRequirement, ToolDef};
 
 /// Builds a [`Server`]: identity, shared state and components; [`ServerBuilder::build`]
@@ -30,6 +38,16 @@ pub struct ServerBuilder {
     components: Components,
     page_size: Option<usize>,
     problems: Vec<String>,
+    layers: Vec<LayerFn>,
+    default_middleware: bool,
+    mask_internal_errors: bool,
+    log_payloads: Option<usize>,
+    rate_limit: Option<RateLimit>,
+    timeout: Option<Duration>,
+    max_in_flight: Option<usize>,
+    max_response_bytes: Option<usize>,
+    rate_limit_store: Option<Arc<dyn RateLimitStore>>,
+    cache_store: Option<Arc<dyn CacheStore>>,
 }
 
 impl ServerBuilder {
@@ -40,7 +58,91 @@ impl ServerBuilder {
             components: Components::default(),
             page_size: None,
             problems: Vec::new(),
+            layers: Vec::new(),
+            default_middleware: true,
+            mask_internal_errors: true,
+            log_payloads: None,
+            rate_limit: None,
+            timeout: None,
+            max_in_flight: None,
+            max_response_bytes: None,
+            rate_limit_store: None,
+            cache_store: None,
         }
+    }
+
+    /// Add a server-level middleware (a tower [`Layer`](tower::Layer) over
+    /// [`McpService`], or [`crate::middleware::from_fn`]). It wraps every request; the
+    /// first layer added sees the request first, inside the default layers (error handling,
+    /// logging, timing).
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<McpService> + Send + Sync + 'static,
+        L::Service: tower::Service<McpRequest, Response = McpResponse, Error = ToolError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<McpRequest>>::Future: Send + 'static,
+    {
+        self.layers.push(crate::middleware::erase(layer));
+        self
+    }
+
+    /// Leave out the default middleware (error handling, logging, timing). Internal errors
+    /// are still masked when they reach the wire.
+    pub fn without_default_middleware(mut self) -> Self {
+        self.default_middleware = false;
+        self
+    }
+
+    /// Whether internal error messages are masked behind a log reference (default: yes).
+    pub fn mask_internal_errors(mut self, mask: bool) -> Self {
+        self.mask_internal_errors = mask;
+        self
+    }
+
+    /// Log arguments and results (redacted, truncated to `max_bytes`) with each request.
+    pub fn log_payloads(mut self, max_bytes: usize) -> Self {
+        self.log_payloads = Some(max_bytes);
+        self
+    }
+
+    /// A server-wide rate limit on every request (tools with `#[rate_limit]` have theirs
+    /// too).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// The timeout of tool calls that declare no `#[timeout]`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// At most `limit` requests in flight; more are refused with a "busy" error.
+    pub fn max_in_flight(mut self, limit: usize) -> Self {
+        self.max_in_flight = Some(limit);
+        self
+    }
+
+    /// Refuse responses whose payload exceeds `max_bytes`.
+    pub fn max_response_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_response_bytes = Some(max_bytes);
+        self
+    }
+
+    /// Keep rate-limit state in `store` (default: in process).
+    pub fn rate_limit_store(mut self, store: Arc<dyn RateLimitStore>) -> Self {
+        self.rate_limit_store = Some(store);
+        self
+    }
+
+    /// Keep cached responses in `store` (default: in process, 10 000 entries).
+    pub fn cache_store(mut self, store: Arc<dyn CacheStore>) -> Self {
+        self.cache_store = Some(store);
+        self
     }
 
     /// Set the version announced to clients.
@@ -205,16 +307,61 @@ impl ServerBuilder {
         if !problems.is_empty() {
             return Err(BuildError { problems });
         }
-        Ok(Server {
-            inner: Arc::new(ServerInner {
-                info: self.info,
-                registry: RwLock::new(Arc::new(Registry::new(self.components))),
-                states: Arc::new(self.states),
-                page_size: self.page_size,
-                peers: Mutex::new(Vec::new()),
-                listeners: Mutex::new(Vec::new()),
-            }),
-        })
+        let rate_limits: Arc<dyn RateLimitStore> = self
+            .rate_limit_store
+            .unwrap_or_else(|| Arc::new(InProcessRateLimits::new()));
+        let policy_runtime = PolicyRuntime {
+            rate_limits: rate_limits.clone(),
+            cache: self
+                .cache_store
+                .unwrap_or_else(|| Arc::new(InProcessCache::default())),
+            default_timeout: self.timeout,
+        };
+        let mut components = self.components;
+        for tool in &mut components.tools {
+            tool.refresh_info();
+            tool.stack = crate::middleware::tool_stack(tool, &policy_runtime);
+        }
+        let stats = ServerStats::default();
+        let inner = Arc::new(ServerInner {
+            info: self.info,
+            registry: RwLock::new(Arc::new(Registry::new(components))),
+            states: Arc::new(self.states),
+            page_size: self.page_size,
+            peers: Mutex::new(Vec::new()),
+            listeners: Mutex::new(Vec::new()),
+            policy_runtime,
+            stats: stats.clone(),
+        });
+        // Outermost first: defaults, the user's layers, then the server-wide limits.
+        let mut layers: Vec<LayerFn> = Vec::new();
+        if self.default_middleware {
+            layers.push(erase(
+                ErrorHandlingLayer::new(stats.errors.clone())
+                    .mask_internal_errors(self.mask_internal_errors),
+            ));
+            let logging = match self.log_payloads {
+                Some(max) => LoggingLayer::new().with_payloads(max),
+                None => LoggingLayer::new(),
+            };
+            layers.push(erase(logging));
+            layers.push(erase(TimingLayer::new(stats.timings.clone())));
+        }
+        layers.extend(self.layers);
+        if let Some(limit) = self.max_in_flight {
+            layers.push(erase(GlobalLimitLayer::new(limit)));
+        }
+        if let Some(limit) = self.rate_limit {
+            layers.push(erase(RateLimitLayer::new(limit, "*", rate_limits)));
+        }
+        if let Some(max) = self.max_response_bytes {
+            layers.push(erase(ResponseSizeLimitLayer::new(max)));
+        }
+        let endpoint = tower::util::BoxCloneSyncService::new(Endpoint {
+            inner: inner.clone(),
+        });
+        let pipeline = stack(endpoint, &layers);
+        Ok(Server { inner, pipeline })
     }
 }
 

@@ -1,100 +1,58 @@
 #![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577 but part of the legacy era.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use futures::FutureExt as _;
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
-    CompleteResult, CompletionInfo, ContentBlock, GetPromptRequestParams, GetPromptResponse,
-    Implementation, InitializeRequestParams, InitializeResult, JsonObject, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
-    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscriptionFilter, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, DiscoverResult, GetPromptRequestParams, GetPromptResponse, Implementation,
+    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, SetLevelRequestParams,
+    SubscriptionFilter, Tool,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
+use tower::ServiceExt as _;
 
 use super::{ServerInner, SessionState};
 use crate::ToolError;
 use crate::error::ToolErrorKind;
-use crate::handler::{Era, LogLevel, RequestParts};
-use crate::registry::{Registry, enum_values};
+use crate::handler::LogLevel;
+use crate::middleware::request::{Params, Reply};
+use crate::middleware::{McpRequest, McpResponse, McpService, Method, new_reference};
 
-/// The one rmcp `ServerHandler` of a platform server: routes every MCP method through the
-/// registry. One instance per connection; all instances share the server.
+/// The one rmcp `ServerHandler` of a platform server: every MCP method becomes an
+/// [`McpRequest`] sent through the middleware pipeline to the registry. One instance per
+/// connection; all instances share the server.
 #[derive(Clone)]
 pub(crate) struct McpHandler {
     inner: Arc<ServerInner>,
+    pipeline: McpService,
     session: Arc<SessionState>,
 }
 
-impl McpHandler {
-    pub(crate) fn new(inner: Arc<ServerInner>) -> Self {
-        Self {
-            inner,
-            session: Arc::default(),
-        }
-    }
-
-    fn parts(
-        &self,
-        rmcp: RequestContext<RoleServer>,
-        component: Arc<str>,
-        arguments: Option<JsonObject>,
-    ) -> RequestParts {
-        RequestParts {
-            rmcp,
-            session: self.session.clone(),
-            states: self.inner.states.clone(),
-            component,
-            arguments,
-            request_state: None,
-            input_responses: None,
-        }
-    }
-}
-
-/// A reference an operator can find in the logs when an internal error was masked.
-fn error_reference() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!(
-        "{:x}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("non-string panic payload")
-}
-
-/// A tool failure as the client sees it: a result with `isError: true`, or for protocol
-/// errors a JSON-RPC error.
-fn tool_failure(tool: &str, error: ToolError) -> Result<CallToolResponse, ErrorData> {
+/// A tool failure as the client sees it: a result with `isError: true` for failures the
+/// model may act on, a JSON-RPC error for protocol errors.
+pub(crate) fn tool_failure(tool: &str, error: ToolError) -> Result<CallToolResponse, ErrorData> {
     let message = match error.kind() {
-        ToolErrorKind::Tool | ToolErrorKind::InvalidArguments => error.message().to_owned(),
         ToolErrorKind::InvalidParams | ToolErrorKind::NotFound => {
             return Err(ErrorData::invalid_params(
                 error.message().to_owned(),
                 error.data().cloned(),
             ));
         }
-        ToolErrorKind::Internal => {
-            let reference = error_reference();
+        ToolErrorKind::Internal if error.reference().is_none() => {
+            // No error-handling layer masked it: never let internal details out.
+            let reference = new_reference();
             tracing::error!(
                 tool,
                 reference,
                 error = error.message(),
                 "tool failed internally"
             );
-            format!("internal error in tool `{tool}` (reference {reference})")
+            format!("internal error in `{tool}` (reference {reference})")
         }
+        _ => error.message().to_owned(),
     };
     tracing::debug!(tool, message, "tool returned an error");
     let mut result = CallToolResult::error(vec![ContentBlock::text(message)]);
@@ -104,84 +62,88 @@ fn tool_failure(tool: &str, error: ToolError) -> Result<CallToolResponse, ErrorD
     Ok(CallToolResponse::Complete(result))
 }
 
-/// A resource or prompt failure: always a JSON-RPC error.
-fn protocol_failure(kind: &str, name: &str, error: ToolError) -> ErrorData {
+/// A failure of any other method: a JSON-RPC error.
+fn protocol_failure(method: Method, target: Option<&str>, error: ToolError) -> ErrorData {
     match error.kind() {
         ToolErrorKind::InvalidParams | ToolErrorKind::InvalidArguments => {
             ErrorData::invalid_params(error.message().to_owned(), error.data().cloned())
         }
         ToolErrorKind::NotFound => ErrorData::resource_not_found(
             error.message().to_owned(),
-            Some(serde_json::json!({ "uri": name })),
+            Some(serde_json::json!({ "uri": target.unwrap_or_default() })),
         ),
-        ToolErrorKind::Tool => {
-            ErrorData::internal_error(error.message().to_owned(), error.data().cloned())
-        }
-        ToolErrorKind::Internal => {
-            let reference = error_reference();
-            tracing::error!(
-                kind,
-                name,
-                reference,
-                error = error.message(),
-                "handler failed internally"
-            );
+        ToolErrorKind::Internal if error.reference().is_none() => {
+            let reference = new_reference();
+            tracing::error!(%method, target, reference, error = error.message(), "request failed internally");
             ErrorData::internal_error(format!("internal error (reference {reference})"), None)
         }
+        _ => ErrorData::internal_error(error.message().to_owned(), error.data().cloned()),
     }
 }
 
-/// Run a handler future, turning a panic into an internal error.
-async fn guarded<T>(
-    kind: &str,
-    name: &str,
-    future: impl Future<Output = Result<T, ToolError>>,
-) -> Result<T, ToolError> {
-    match AssertUnwindSafe(future).catch_unwind().await {
-        Ok(result) => result,
-        Err(payload) => {
-            let message = panic_message(payload.as_ref()).to_owned();
-            tracing::error!(kind, name, panic = message, "handler panicked");
-            Err(ToolError::internal(format!("handler panicked: {message}")))
-        }
-    }
-}
-
-/// One page of `items`, and the cursor of the next.
-fn page<T: Clone>(
-    items: Vec<T>,
-    cursor: Option<&str>,
-    size: Option<usize>,
-) -> Result<(Vec<T>, Option<String>), ErrorData> {
-    let start = match cursor {
-        None => 0,
-        Some(cursor) => cursor
-            .parse::<usize>()
-            .ok()
-            .filter(|&offset| offset <= items.len())
-            .ok_or_else(|| ErrorData::invalid_params(format!("invalid cursor `{cursor}`"), None))?,
-    };
-    let Some(size) = size else {
-        return Ok((items.into_iter().skip(start).collect(), None));
-    };
-    let end = (start + size).min(items.len());
-    let next = (end < items.len()).then(|| end.to_string());
-    Ok((items[start..end].to_vec(), next))
-}
-
-/// Whether the request speaks 2026-07-28, whose results carry cache hints.
-fn is_modern(context: &RequestContext<RoleServer>) -> bool {
-    Era::of(context.protocol_version().as_ref()) == Era::Modern
-}
-
-fn cursor(request: &Option<PaginatedRequestParams>) -> Option<&str> {
-    request.as_ref().and_then(|r| r.cursor.as_deref())
+fn wrong_reply(method: Method) -> ErrorData {
+    ErrorData::internal_error(
+        format!("a middleware answered {method} with another method's result"),
+        None,
+    )
 }
 
 impl McpHandler {
-    fn registry(&self) -> Arc<Registry> {
-        self.inner.registry()
+    pub(crate) fn new(inner: Arc<ServerInner>, pipeline: McpService) -> Self {
+        Self {
+            inner,
+            pipeline,
+            session: Arc::default(),
+        }
     }
+
+    fn request(
+        &self,
+        method: Method,
+        target: Option<Arc<str>>,
+        arguments: Option<rmcp::model::JsonObject>,
+        params: Params,
+        ctx: RequestContext<RoleServer>,
+    ) -> McpRequest {
+        let component = match (method, target.as_deref()) {
+            (Method::CallTool, Some(name)) => {
+                self.inner.registry().tool(name).map(|t| t.info.clone())
+            }
+            _ => None,
+        };
+        McpRequest {
+            method,
+            target,
+            component,
+            arguments,
+            params,
+            ctx,
+            session: self.session.clone(),
+            states: self.inner.states.clone(),
+        }
+    }
+
+    async fn run(&self, request: McpRequest) -> Result<McpResponse, ToolError> {
+        self.pipeline.clone().oneshot(request).await
+    }
+
+    async fn run_other(&self, request: McpRequest) -> Result<Reply, ErrorData> {
+        let method = request.method;
+        let target = request.target.clone();
+        match self.run(request).await {
+            Ok(response) => Ok(response.reply),
+            Err(error) => Err(protocol_failure(method, target.as_deref(), error)),
+        }
+    }
+}
+
+macro_rules! expect_reply {
+    ($reply:expr, $variant:ident, $method:expr) => {
+        match $reply {
+            Reply::$variant(result) => Ok(result),
+            _ => Err(wrong_reply($method)),
+        }
+    };
 }
 
 impl ServerHandler for McpHandler {
@@ -212,15 +174,37 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
         context.peer.set_peer_info(request.clone());
-        // Remember the session's peer for `notifications/tools/list_changed`. Registering
-        // here rather than on `notifications/initialized` means a change made right after the
-        // handshake is never missed.
-        {
-            let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
-            peers.retain(|p| !p.is_transport_closed());
-            peers.push(context.peer.clone());
-        }
-        self.negotiate_initialize(&request)
+        let negotiated = self.negotiate_initialize(&request)?;
+        let request = self.request(
+            Method::Initialize,
+            None,
+            None,
+            Params::Initialized(Box::new(negotiated)),
+            context,
+        );
+        expect_reply!(
+            self.run_other(request).await?,
+            Initialize,
+            Method::Initialize
+        )
+    }
+
+    async fn discover(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        let result = DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            self.get_info(),
+        );
+        let request = self.request(
+            Method::Discover,
+            None,
+            None,
+            Params::Discovered(Box::new(result)),
+            context,
+        );
+        expect_reply!(self.run_other(request).await?, Discover, Method::Discover)
     }
 
     fn accepted_subscription_filter(
@@ -268,22 +252,21 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let registry = self.registry();
-        let tools: Vec<Tool> = registry
-            .visible_tools()
-            .map(|t| t.descriptor.clone())
-            .collect();
-        let (tools, next) = page(tools, cursor(&request), self.inner.page_size)?;
-        let mut result = ListToolsResult::with_all_items(tools);
-        if is_modern(&context) {
-            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
-        }
-        result.next_cursor = next;
-        Ok(result)
+        let request = self.request(
+            Method::ListTools,
+            None,
+            None,
+            Params::Page(request),
+            context,
+        );
+        expect_reply!(self.run_other(request).await?, Tools, Method::ListTools)
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.registry().tool(name).map(|t| t.descriptor.clone())
+        self.inner
+            .registry()
+            .tool(name)
+            .map(|t| t.descriptor.clone())
     }
 
     async fn call_tool(
@@ -291,22 +274,21 @@ impl ServerHandler for McpHandler {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let registry = self.registry();
-        let name = request.name.as_ref();
-        let Some(tool) = registry.tool(name) else {
-            tracing::debug!(tool = name, "call to an unknown tool");
-            return Err(ErrorData::invalid_params(
-                format!("unknown tool: {name}"),
-                None,
-            ));
+        let name: Arc<str> = request.name.as_ref().into();
+        let params = Params::Call {
+            request_state: request.request_state,
+            input_responses: request.input_responses,
         };
-        let mut parts = self.parts(context, tool.key.clone(), request.arguments);
-        parts.request_state = request.request_state;
-        parts.input_responses = request.input_responses;
-        let handler = tool.handler.clone();
-        match guarded("tool", name, async move { handler(parts).await }).await {
-            Ok(response) => Ok(response.0),
-            Err(error) => tool_failure(name, error),
+        let mcp = self.request(
+            Method::CallTool,
+            Some(name.clone()),
+            request.arguments,
+            params,
+            context,
+        );
+        match self.run(mcp).await {
+            Ok(response) => expect_reply!(response.reply, Call, Method::CallTool),
+            Err(error) => tool_failure(&name, error),
         }
     }
 
@@ -315,20 +297,18 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let registry = self.registry();
-        let items: Vec<_> = registry
-            .resources
-            .iter()
-            .filter(|r| !r.is_template())
-            .map(|r| r.as_resource())
-            .collect();
-        let (items, next) = page(items, cursor(&request), self.inner.page_size)?;
-        let mut result = ListResourcesResult::with_all_items(items);
-        if is_modern(&context) {
-            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
-        }
-        result.next_cursor = next;
-        Ok(result)
+        let request = self.request(
+            Method::ListResources,
+            None,
+            None,
+            Params::Page(request),
+            context,
+        );
+        expect_reply!(
+            self.run_other(request).await?,
+            Resources,
+            Method::ListResources
+        )
     }
 
     async fn list_resource_templates(
@@ -336,20 +316,18 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let registry = self.registry();
-        let items: Vec<_> = registry
-            .resources
-            .iter()
-            .filter(|r| r.is_template())
-            .map(|r| r.as_template())
-            .collect();
-        let (items, next) = page(items, cursor(&request), self.inner.page_size)?;
-        let mut result = ListResourceTemplatesResult::with_all_items(items);
-        if is_modern(&context) {
-            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
-        }
-        result.next_cursor = next;
-        Ok(result)
+        let request = self.request(
+            Method::ListResourceTemplates,
+            None,
+            None,
+            Params::Page(request),
+            context,
+        );
+        expect_reply!(
+            self.run_other(request).await?,
+            Templates,
+            Method::ListResourceTemplates
+        )
     }
 
     async fn read_resource(
@@ -357,37 +335,14 @@ impl ServerHandler for McpHandler {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let registry = self.registry();
-        let modern = is_modern(&context);
-        let uri = request.uri.as_str();
-        let Some((resource, variables)) = registry.resource(uri) else {
-            tracing::debug!(uri, "read of an unknown resource");
-            return Err(ErrorData::resource_not_found(
-                format!("resource not found: {uri}"),
-                Some(serde_json::json!({ "uri": uri })),
-            ));
-        };
-        let parts = self.parts(context, uri.into(), Some(variables));
-        let handler = resource.handler.clone();
-        let contents = guarded("resource", uri, async move { handler(parts).await })
-            .await
-            .map_err(|error| protocol_failure("resource", uri, error))?;
-        if contents.is_empty() {
-            return Err(ErrorData::resource_not_found(
-                format!("resource not found: {uri}"),
-                Some(serde_json::json!({ "uri": uri })),
-            ));
-        }
-        let mime = resource.mime_type.as_deref();
-        let contents = contents
-            .into_iter()
-            .map(|c| c.into_wire(uri, mime))
-            .collect();
-        let mut result = ReadResourceResult::new(contents);
-        if modern {
-            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Private);
-        }
-        Ok(ReadResourceResponse::Complete(result))
+        let request = self.request(
+            Method::ReadResource,
+            Some(request.uri.as_str().into()),
+            None,
+            Params::None,
+            context,
+        );
+        expect_reply!(self.run_other(request).await?, Read, Method::ReadResource)
     }
 
     async fn list_prompts(
@@ -395,15 +350,14 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let registry = self.registry();
-        let items: Vec<_> = registry.prompts.iter().map(|p| p.as_prompt()).collect();
-        let (items, next) = page(items, cursor(&request), self.inner.page_size)?;
-        let mut result = ListPromptsResult::with_all_items(items);
-        if is_modern(&context) {
-            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
-        }
-        result.next_cursor = next;
-        Ok(result)
+        let request = self.request(
+            Method::ListPrompts,
+            None,
+            None,
+            Params::Page(request),
+            context,
+        );
+        expect_reply!(self.run_other(request).await?, Prompts, Method::ListPrompts)
     }
 
     async fn get_prompt(
@@ -411,79 +365,28 @@ impl ServerHandler for McpHandler {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let registry = self.registry();
-        let name = request.name.as_str();
-        let Some(prompt) = registry.prompt(name) else {
-            return Err(ErrorData::invalid_params(
-                format!("unknown prompt: {name}"),
-                None,
-            ));
-        };
-        let arguments = crate::registry::coerce_strings(
-            &prompt.arguments_schema,
-            request.arguments.unwrap_or_default(),
+        let request = self.request(
+            Method::GetPrompt,
+            Some(request.name.as_str().into()),
+            request.arguments,
+            Params::None,
+            context,
         );
-        let parts = self.parts(context, prompt.key.clone(), Some(arguments));
-        let handler = prompt.handler.clone();
-        let result = guarded("prompt", name, async move { handler(parts).await })
-            .await
-            .map_err(|error| protocol_failure("prompt", name, error))?;
-        Ok(GetPromptResponse::Complete(result.into_wire()))
+        expect_reply!(self.run_other(request).await?, Prompt, Method::GetPrompt)
     }
 
     async fn complete(
         &self,
         request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        let registry = self.registry();
-        let argument = &request.argument;
-        let candidates = match &request.r#ref {
-            Reference::Prompt(reference) => {
-                let prompt = registry.prompt(&reference.name).ok_or_else(|| {
-                    ErrorData::invalid_params(format!("unknown prompt: {}", reference.name), None)
-                })?;
-                enum_values(&prompt.arguments_schema, &argument.name)
-            }
-            Reference::Resource(reference) => {
-                let resource = registry.template(&reference.uri).ok_or_else(|| {
-                    ErrorData::invalid_params(
-                        format!("unknown resource template: {}", reference.uri),
-                        None,
-                    )
-                })?;
-                enum_values(&resource.variables_schema, &argument.name)
-            }
-            _ => Vec::new(),
-        };
-        let matching: Vec<String> = candidates
-            .into_iter()
-            .filter(|c| c.starts_with(argument.value.as_str()))
-            .collect();
-        let total = matching.len();
-        let values: Vec<String> = matching.into_iter().take(100).collect();
-        let mut info =
-            CompletionInfo::new(values).map_err(|e| ErrorData::internal_error(e, None))?;
-        info.total = u32::try_from(total).ok();
-        info.has_more = Some(total > 100);
-        Ok(CompleteResult::new(info))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_follow_cursors_to_the_end() {
-        let items: Vec<u32> = (0..5).collect();
-        let (first, next) = page(items.clone(), None, Some(2)).unwrap();
-        assert_eq!((first, next.as_deref()), (vec![0, 1], Some("2")));
-        let (second, next) = page(items.clone(), Some("2"), Some(2)).unwrap();
-        assert_eq!((second, next.as_deref()), (vec![2, 3], Some("4")));
-        let (last, next) = page(items.clone(), Some("4"), Some(2)).unwrap();
-        assert_eq!((last, next), (vec![4], None));
-        assert!(page(items.clone(), Some("nope"), Some(2)).is_err());
-        assert!(page(items, Some("99"), Some(2)).is_err());
+        let request = self.request(
+            Method::Complete,
+            None,
+            None,
+            Params::Complete(Box::new(request)),
+            context,
+        );
+        expect_reply!(self.run_other(request).await?, Complete, Method::Complete)
     }
 }

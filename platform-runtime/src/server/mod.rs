@@ -96,6 +96,17 @@ impl<T: IntoComponents> IntoServer for T {
 #[derive(Clone)]
 pub struct Server {
     pub(crate) inner: Arc<ServerInner>,
+    /// The server-level middleware around the registry.
+    pub(crate) pipeline: crate::middleware::McpService,
+}
+
+/// What the built-in middleware measured: timings per method and component, error counts.
+#[derive(Debug, Clone, Default)]
+pub struct ServerStats {
+    /// Timings recorded by the timing middleware.
+    pub timings: crate::middleware::Timings,
+    /// Errors counted by the error-handling middleware.
+    pub errors: crate::middleware::ErrorStats,
 }
 
 pub(crate) struct ServerInner {
@@ -106,6 +117,8 @@ pub(crate) struct ServerInner {
     pub(crate) peers: Mutex<Vec<Peer<RoleServer>>>,
     /// 2026-07-28 `subscriptions/listen` streams that asked for `toolsListChanged`.
     pub(crate) listeners: Mutex<Vec<rmcp::service::SubscriptionSink>>,
+    pub(crate) policy_runtime: crate::middleware::PolicyRuntime,
+    pub(crate) stats: ServerStats,
 }
 
 impl ServerInner {
@@ -126,6 +139,11 @@ impl Server {
     /// The server's identity.
     pub fn info(&self) -> &ServerInfo {
         &self.inner.info
+    }
+
+    /// What the built-in middleware measured so far.
+    pub fn stats(&self) -> &ServerStats {
+        &self.inner.stats
     }
 
     /// A handle to change the server's tools while it runs.
@@ -206,7 +224,7 @@ impl Server {
 
     /// A fresh MCP handler for one connection (stdio process, HTTP session, test client).
     pub(crate) fn session_handler(&self) -> McpHandler {
-        McpHandler::new(self.inner.clone())
+        McpHandler::new(self.inner.clone(), self.pipeline.clone())
     }
 }
 
@@ -268,7 +286,9 @@ impl ServerHandle {
     }
 
     /// Add a tool, or replace the one with the same name.
-    pub fn add_tool(&self, tool: ToolDef) {
+    pub fn add_tool(&self, mut tool: ToolDef) {
+        tool.refresh_info();
+        tool.stack = crate::middleware::tool_stack(&tool, &self.inner.policy_runtime);
         self.update(|components| {
             components.tools.retain(|t| t.name() != tool.name());
             components.tools.push(tool);

@@ -1,0 +1,94 @@
+//! The built-in middleware, one folder each. Server-level ones are installed with
+//! [`ServerBuilder::layer`](crate::ServerBuilder::layer) (logging, error handling and timing
+//! by default); per-tool ones come from the policy attributes.
+
+mod cache;
+mod circuit_breaker;
+mod concurrency;
+mod errors;
+mod logging;
+mod rate_limit;
+mod retry;
+mod size_limit;
+mod timeout;
+mod timing;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+pub use cache::{CacheLayer, CacheStore, CachedResponse, InProcessCache};
+pub use circuit_breaker::CircuitBreakerLayer;
+pub use concurrency::{ConcurrencyLimitLayer, GlobalLimitLayer};
+pub use errors::{ErrorHandlingLayer, ErrorStats};
+pub(crate) use errors::{new_reference, panic_message as errors_panic_message};
+pub use logging::LoggingLayer;
+pub use rate_limit::{InProcessRateLimits, RateDecision, RateLimitLayer, RateLimitStore};
+pub use retry::RetryLayer;
+pub use size_limit::ResponseSizeLimitLayer;
+pub use timeout::TimeoutLayer;
+pub use timing::{TimingLayer, TimingStats, Timings};
+use tower::{Layer, Service};
+
+use super::{McpRequest, McpResponse, McpService};
+use crate::ToolError;
+
+/// A boxed future of a middleware's answer.
+pub type MiddlewareFuture = Pin<Box<dyn Future<Output = Result<McpResponse, ToolError>> + Send>>;
+
+/// Why a shared store (rate limits, cache) failed: the caller decides whether to fail open.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("store error: {0}")]
+pub struct StoreError(pub String);
+
+/// A built-in middleware: what it does with one request and the rest of the pipeline.
+pub(crate) trait Middleware: Clone + Send + Sync + 'static {
+    fn handle(&self, request: McpRequest, next: McpService) -> MiddlewareFuture;
+}
+
+/// The service a built-in middleware layer builds.
+#[derive(Clone)]
+pub struct Wrapped<M> {
+    middleware: M,
+    inner: McpService,
+}
+
+impl<M: Middleware> Service<McpRequest> for Wrapped<M> {
+    type Response = McpResponse;
+    type Error = ToolError;
+    type Future = MiddlewareFuture;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), ToolError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: McpRequest) -> Self::Future {
+        self.middleware.handle(request, self.inner.clone())
+    }
+}
+
+macro_rules! impl_layer {
+    ($($ty:ty),* $(,)?) => {$(
+        impl tower::Layer<crate::middleware::McpService> for $ty {
+            type Service = crate::middleware::builtin::Wrapped<$ty>;
+
+            fn layer(&self, inner: crate::middleware::McpService) -> Self::Service {
+                crate::middleware::builtin::Wrapped { middleware: self.clone(), inner }
+            }
+        }
+    )*};
+}
+pub(crate) use impl_layer;
+
+/// Apply a built-in layer to a boxed service.
+pub(crate) fn wrap<L>(layer: &L, inner: McpService) -> McpService
+where
+    L: Layer<McpService>,
+    L::Service: Service<McpRequest, Response = McpResponse, Error = ToolError, Future = MiddlewareFuture>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    tower::util::BoxCloneSyncService::new(layer.layer(inner))
+}

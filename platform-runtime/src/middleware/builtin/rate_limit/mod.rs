@@ -1,0 +1,201 @@
+//! Rate limiting: GCRA (governor) behind the [`RateLimitStore`] trait, with an in-process
+//! store by default. A limited call gets an error saying when to retry.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::{Quota, RateLimiter};
+use tower::ServiceExt as _;
+
+use super::{Middleware, MiddlewareFuture, StoreError, impl_layer};
+use crate::ToolError;
+use crate::middleware::policy::{RateLimit, RateLimitKey};
+use crate::middleware::{McpRequest, McpService};
+
+/// A rate-limit decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// The call may proceed.
+    Allowed,
+    /// The call is over the limit; retry after the given time.
+    Limited {
+        /// When capacity is back.
+        retry_after: Duration,
+    },
+}
+
+/// Where rate-limit state lives: in process by default, in a shared store (Redis) when the
+/// server runs as several replicas.
+pub trait RateLimitStore: Send + Sync + 'static {
+    /// Count one call of `key` against `limit` (`scope` names the limit: a tool, or the
+    /// server-wide default), atomically.
+    fn check<'a>(
+        &'a self,
+        scope: &'a str,
+        limit: &'a RateLimit,
+        key: &'a str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<RateDecision, StoreError>> + Send + 'a>,
+    >;
+}
+
+/// The clock of the in-process limiter: tokio's, so paused-time tests control it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = std::time::Instant;
+
+    fn now(&self) -> Self::Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+type KeyedLimiter = RateLimiter<
+    String,
+    governor::state::keyed::DefaultKeyedStateStore<String>,
+    TokioClock,
+    governor::middleware::NoOpMiddleware<std::time::Instant>,
+>;
+
+/// The in-process store: one keyed GCRA limiter per scope and quota. Keys idle for a while
+/// are pruned, so memory stays bounded by the active callers.
+#[derive(Default)]
+pub struct InProcessRateLimits {
+    limiters: Mutex<HashMap<LimiterId, (Arc<KeyedLimiter>, u64)>>,
+}
+
+/// A limiter's identity: its scope and quota (requests, period, burst).
+type LimiterId = (String, u32, Duration, u32);
+
+impl InProcessRateLimits {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn limiter(&self, scope: &str, limit: &RateLimit) -> Arc<KeyedLimiter> {
+        let id = (
+            scope.to_owned(),
+            limit.requests,
+            limit.per,
+            limit.burst_size(),
+        );
+        let mut limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+        let (limiter, checks) = limiters.entry(id).or_insert_with(|| {
+            let period = limit.emission_interval().max(Duration::from_nanos(1));
+            let burst = NonZeroU32::new(limit.burst_size()).unwrap_or(NonZeroU32::MIN);
+            let quota = Quota::with_period(period)
+                .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+                .allow_burst(burst);
+            (
+                Arc::new(RateLimiter::dashmap_with_clock(quota, TokioClock)),
+                0,
+            )
+        });
+        *checks += 1;
+        if *checks % 4096 == 0 {
+            limiter.retain_recent();
+        }
+        limiter.clone()
+    }
+}
+
+impl RateLimitStore for InProcessRateLimits {
+    fn check<'a>(
+        &'a self,
+        scope: &'a str,
+        limit: &'a RateLimit,
+        key: &'a str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<RateDecision, StoreError>> + Send + 'a>,
+    > {
+        let limiter = self.limiter(scope, limit);
+        let decision = match limiter.check_key(&key.to_owned()) {
+            Ok(()) => RateDecision::Allowed,
+            Err(not_until) => RateDecision::Limited {
+                retry_after: not_until.wait_time_from(TokioClock.now()),
+            },
+        };
+        Box::pin(std::future::ready(Ok(decision)))
+    }
+}
+
+/// Enforces one [`RateLimit`] on the requests it wraps.
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    limit: RateLimit,
+    scope: Arc<str>,
+    store: Arc<dyn RateLimitStore>,
+}
+
+impl std::fmt::Debug for RateLimitLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimitLayer")
+            .field("limit", &self.limit)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl RateLimitLayer {
+    /// Enforce `limit`, named `scope` (a tool name, or `"*"` for a server-wide limit), with
+    /// state in `store`.
+    pub fn new(
+        limit: RateLimit,
+        scope: impl Into<Arc<str>>,
+        store: Arc<dyn RateLimitStore>,
+    ) -> Self {
+        Self {
+            limit,
+            scope: scope.into(),
+            store,
+        }
+    }
+}
+
+/// The partition of `limit` a request counts against.
+fn partition(key: RateLimitKey, request: &McpRequest) -> String {
+    match key {
+        RateLimitKey::Global => "*".to_owned(),
+        RateLimitKey::Tool => request.target().unwrap_or("*").to_owned(),
+        RateLimitKey::Principal => request
+            .principal()
+            .map_or_else(|| "anonymous".to_owned(), |p| format!("p:{}", p.id())),
+        RateLimitKey::Tenant => request
+            .tenant()
+            .map_or_else(|| "none".to_owned(), |t| format!("t:{t}")),
+        RateLimitKey::Client => request
+            .client()
+            .map_or_else(|| "unknown".to_owned(), |c| format!("c:{c}")),
+    }
+}
+
+impl Middleware for RateLimitLayer {
+    fn handle(&self, request: McpRequest, next: McpService) -> MiddlewareFuture {
+        let this = self.clone();
+        Box::pin(async move {
+            let key = partition(this.limit.key, &request);
+            match this.store.check(&this.scope, &this.limit, &key).await {
+                Ok(RateDecision::Allowed) => {}
+                Ok(RateDecision::Limited { retry_after }) => {
+                    let what = request
+                        .target()
+                        .map_or_else(|| "this server".to_owned(), |t| format!("`{t}`"));
+                    tracing::info!(scope = &*this.scope, key, ?retry_after, "rate limited");
+                    return Err(ToolError::rate_limited(&what, retry_after));
+                }
+                Err(error) => {
+                    // Fail open: a broken store must not take the service down with it.
+                    tracing::warn!(%error, scope = &*this.scope, "rate-limit store failed; call allowed");
+                }
+            }
+            next.oneshot(request).await
+        })
+    }
+}
+
+impl_layer!(RateLimitLayer);

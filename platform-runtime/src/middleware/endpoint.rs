@@ -1,0 +1,328 @@
+//! The innermost service of the server pipeline: routes an [`McpRequest`] to the registry,
+//! and for a tool call to the tool's own policy stack (or straight to its handler).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use futures::FutureExt as _;
+use rmcp::model::{
+    CacheScope, CompleteResult, CompletionInfo, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceResponse,
+    ReadResourceResult, Reference,
+};
+use tower::{Service, ServiceExt as _};
+
+use super::builtin::MiddlewareFuture;
+use super::request::{Params, Reply};
+use super::{McpRequest, McpResponse, Method};
+use crate::ToolError;
+use crate::handler::{Era, RequestParts};
+use crate::registry::{Registry, ToolHandler, enum_values};
+use crate::server::ServerInner;
+
+/// Routes requests to the registry.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) inner: Arc<ServerInner>,
+}
+
+impl Service<McpRequest> for Endpoint {
+    type Response = McpResponse;
+    type Error = ToolError;
+    type Future = MiddlewareFuture;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), ToolError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: McpRequest) -> Self::Future {
+        let inner = self.inner.clone();
+        Box::pin(route(inner, request))
+    }
+}
+
+/// Run a handler future, turning a panic into an internal error.
+pub(crate) async fn guarded<T>(
+    kind: &str,
+    name: &str,
+    future: impl Future<Output = Result<T, ToolError>>,
+) -> Result<T, ToolError> {
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = super::builtin::errors_panic_message(payload.as_ref());
+            tracing::error!(kind, name, panic = message, "handler panicked");
+            Err(ToolError::internal(format!("handler panicked: {message}")))
+        }
+    }
+}
+
+/// One page of `items`, and the cursor of the next.
+pub(crate) fn page<T: Clone>(
+    items: Vec<T>,
+    cursor: Option<&str>,
+    size: Option<usize>,
+) -> Result<(Vec<T>, Option<String>), ToolError> {
+    let start = match cursor {
+        None => 0,
+        Some(cursor) => cursor
+            .parse::<usize>()
+            .ok()
+            .filter(|&offset| offset <= items.len())
+            .ok_or_else(|| ToolError::invalid_params(format!("invalid cursor `{cursor}`")))?,
+    };
+    let Some(size) = size else {
+        return Ok((items.into_iter().skip(start).collect(), None));
+    };
+    let end = (start + size).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    Ok((items[start..end].to_vec(), next))
+}
+
+fn cursor(params: &Params) -> Option<&str> {
+    match params {
+        Params::Page(Some(PaginatedRequestParams { cursor, .. })) => cursor.as_deref(),
+        _ => None,
+    }
+}
+
+/// Call a tool's handler with the request; the innermost service of a tool's policy stack.
+pub(crate) async fn invoke_tool(
+    key: &Arc<str>,
+    handler: &ToolHandler,
+    request: McpRequest,
+) -> Result<McpResponse, ToolError> {
+    let McpRequest {
+        ctx,
+        session,
+        states,
+        arguments,
+        params,
+        ..
+    } = request;
+    let (request_state, input_responses) = match params {
+        Params::Call {
+            request_state,
+            input_responses,
+        } => (request_state, input_responses),
+        _ => (None, None),
+    };
+    let parts = RequestParts {
+        rmcp: ctx,
+        session,
+        states,
+        component: key.clone(),
+        arguments,
+        request_state,
+        input_responses,
+    };
+    let handler = handler.clone();
+    let response = guarded("tool", key, async move { handler(parts).await }).await?;
+    Ok(McpResponse::new(Reply::Call(response.0)))
+}
+
+async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpResponse, ToolError> {
+    let registry = inner.registry();
+    let modern = request.era() == Era::Modern;
+    let page_size = inner.page_size;
+    match request.method {
+        Method::CallTool => {
+            let name = request.target.clone().unwrap_or_default();
+            let Some(tool) = registry.tool(&name) else {
+                tracing::debug!(tool = &*name, "call to an unknown tool");
+                return Err(ToolError::invalid_params(format!("unknown tool: {name}")));
+            };
+            match &tool.stack {
+                Some(stack) => stack.clone().oneshot(request).await,
+                None => invoke_tool(&tool.key, &tool.handler, request).await,
+            }
+        }
+        Method::ListTools => {
+            let tools: Vec<_> = registry
+                .visible_tools()
+                .map(|t| t.descriptor.clone())
+                .collect();
+            let (tools, next) = page(tools, cursor(&request.params), page_size)?;
+            let mut result = ListToolsResult::with_all_items(tools);
+            if modern {
+                result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
+            }
+            result.next_cursor = next;
+            Ok(McpResponse::new(Reply::Tools(result)))
+        }
+        Method::ListResources => {
+            let items: Vec<_> = registry
+                .resources
+                .iter()
+                .filter(|r| !r.is_template())
+                .map(|r| r.as_resource())
+                .collect();
+            let (items, next) = page(items, cursor(&request.params), page_size)?;
+            let mut result = ListResourcesResult::with_all_items(items);
+            if modern {
+                result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
+            }
+            result.next_cursor = next;
+            Ok(McpResponse::new(Reply::Resources(result)))
+        }
+        Method::ListResourceTemplates => {
+            let items: Vec<_> = registry
+                .resources
+                .iter()
+                .filter(|r| r.is_template())
+                .map(|r| r.as_template())
+                .collect();
+            let (items, next) = page(items, cursor(&request.params), page_size)?;
+            let mut result = ListResourceTemplatesResult::with_all_items(items);
+            if modern {
+                result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
+            }
+            result.next_cursor = next;
+            Ok(McpResponse::new(Reply::Templates(result)))
+        }
+        Method::ReadResource => read_resource(&registry, request, modern).await,
+        Method::ListPrompts => {
+            let items: Vec<_> = registry.prompts.iter().map(|p| p.as_prompt()).collect();
+            let (items, next) = page(items, cursor(&request.params), page_size)?;
+            let mut result = ListPromptsResult::with_all_items(items);
+            if modern {
+                result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
+            }
+            result.next_cursor = next;
+            Ok(McpResponse::new(Reply::Prompts(result)))
+        }
+        Method::GetPrompt => {
+            let name = request.target.clone().unwrap_or_default();
+            let Some(prompt) = registry.prompt(&name) else {
+                return Err(ToolError::invalid_params(format!("unknown prompt: {name}")));
+            };
+            let arguments = crate::registry::coerce_strings(
+                &prompt.arguments_schema,
+                request.arguments.unwrap_or_default(),
+            );
+            let parts = RequestParts {
+                rmcp: request.ctx,
+                session: request.session,
+                states: request.states,
+                component: prompt.key.clone(),
+                arguments: Some(arguments),
+                request_state: None,
+                input_responses: None,
+            };
+            let handler = prompt.handler.clone();
+            let result = guarded("prompt", &name, async move { handler(parts).await }).await?;
+            Ok(McpResponse::new(Reply::Prompt(
+                rmcp::model::GetPromptResponse::Complete(result.into_wire()),
+            )))
+        }
+        Method::Complete => {
+            let Params::Complete(params) = request.params else {
+                return Err(ToolError::internal("completion request without parameters"));
+            };
+            let argument = &params.argument;
+            let candidates = match &params.r#ref {
+                Reference::Prompt(reference) => {
+                    let prompt = registry.prompt(&reference.name).ok_or_else(|| {
+                        ToolError::invalid_params(format!("unknown prompt: {}", reference.name))
+                    })?;
+                    enum_values(&prompt.arguments_schema, &argument.name)
+                }
+                Reference::Resource(reference) => {
+                    let resource = registry.template(&reference.uri).ok_or_else(|| {
+                        ToolError::invalid_params(format!(
+                            "unknown resource template: {}",
+                            reference.uri
+                        ))
+                    })?;
+                    enum_values(&resource.variables_schema, &argument.name)
+                }
+                _ => Vec::new(),
+            };
+            let matching: Vec<String> = candidates
+                .into_iter()
+                .filter(|c| c.starts_with(argument.value.as_str()))
+                .collect();
+            let total = matching.len();
+            let values: Vec<String> = matching.into_iter().take(100).collect();
+            let mut info = CompletionInfo::new(values).map_err(ToolError::internal)?;
+            info.total = u32::try_from(total).ok();
+            info.has_more = Some(total > 100);
+            Ok(McpResponse::new(Reply::Complete(CompleteResult::new(info))))
+        }
+        Method::Initialize => match request.params {
+            Params::Initialized(result) => {
+                // Remember the session's peer for `notifications/tools/list_changed`.
+                // Registering here rather than on `notifications/initialized` means a change
+                // made right after the handshake is never missed.
+                let mut peers = inner.peers.lock().unwrap_or_else(|e| e.into_inner());
+                peers.retain(|p| !p.is_transport_closed());
+                peers.push(request.ctx.peer.clone());
+                Ok(McpResponse::new(Reply::Initialize(*result)))
+            }
+            _ => Err(ToolError::internal(
+                "initialize request without a negotiated result",
+            )),
+        },
+        Method::Discover => match request.params {
+            Params::Discovered(result) => Ok(McpResponse::new(Reply::Discover(*result))),
+            _ => Err(ToolError::internal("discover request without a result")),
+        },
+    }
+}
+
+async fn read_resource(
+    registry: &Registry,
+    request: McpRequest,
+    modern: bool,
+) -> Result<McpResponse, ToolError> {
+    let uri: Arc<str> = request.target.clone().unwrap_or_default();
+    let Some((resource, variables)) = registry.resource(&uri) else {
+        tracing::debug!(uri = &*uri, "read of an unknown resource");
+        return Err(ToolError::not_found(format!("resource not found: {uri}")));
+    };
+    let parts = RequestParts {
+        rmcp: request.ctx,
+        session: request.session,
+        states: request.states,
+        component: uri.clone(),
+        arguments: Some(variables),
+        request_state: None,
+        input_responses: None,
+    };
+    let handler = resource.handler.clone();
+    let contents = guarded("resource", &uri, async move { handler(parts).await }).await?;
+    if contents.is_empty() {
+        return Err(ToolError::not_found(format!("resource not found: {uri}")));
+    }
+    let mime = resource.mime_type.as_deref();
+    let contents = contents
+        .into_iter()
+        .map(|c| c.into_wire(&uri, mime))
+        .collect();
+    let mut result = ReadResourceResult::new(contents);
+    if modern {
+        result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Private);
+    }
+    Ok(McpResponse::new(Reply::Read(
+        ReadResourceResponse::Complete(result),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_follow_cursors_to_the_end() {
+        let items: Vec<u32> = (0..5).collect();
+        let (first, next) = page(items.clone(), None, Some(2)).unwrap();
+        assert_eq!((first, next.as_deref()), (vec![0, 1], Some("2")));
+        let (second, next) = page(items.clone(), Some("2"), Some(2)).unwrap();
+        assert_eq!((second, next.as_deref()), (vec![2, 3], Some("4")));
+        let (last, next) = page(items.clone(), Some("4"), Some(2)).unwrap();
+        assert_eq!((last, next), (vec![4], None));
+        assert!(page(items.clone(), Some("nope"), Some(2)).is_err());
+        assert!(page(items, Some("99"), Some(2)).is_err());
+    }
+}

@@ -1,0 +1,215 @@
+//! The middleware pipeline: every MCP request, whatever its method, travels as one
+//! [`McpRequest`] through tower [`Layer`](tower::Layer)s to the registry and back as an
+//! [`McpResponse`].
+//!
+//! - **Server-level** middleware ([`ServerBuilder::layer`](crate::ServerBuilder::layer),
+//!   [`from_fn`]) wraps every request: lists, calls, reads, gets, completion, initialize and
+//!   discover. The first layer added sees the request first.
+//! - **Per-component policies** (`#[rate_limit]`, `#[cache]`, `#[timeout]`, `#[retry]`,
+//!   `#[circuit_breaker]`, `#[concurrency_limit]`) wrap only that component's handler, in a
+//!   fixed order documented in [`policy`]. A component without policies is called directly.
+//!
+//! A middleware may pass the request on ([`Next::run`]), short-circuit with its own response
+//! or error, rewrite the result, or filter list results per caller
+//! ([`McpResponse::retain_tools`]).
+
+pub mod builtin;
+mod endpoint;
+pub mod policy;
+pub(crate) mod request;
+
+use std::future::Future;
+use std::task::{Context as TaskContext, Poll};
+
+pub(crate) use builtin::new_reference;
+pub use builtin::*;
+pub(crate) use endpoint::Endpoint;
+pub use policy::Policies;
+pub use request::{ComponentInfo, ComponentKind, McpRequest, McpResponse, Method};
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceExt as _};
+
+use crate::ToolError;
+
+/// The pipeline's service type: an MCP request in, a response or an error out.
+pub type McpService = BoxCloneSyncService<McpRequest, McpResponse, ToolError>;
+
+/// The rest of the pipeline, handed to a [`from_fn`] middleware.
+pub struct Next {
+    inner: McpService,
+}
+
+impl Next {
+    /// Pass the request on and return what the rest of the pipeline answered.
+    pub async fn run(self, request: McpRequest) -> Result<McpResponse, ToolError> {
+        self.inner.oneshot(request).await
+    }
+}
+
+/// A middleware written as an async function of the request and the rest of the pipeline.
+///
+/// ```
+/// use platform_runtime::middleware::{McpRequest, Method, Next, from_fn};
+/// use platform_runtime::prelude::*;
+///
+/// /// Add two integers.
+/// #[tool]
+/// fn add(a: i64, b: i64) -> i64 { a + b }
+///
+/// // Refuse calls on weekends (here: whenever the caller sets `_meta.weekend`).
+/// let guard = from_fn(|request: McpRequest, next: Next| async move {
+///     if request.method() == Method::CallTool && request.meta().contains_key("weekend") {
+///         return Err(ToolError::new("closed on weekends"));
+///     }
+///     next.run(request).await
+/// });
+/// let server = Server::builder("calc").layer(guard).tools(tools![add]).build().unwrap();
+/// # let _ = server;
+/// ```
+pub fn from_fn<F, Fut>(f: F) -> FromFnLayer<F>
+where
+    F: Fn(McpRequest, Next) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<McpResponse, ToolError>> + Send + 'static,
+{
+    FromFnLayer { f }
+}
+
+/// The layer [`from_fn`] returns.
+#[derive(Clone)]
+pub struct FromFnLayer<F> {
+    f: F,
+}
+
+impl<F, S> Layer<S> for FromFnLayer<F>
+where
+    F: Clone,
+    S: Service<McpRequest, Response = McpResponse, Error = ToolError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Service = FromFn<F>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        FromFn {
+            f: self.f.clone(),
+            inner: BoxCloneSyncService::new(inner),
+        }
+    }
+}
+
+/// The service [`FromFnLayer`] builds.
+#[derive(Clone)]
+pub struct FromFn<F> {
+    f: F,
+    inner: McpService,
+}
+
+impl<F, Fut> Service<McpRequest> for FromFn<F>
+where
+    F: Fn(McpRequest, Next) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<McpResponse, ToolError>> + Send + 'static,
+{
+    type Response = McpResponse;
+    type Error = ToolError;
+    type Future = Fut;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), ToolError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: McpRequest) -> Self::Future {
+        (self.f)(
+            request,
+            Next {
+                inner: self.inner.clone(),
+            },
+        )
+    }
+}
+
+/// A layer stored by the builder: it wraps the pipeline built so far.
+pub(crate) type LayerFn = std::sync::Arc<dyn Fn(McpService) -> McpService + Send + Sync>;
+
+/// Erase a tower layer into a [`LayerFn`].
+pub(crate) fn erase<L>(layer: L) -> LayerFn
+where
+    L: Layer<McpService> + Send + Sync + 'static,
+    L::Service: Service<McpRequest, Response = McpResponse, Error = ToolError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as Service<McpRequest>>::Future: Send + 'static,
+{
+    std::sync::Arc::new(move |inner| BoxCloneSyncService::new(layer.layer(inner)))
+}
+
+/// Where per-tool policies keep their shared state, and the server's defaults for tools.
+#[derive(Clone)]
+pub(crate) struct PolicyRuntime {
+    pub(crate) rate_limits: std::sync::Arc<dyn RateLimitStore>,
+    pub(crate) cache: std::sync::Arc<dyn CacheStore>,
+    pub(crate) default_timeout: Option<std::time::Duration>,
+}
+
+/// The policy stack of one tool, in the order documented in [`policy`]; `None` when the tool
+/// declares no policy (it is then called directly, paying nothing).
+pub(crate) fn tool_stack(
+    tool: &crate::registry::ToolDef,
+    runtime: &PolicyRuntime,
+) -> Option<McpService> {
+    let policies = &tool.policies;
+    let timeout = policies.timeout.or(runtime.default_timeout);
+    if policies.rate_limit.is_none()
+        && policies.cache.is_none()
+        && policies.circuit_breaker.is_none()
+        && policies.concurrency_limit.is_none()
+        && policies.retry.is_none()
+        && timeout.is_none()
+    {
+        return None;
+    }
+    let key = tool.key.clone();
+    let handler = tool.handler.clone();
+    let core = tower::service_fn(move |request: McpRequest| {
+        let key = key.clone();
+        let handler = handler.clone();
+        async move { endpoint::invoke_tool(&key, &handler, request).await }
+    });
+    let mut service: McpService = BoxCloneSyncService::new(core);
+    if let Some(duration) = timeout {
+        service = builtin::wrap(&TimeoutLayer::new(duration), service);
+    }
+    if let Some(retry) = &policies.retry {
+        service = builtin::wrap(&RetryLayer::new(retry.clone()), service);
+    }
+    if let Some(limit) = policies.concurrency_limit {
+        service = builtin::wrap(&ConcurrencyLimitLayer::new(limit), service);
+    }
+    if let Some(breaker) = &policies.circuit_breaker {
+        service = builtin::wrap(&CircuitBreakerLayer::new(breaker.clone()), service);
+    }
+    if let Some(cache) = &policies.cache {
+        service = builtin::wrap(
+            &CacheLayer::new(cache.clone(), runtime.cache.clone()),
+            service,
+        );
+    }
+    if let Some(limit) = &policies.rate_limit {
+        let layer =
+            RateLimitLayer::new(limit.clone(), tool.key.clone(), runtime.rate_limits.clone());
+        service = builtin::wrap(&layer, service);
+    }
+    Some(service)
+}
+
+/// Wrap `service` in `layers`, the first layer outermost.
+pub(crate) fn stack(service: McpService, layers: &[LayerFn]) -> McpService {
+    layers
+        .iter()
+        .rev()
+        .fold(service, |inner, layer| layer(inner))
+}
