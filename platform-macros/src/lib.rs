@@ -12,6 +12,7 @@ mod expand;
 mod model;
 mod parse;
 mod paths;
+mod policy;
 
 /// Turn a function into an MCP tool (documented on `platform_runtime::tool`).
 #[proc_macro_attribute]
@@ -47,4 +48,40 @@ pub fn derive_tool(item: TokenStream) -> TokenStream {
 #[proc_macro_derive(Prompt, attributes(mcp))]
 pub fn derive_prompt(item: TokenStream) -> TokenStream {
     expand::derive::prompt(item.into()).into()
+}
+
+/// A rate limit on a `#[tool]` (documented on `platform_runtime::rate_limit`).
+#[proc_macro_attribute]
+pub fn rate_limit(attr: TokenStream, item: TokenStream) -> TokenStream {
+    policy::standalone("rate_limit", attr.into(), item.into()).into()
+}
+
+/// Cache a `#[tool]`'s results (documented on `platform_runtime::cache`).
+#[proc_macro_attribute]
+pub fn cache(attr: TokenStream, item: TokenStream) -> TokenStream {
+    policy::standalone("cache", attr.into(), item.into()).into()
+}
+
+/// A timeout on a `#[tool]` (documented on `platform_runtime::timeout`).
+#[proc_macro_attribute]
+pub fn timeout(attr: TokenStream, item: TokenStream) -> TokenStream {
+    policy::standalone("timeout", attr.into(), item.into()).into()
+}
+
+/// Retry an idempotent `#[tool]` (documented on `platform_runtime::retry`).
+#[proc_macro_attribute]
+pub fn retry(attr: TokenStream, item: TokenStream) -> TokenStream {
+    policy::standalone("retry", attr.into(), item.into()).into()
+}
+
+/// A circuit breaker on a `#[tool]` (documented on `platform_runtime::circuit_breaker`).
+#[proc_macro_attribute]
+pub fn circuit_breaker(attr: TokenStream, item: TokenStream) -> TokenStream {
+    policy::standalone("circuit_breaker", attr.into(), item.into()).into()
+}
+
+/// A concurrency limit on a `#[tool]` (documented on `platform_runtime::concurrency_limit`).
+#[proc_macro_attribute]
+pub fn concurrency_limit(attr: TokenStream, item: TokenStream) -> TokenStream {
+    policy::standalone("concurrency_limit", attr.into(), item.into()).into()
 }

@@ -126,6 +126,62 @@ pub use platform_macros::prompt;
 /// ```
 pub use platform_macros::server;
 
+/// Limit how often a `#[tool]` may be called: GCRA, `requests` per `per` (default `"1s"`),
+/// bursts of `burst` (default: `requests`), counted per `key` — `"tool"` (default),
+/// `"global"`, `"principal"`, `"tenant"` or `"client"`. A limited call gets a tool error saying
+/// when to retry. Goes above or below `#[tool]`, in any order with other policies.
+///
+/// ```
+/// use platform_runtime::prelude::*;
+///
+/// /// Search the catalogue.
+/// #[tool(read_only)]
+/// #[rate_limit(60, per = "1m", burst = 10, key = "principal")]
+/// fn search(query: String) -> Vec<String> {
+///     vec![query]
+/// }
+/// # let _ = Server::builder("s").tools(tools![search]).build().unwrap();
+/// ```
+pub use platform_macros::rate_limit;
+
+/// Cache a `#[tool]`'s successful results for `ttl`, shared within `scope` — `"principal"`
+/// (default), `"tenant"` or `"public"`. The tool must be `read_only` (or
+/// `destructive = false`): a cached call skips its side effects.
+///
+/// ```
+/// use platform_runtime::prelude::*;
+///
+/// /// Exchange rate.
+/// #[tool(read_only)]
+/// #[cache(ttl = "30s", scope = "public")]
+/// fn rate(currency: String) -> f64 {
+///     if currency == "EUR" { 1.0 } else { 1.1 }
+/// }
+/// # let _ = Server::builder("s").tools(tools![rate]).build().unwrap();
+/// ```
+pub use platform_macros::cache;
+
+/// Cancel a `#[tool]` call that runs longer than the given duration; the client gets a
+/// timeout error. `#[timeout("5s")]`. The server default is
+/// [`ServerBuilder::timeout`].
+pub use platform_macros::timeout;
+
+/// Retry an idempotent `#[tool]` on transient failures (tool and internal errors, timeouts,
+/// unavailability): `attempts` tries in all (default 3), waiting `backoff` (default
+/// `"100ms"`), doubling up to `max_backoff` (default `"10s"`), with jitter. A tool not
+/// marked `idempotent` does not compile with `#[retry]`.
+pub use platform_macros::retry;
+
+/// Fail fast while a `#[tool]` keeps failing: when at least `min_calls` (default 10) calls in
+/// `window` (default `"30s"`) fail at `failure_ratio` or more (default 0.5), calls fail at
+/// once for `cooldown` (default `"10s"`); then one probe is let through and its success
+/// closes the circuit.
+pub use platform_macros::circuit_breaker;
+
+/// At most `n` calls of a `#[tool]` in flight; more are refused at once with a "busy" error
+/// rather than queued. `#[concurrency_limit(4)]`.
+pub use platform_macros::concurrency_limit;
+
 /// Make a struct the input of an MCP tool; `impl` [`CallTool`] holds the handler. Options go
 /// in `#[mcp(…)]`, with the keys of [`macro@tool`]. See [`CallTool`] for an example.
 pub use platform_macros::Tool;
@@ -169,8 +225,9 @@ pub mod prelude {
         Content, PromptMessage, PromptResult, ResourceContent, Role, ToolResult,
     };
     pub use crate::{
-        CallTool, Context, Params, Prompt, Server, State, Tool, ToolError, prompt, prompts,
-        resource, resources, server, tool, tools,
+        CallTool, Context, Params, Prompt, Server, State, Tool, ToolError, cache, circuit_breaker,
+        concurrency_limit, prompt, prompts, rate_limit, resource, resources, retry, server,
+        timeout, tool, tools,
     };
 }
 
@@ -224,6 +281,7 @@ macro_rules! prompts {
 #[doc(hidden)]
 pub mod __private {
     pub use ::core::{
+        default::Default,
         future::Future,
         marker::{Send, Sync},
         option::Option::{self, None, Some},
@@ -262,6 +320,10 @@ pub mod __private {
 
     pub use crate::handler::args::{ObjectSchema, extractor, whole};
     pub use crate::handler::{CallTool, call_tool_handler};
+    pub use crate::middleware::policy::{
+        CachePolicy, CacheScope, CircuitBreakerPolicy, Policies, RateLimit, RateLimitKey,
+        RetryPolicy,
+    };
 
     /// Convert a handler's error.
     pub fn tool_error<E: IntoToolError>(error: E) -> ToolError {

@@ -133,6 +133,7 @@ pub(crate) fn definition(
     model: &FnModel,
     runtime: &Runtime,
     in_server: bool,
+    policies: &TokenStream,
     errors: &mut darling::error::Accumulator,
 ) -> TokenStream {
     let private = runtime.private();
@@ -337,7 +338,7 @@ pub(crate) fn definition(
                         }
                     },
                 )
-                #title #annotations #tags #icons #meta #enabled #(#states)*
+                #title #annotations #tags #icons #meta #enabled #policies #(#states)*
             }}
         }
         ComponentAttrs::Resource(uri, args) => {

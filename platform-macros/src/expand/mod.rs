@@ -53,6 +53,10 @@ pub(crate) fn component(kind: Kind, attr: TokenStream, item: TokenStream) -> Tok
         .handle(component_attrs(kind, attr, function.sig.ident.span()))
         .unwrap_or_else(|| ComponentAttrs::empty(kind));
     let marked = model::strip_extract_markers(&mut function.sig);
+    let runtime = Runtime::new(attrs.krate());
+    let private = runtime.private();
+    let policies = crate::policy::extract(&mut function.attrs, &private, &mut errors);
+    check_policies(kind, &attrs, &policies, &mut errors);
     let model = model::analyze(
         kind,
         &function.attrs,
@@ -61,15 +65,21 @@ pub(crate) fn component(kind: Kind, attr: TokenStream, item: TokenStream) -> Tok
         false,
         &mut errors,
     );
-    let runtime = Runtime::new(attrs.krate());
-    let private = runtime.private();
     if model.has_receiver {
         // A method outside `#[server]`: the error says so; no factory, which could not be
         // placed inside an impl block anyway.
         let error = errors.finish().err().map(darling::Error::write_errors);
         return quote!(#error #function);
     }
-    let def = def::definition(kind, &attrs, &model, &runtime, false, &mut errors);
+    let def = def::definition(
+        kind,
+        &attrs,
+        &model,
+        &runtime,
+        false,
+        &policies.tokens(&private),
+        &mut errors,
+    );
     let ident = &function.sig.ident;
     let vis = &function.vis;
     let (factory, method, def_ty) = match kind {
@@ -113,7 +123,7 @@ pub(crate) fn component(kind: Kind, attr: TokenStream, item: TokenStream) -> Tok
 }
 
 /// The names of the attributes `#[server]` reads on methods.
-fn component_kind(attr: &syn::Attribute) -> Option<Kind> {
+pub(crate) fn component_kind(attr: &syn::Attribute) -> Option<Kind> {
     let last = attr.path().segments.last()?.ident.to_string();
     match last.as_str() {
         "tool" => Some(Kind::Tool),
@@ -127,6 +137,51 @@ fn attr_tokens(attr: &syn::Attribute) -> TokenStream {
     match &attr.meta {
         syn::Meta::List(list) => list.tokens.clone(),
         _ => TokenStream::new(),
+    }
+}
+
+/// Policies apply to tools; `#[retry]` needs an idempotent tool and `#[cache]` one without
+/// side effects.
+fn check_policies(
+    kind: Kind,
+    attrs: &ComponentAttrs,
+    policies: &crate::policy::PolicySet,
+    errors: &mut darling::error::Accumulator,
+) {
+    let ComponentAttrs::Tool(args) = attrs else {
+        if !policies.is_empty() {
+            errors.push(darling::Error::custom(format!(
+                "policy attributes apply to tools, not to a `#[{}]`\nhelp: remove them, or wrap the server with a middleware layer",
+                kind.attr()
+            )));
+        }
+        return;
+    };
+    if let Some(span) = policies.retry
+        && args.idempotent != Some(true)
+    {
+        errors.push(
+            darling::Error::custom(
+                "`#[retry]` on a tool that is not idempotent: a retried call may run twice\nhelp: mark the tool `#[tool(idempotent)]` if repeating it is safe, or remove `#[retry]`",
+            )
+            .with_span(&span),
+        );
+    }
+    if let Some(span) = policies.cache
+        && args.read_only != Some(true)
+        && args.destructive != Some(false)
+    {
+        let reason = if args.destructive == Some(true) {
+            "a destructive tool"
+        } else {
+            "a tool that may have side effects (tools are destructive unless marked otherwise)"
+        };
+        errors.push(
+            darling::Error::custom(format!(
+                "`#[cache]` on {reason}: a cached call skips them\nhelp: mark the tool `read_only` (or `destructive = false`) if repeating it is safe, or remove `#[cache]`"
+            ))
+            .with_span(&span),
+        );
     }
 }
 
@@ -178,6 +233,15 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
             None => true,
         });
         let marked = model::strip_extract_markers(&mut method.sig);
+        let policies = crate::policy::extract(&mut method.attrs, &private, &mut errors);
+        if found.is_empty() && !policies.is_empty() {
+            errors.push(
+                darling::Error::custom(
+                    "tool policies need `#[tool]` on the method\nhelp: add `#[tool]`, or remove the policy attributes",
+                )
+                .with_span(&method.sig.ident),
+            );
+        }
         if found.len() > 1 {
             errors.push(
                 darling::Error::custom(
@@ -225,7 +289,15 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
             continue;
         }
         seen.insert((slot, key), span);
-        let def = def::definition(kind, &attrs, &model, &runtime, true, &mut errors);
+        let def = def::definition(
+            kind,
+            &attrs,
+            &model,
+            &runtime,
+            true,
+            &policies.tokens(&private),
+            &mut errors,
+        );
         let adder = match kind {
             Kind::Tool => quote!(tool),
             Kind::Resource => quote!(resource),

@@ -1,11 +1,11 @@
-//! A cap on the size of a response's payload, so one runaway result cannot flood a client
+//! A cap on the size of what tools, resources and prompts return, so one runaway result cannot flood a client
 //! or a model's context.
 
 use tower::ServiceExt as _;
 
 use super::{Middleware, MiddlewareFuture, impl_layer};
 use crate::ToolError;
-use crate::middleware::{McpRequest, McpService};
+use crate::middleware::{McpRequest, McpService, Method};
 
 /// Refuses responses whose payload ([`crate::middleware::McpResponse::payload_size`]) exceeds
 /// `max_bytes`.
@@ -25,6 +25,14 @@ impl Middleware for ResponseSizeLimitLayer {
     fn handle(&self, request: McpRequest, next: McpService) -> MiddlewareFuture {
         let max = self.max_bytes;
         Box::pin(async move {
+            // Payloads are what tools, resources and prompts return; the server's own
+            // listings and handshakes are not limited.
+            if !matches!(
+                request.method(),
+                Method::CallTool | Method::ReadResource | Method::GetPrompt
+            ) {
+                return next.oneshot(request).await;
+            }
             let what = request
                 .target()
                 .map(str::to_owned)
