@@ -210,7 +210,7 @@ impl PolicySet {
                 darling::Error::custom(format!(
                     "`#[{name}]` is given twice\nhelp: keep one `#[{name}(…)]` with all its options"
                 ))
-                .with_span(attr),
+                .with_span(attr.path()),
             );
             return;
         }
@@ -226,7 +226,7 @@ impl PolicySet {
         let Some(items) = errors.handle(parse::nested(tokens)) else {
             return;
         };
-        let span = attr.span();
+        let span = attr.path().span();
         let duration = |ms: u64| quote!(::core::time::Duration::from_millis(#ms));
         match name {
             "rate_limit" => {
@@ -238,7 +238,7 @@ impl PolicySet {
                         None
                     }
                     None => {
-                        errors.push(darling::Error::custom("`#[rate_limit]` needs a number of requests: `#[rate_limit(60, per = \"1m\")]`").with_span(attr));
+                        errors.push(darling::Error::custom("`#[rate_limit]` needs a number of requests: `#[rate_limit(60, per = \"1m\")]`").with_span(attr.path()));
                         None
                     }
                 };
@@ -293,7 +293,7 @@ impl PolicySet {
                             darling::Error::custom(
                                 "`#[cache]` needs a lifetime: `#[cache(ttl = \"30s\")]`",
                             )
-                            .with_span(attr),
+                            .with_span(attr.path()),
                         );
                         return;
                     }
@@ -325,7 +325,7 @@ impl PolicySet {
                             darling::Error::custom(
                                 "write the timeout as a duration: `#[timeout(\"5s\")]`",
                             )
-                            .with_span(attr),
+                            .with_span(attr.path()),
                         );
                         return;
                     }
@@ -407,7 +407,7 @@ impl PolicySet {
                             darling::Error::custom(
                                 "write the limit as a number: `#[concurrency_limit(4)]`",
                             )
-                            .with_span(attr),
+                            .with_span(attr.path()),
                         );
                         None
                     }
@@ -415,7 +415,8 @@ impl PolicySet {
                 if let Some(limit) = limit {
                     if limit == 0 {
                         errors.push(
-                            darling::Error::custom("the limit must be at least 1").with_span(attr),
+                            darling::Error::custom("the limit must be at least 1")
+                                .with_span(attr.path()),
                         );
                     }
                     self.fields
