@@ -1,4 +1,6 @@
-//! Calls/s of one trivial tool: platform vs plain rmcp, same transport, same client, same run.
+//! Calls/s of one trivial tool: plain rmcp, platform without middleware, and platform with the
+//! default stack (error handling, logging, timing, a rate-limit check) — same transport, same
+//! client, same run.
 //!
 //!     cargo bench -p platform-bench --bench calls
 //!
@@ -8,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use platform_bench::platform::Stack;
 use platform_bench::{Target, connect, echo};
 
 fn sequential(c: &mut Criterion) {
@@ -18,7 +21,11 @@ fn sequential(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let mut group = c.benchmark_group("echo/sequential");
-    for target in [Target::Plain, Target::Platform] {
+    for target in [
+        Target::Plain,
+        Target::Platform(Stack::Bare),
+        Target::Platform(Stack::Default),
+    ] {
         let client = runtime.block_on(connect(target));
         group.bench_function(format!("{target:?}"), |b| {
             b.to_async(&runtime).iter(|| echo(&client));
@@ -35,7 +42,11 @@ fn concurrent(c: &mut Criterion) {
         .expect("runtime");
     let mut group = c.benchmark_group("echo/concurrent-16");
     group.throughput(criterion::Throughput::Elements(u64::from(IN_FLIGHT)));
-    for target in [Target::Plain, Target::Platform] {
+    for target in [
+        Target::Plain,
+        Target::Platform(Stack::Bare),
+        Target::Platform(Stack::Default),
+    ] {
         let client = runtime.block_on(connect(target));
         group.bench_function(format!("{target:?}"), |b| {
             b.to_async(&runtime).iter_custom(|iterations| {

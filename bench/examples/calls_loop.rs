@@ -1,22 +1,31 @@
 //! A fixed number of sequential `echo` calls against one server, for profilers and
 //! instruction counters (`valgrind --tool=callgrind`, `perf stat`):
 //!
-//!     cargo run --release -p platform-bench --example calls_loop -- platform 20000
 //!     cargo run --release -p platform-bench --example calls_loop -- plain 20000
+//!     cargo run --release -p platform-bench --example calls_loop -- bare 20000
+//!
+//! Targets: plain (rmcp), bare, errors, logging, timing, rate-limit, default (platform with
+//! that middleware). Add a third argument `subscriber` to install a tracing subscriber that
+//! formats events at info level into a sink, as a served binary would.
 
 use platform_bench::{Target, connect, echo};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let target = match args.next().as_deref() {
-        Some("plain") => Target::Plain,
-        Some("platform") => Target::Platform,
-        other => {
-            eprintln!("usage: calls_loop plain|platform [calls], got {other:?}");
-            std::process::exit(2);
-        }
+    let name = args.next().unwrap_or_default();
+    let Some(target) = Target::parse(&name) else {
+        eprintln!(
+            "usage: calls_loop plain|bare|errors|logging|timing|rate-limit|default [calls] [subscriber], got {name:?}"
+        );
+        std::process::exit(2);
     };
     let calls: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    if args.next().as_deref() == Some("subscriber") {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_max_level(tracing::Level::INFO)
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

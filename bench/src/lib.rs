@@ -64,9 +64,44 @@ pub mod platform {
         text
     }
 
-    /// The platform server.
-    pub fn server() -> Server {
-        match Server::builder("bench").tools(tools![echo]).build() {
+    /// Which server-level middleware the platform server runs.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Stack {
+        /// No middleware at all.
+        Bare,
+        /// Error handling only.
+        Errors,
+        /// Logging only.
+        Logging,
+        /// Timing only.
+        Timing,
+        /// A (generous) server-wide rate limit only.
+        RateLimit,
+        /// The default stack (error handling, logging, timing) plus a rate-limit check.
+        Default,
+    }
+
+    /// The platform server with the given middleware.
+    pub fn server(stack: Stack) -> Server {
+        use platform_runtime::middleware::policy::RateLimit;
+        use platform_runtime::middleware::{ErrorHandlingLayer, LoggingLayer, TimingLayer};
+        let limit = RateLimit::new(1_000_000_000, std::time::Duration::from_secs(1));
+        let builder = Server::builder("bench").tools(tools![echo]);
+        let builder = match stack {
+            Stack::Bare => builder.without_default_middleware(),
+            Stack::Errors => builder
+                .without_default_middleware()
+                .layer(ErrorHandlingLayer::default()),
+            Stack::Logging => builder
+                .without_default_middleware()
+                .layer(LoggingLayer::new()),
+            Stack::Timing => builder
+                .without_default_middleware()
+                .layer(TimingLayer::default()),
+            Stack::RateLimit => builder.without_default_middleware().rate_limit(limit),
+            Stack::Default => builder.rate_limit(limit),
+        };
+        match builder.build() {
             Ok(server) => server,
             Err(error) => panic!("the benchmark server is valid: {error}"),
         }
@@ -78,8 +113,25 @@ pub mod platform {
 pub enum Target {
     /// Plain rmcp.
     Plain,
-    /// Platform.
-    Platform,
+    /// Platform with the given middleware.
+    Platform(platform::Stack),
+}
+
+impl Target {
+    /// Parse `plain`, `bare`, `errors`, `logging`, `timing`, `rate-limit` or `default`.
+    pub fn parse(name: &str) -> Option<Self> {
+        use platform::Stack;
+        Some(match name {
+            "plain" => Target::Plain,
+            "bare" | "platform" => Target::Platform(Stack::Bare),
+            "errors" => Target::Platform(Stack::Errors),
+            "logging" => Target::Platform(Stack::Logging),
+            "timing" => Target::Platform(Stack::Timing),
+            "rate-limit" => Target::Platform(Stack::RateLimit),
+            "default" => Target::Platform(Stack::Default),
+            _ => return None,
+        })
+    }
 }
 
 /// Connect an rmcp client to a fresh server over an in-memory duplex.
@@ -93,8 +145,8 @@ pub async fn connect(target: Target) -> RunningService<RoleClient, ()> {
                 }
             });
         }
-        Target::Platform => {
-            let server = platform::server();
+        Target::Platform(stack) => {
+            let server = platform::server(stack);
             tokio::spawn(async move {
                 let _ = server.serve_io(server_io).await;
             });

@@ -38,7 +38,26 @@ impl Service<McpRequest> for Endpoint {
 
     fn call(&mut self, request: McpRequest) -> Self::Future {
         let inner = self.inner.clone();
+        // Tool calls get their own small future: the routing of every other method would
+        // otherwise be part of the state moved into the box on each call.
+        if request.method == Method::CallTool {
+            return Box::pin(call_tool(inner, request));
+        }
         Box::pin(route(inner, request))
+    }
+}
+
+/// Route a request without a pipeline around the endpoint (no server-level middleware).
+pub(crate) async fn dispatch(
+    inner: Arc<ServerInner>,
+    request: McpRequest,
+) -> Result<McpResponse, ToolError> {
+    // Boxed: awaited inline, these states would be copied with every poll of the caller's
+    // future.
+    if request.method == Method::CallTool {
+        Box::pin(call_tool(inner, request)).await
+    } else {
+        Box::pin(route(inner, request)).await
     }
 }
 
@@ -122,22 +141,42 @@ pub(crate) async fn invoke_tool(
     Ok(McpResponse::new(Reply::Call(response.0)))
 }
 
+async fn call_tool(
+    inner: Arc<ServerInner>,
+    mut request: McpRequest,
+) -> Result<McpResponse, ToolError> {
+    {
+        // The handler usually resolved the tool already.
+        let resolved = match request.resolved.take() {
+            Some(resolved) => Some(resolved),
+            None => {
+                let registry = inner.registry();
+                let name = request.target.as_deref().unwrap_or_default();
+                registry
+                    .tool_index(name)
+                    .map(|index| (registry.clone(), index))
+            }
+        };
+        let Some((registry, index)) = resolved else {
+            let name = request.target.as_deref().unwrap_or_default();
+            tracing::debug!(tool = name, "call to an unknown tool");
+            return Err(ToolError::invalid_params(format!("unknown tool: {name}")));
+        };
+        let tool = &registry.tools[index];
+        match &tool.stack {
+            Some(stack) => stack.clone().oneshot(request).await,
+            None => invoke_tool(&tool.key, &tool.handler, request).await,
+        }
+    }
+}
+
 async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpResponse, ToolError> {
     let registry = inner.registry();
     let modern = request.era() == Era::Modern;
     let page_size = inner.page_size;
     match request.method {
-        Method::CallTool => {
-            let name = request.target.clone().unwrap_or_default();
-            let Some(tool) = registry.tool(&name) else {
-                tracing::debug!(tool = &*name, "call to an unknown tool");
-                return Err(ToolError::invalid_params(format!("unknown tool: {name}")));
-            };
-            match &tool.stack {
-                Some(stack) => stack.clone().oneshot(request).await,
-                None => invoke_tool(&tool.key, &tool.handler, request).await,
-            }
-        }
+        // Reached only if a caller bypassed `Endpoint::call`; boxed to keep this future small.
+        Method::CallTool => Box::pin(call_tool(inner.clone(), request)).await,
         Method::ListTools => {
             let tools: Vec<_> = registry
                 .visible_tools()

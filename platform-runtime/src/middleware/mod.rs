@@ -23,7 +23,7 @@ use std::task::{Context as TaskContext, Poll};
 
 pub(crate) use builtin::new_reference;
 pub use builtin::*;
-pub(crate) use endpoint::Endpoint;
+pub(crate) use endpoint::{Endpoint, dispatch};
 pub use policy::Policies;
 pub use request::{ComponentInfo, ComponentKind, McpRequest, McpResponse, Method};
 use tower::util::BoxCloneSyncService;

@@ -165,6 +165,9 @@ pub struct McpRequest {
     pub(crate) ctx: RequestContext<RoleServer>,
     pub(crate) session: Arc<SessionState>,
     pub(crate) states: Arc<StateMap>,
+    /// The tool looked up when the request was built: the registry it was found in, and
+    /// its position there (so the endpoint does not look it up again).
+    pub(crate) resolved: Option<(Arc<crate::registry::Registry>, usize)>,
 }
 
 impl McpRequest {
@@ -274,6 +277,7 @@ impl McpRequest {
             ctx: self.ctx.clone(),
             session: self.session.clone(),
             states: self.states.clone(),
+            resolved: self.resolved.clone(),
         })
     }
 }

@@ -714,6 +714,14 @@ impl Registry {
         }
     }
 
+    /// The position of the enabled tool `name` in [`Registry::tools`].
+    pub(crate) fn tool_index(&self, name: &str) -> Option<usize> {
+        self.tool_index
+            .get(name)
+            .copied()
+            .filter(|&i| self.tools[i].enabled)
+    }
+
     pub(crate) fn tool(&self, name: &str) -> Option<&ToolDef> {
         // Enabled tools only: a disabled tool is unknown to clients.
         self.tool_index

@@ -357,10 +357,13 @@ impl ServerBuilder {
         if let Some(max) = self.max_response_bytes {
             layers.push(erase(ResponseSizeLimitLayer::new(max)));
         }
-        let endpoint = tower::util::BoxCloneSyncService::new(Endpoint {
-            inner: inner.clone(),
+        // Without middleware, requests go straight to the endpoint.
+        let pipeline = (!layers.is_empty()).then(|| {
+            let endpoint = tower::util::BoxCloneSyncService::new(Endpoint {
+                inner: inner.clone(),
+            });
+            stack(endpoint, &layers)
         });
-        let pipeline = stack(endpoint, &layers);
         Ok(Server { inner, pipeline })
     }
 }

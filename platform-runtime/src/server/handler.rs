@@ -27,7 +27,9 @@ use crate::middleware::{McpRequest, McpResponse, McpService, Method, new_referen
 #[derive(Clone)]
 pub(crate) struct McpHandler {
     inner: Arc<ServerInner>,
-    pipeline: McpService,
+    /// The server-level middleware; `None` when there is none, and requests go straight to
+    /// the endpoint without boxing or cloning a service.
+    pipeline: Option<McpService>,
     session: Arc<SessionState>,
 }
 
@@ -89,7 +91,7 @@ fn wrong_reply(method: Method) -> ErrorData {
 }
 
 impl McpHandler {
-    pub(crate) fn new(inner: Arc<ServerInner>, pipeline: McpService) -> Self {
+    pub(crate) fn new(inner: Arc<ServerInner>, pipeline: Option<McpService>) -> Self {
         Self {
             inner,
             pipeline,
@@ -105,12 +107,16 @@ impl McpHandler {
         params: Params,
         ctx: RequestContext<RoleServer>,
     ) -> McpRequest {
-        let component = match (method, target.as_deref()) {
+        let resolved = match (method, target.as_deref()) {
             (Method::CallTool, Some(name)) => {
-                self.inner.registry().tool(name).map(|t| t.info.clone())
+                let registry = self.inner.registry();
+                registry.tool_index(name).map(|index| (registry, index))
             }
             _ => None,
         };
+        let component = resolved
+            .as_ref()
+            .map(|(registry, index)| registry.tools[*index].info.clone());
         McpRequest {
             method,
             target,
@@ -120,11 +126,15 @@ impl McpHandler {
             ctx,
             session: self.session.clone(),
             states: self.inner.states.clone(),
+            resolved,
         }
     }
 
     async fn run(&self, request: McpRequest) -> Result<McpResponse, ToolError> {
-        self.pipeline.clone().oneshot(request).await
+        match &self.pipeline {
+            Some(pipeline) => pipeline.clone().oneshot(request).await,
+            None => crate::middleware::dispatch(self.inner.clone(), request).await,
+        }
     }
 
     async fn run_other(&self, request: McpRequest) -> Result<Reply, ErrorData> {

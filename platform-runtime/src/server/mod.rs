@@ -96,8 +96,8 @@ impl<T: IntoComponents> IntoServer for T {
 #[derive(Clone)]
 pub struct Server {
     pub(crate) inner: Arc<ServerInner>,
-    /// The server-level middleware around the registry.
-    pub(crate) pipeline: crate::middleware::McpService,
+    /// The server-level middleware around the registry (`None`: no middleware).
+    pub(crate) pipeline: Option<crate::middleware::McpService>,
 }
 
 /// What the built-in middleware measured: timings per method and component, error counts.

@@ -92,7 +92,12 @@ impl Middleware for LoggingLayer {
         let max = self.max_payload_bytes;
         let method = request.method();
         let component = request.target.clone();
-        let request_id = request.request_id();
+        // Formatted only when some subscriber wants these events.
+        let request_id = if tracing::enabled!(tracing::Level::INFO) {
+            request.request_id()
+        } else {
+            String::new()
+        };
         if payloads {
             let arguments = request
                 .arguments()

@@ -65,11 +65,15 @@ type KeyedLimiter = RateLimiter<
 /// are pruned, so memory stays bounded by the active callers.
 #[derive(Default)]
 pub struct InProcessRateLimits {
-    limiters: Mutex<HashMap<LimiterId, (Arc<KeyedLimiter>, u64)>>,
+    /// Per scope, the limiters of each quota (requests, period, burst) and a check count.
+    limiters: Mutex<HashMap<Box<str>, Vec<ScopedLimiter>>>,
 }
 
-/// A limiter's identity: its scope and quota (requests, period, burst).
-type LimiterId = (String, u32, Duration, u32);
+/// One quota's limiter within a scope, with the number of checks made.
+type ScopedLimiter = (Quota3, Arc<KeyedLimiter>, u64);
+
+/// A quota's identity: requests, period, burst.
+type Quota3 = (u32, Duration, u32);
 
 impl InProcessRateLimits {
     /// An empty store.
@@ -78,24 +82,31 @@ impl InProcessRateLimits {
     }
 
     fn limiter(&self, scope: &str, limit: &RateLimit) -> Arc<KeyedLimiter> {
-        let id = (
-            scope.to_owned(),
-            limit.requests,
-            limit.per,
-            limit.burst_size(),
-        );
+        let id: Quota3 = (limit.requests, limit.per, limit.burst_size());
         let mut limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
-        let (limiter, checks) = limiters.entry(id).or_insert_with(|| {
-            let period = limit.emission_interval().max(Duration::from_nanos(1));
-            let burst = NonZeroU32::new(limit.burst_size()).unwrap_or(NonZeroU32::MIN);
-            let quota = Quota::with_period(period)
-                .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-                .allow_burst(burst);
-            (
-                Arc::new(RateLimiter::dashmap_with_clock(quota, TokioClock)),
-                0,
-            )
-        });
+        if !limiters.contains_key(scope) {
+            limiters.insert(scope.into(), Vec::new());
+        }
+        let Some(quotas) = limiters.get_mut(scope) else {
+            unreachable!("inserted above")
+        };
+        let index = match quotas.iter().position(|(q, _, _)| *q == id) {
+            Some(index) => index,
+            None => {
+                let period = limit.emission_interval().max(Duration::from_nanos(1));
+                let burst = NonZeroU32::new(limit.burst_size()).unwrap_or(NonZeroU32::MIN);
+                let quota = Quota::with_period(period)
+                    .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+                    .allow_burst(burst);
+                quotas.push((
+                    id,
+                    Arc::new(RateLimiter::dashmap_with_clock(quota, TokioClock)),
+                    0,
+                ));
+                quotas.len() - 1
+            }
+        };
+        let (_, limiter, checks) = &mut quotas[index];
         *checks += 1;
         if *checks % 4096 == 0 {
             limiter.retain_recent();
