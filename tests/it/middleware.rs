@@ -549,3 +549,130 @@ async fn timing_records_every_request() {
     assert_eq!(stats.timings.get(Method::CallTool, Some("nope")).errors, 1);
     assert_eq!(stats.timings.get(Method::Initialize, None).count, 1);
 }
+
+/// Look up a secret-bearing record.
+#[tool(read_only)]
+fn lookup(name: String, api_key: String) -> String {
+    format!("{name}:{}", api_key.len())
+}
+
+#[tokio::test]
+async fn logged_payloads_are_truncated_and_never_show_secrets() {
+    use std::io::Write;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // The framework's own events; the SDK logs whole messages at debug and is filtered out
+    // by `serve()` unless asked for by name.
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_env_filter("platform_runtime=debug")
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = base()
+        .log_payloads(40)
+        .tools(tools![lookup])
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server).await.unwrap();
+    let long = "x".repeat(100);
+    client
+        .call_tool("lookup", json!({ "name": long, "api_key": "sk-live-123" }))
+        .await
+        .unwrap();
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("request finished"), "{logs}");
+    assert!(
+        logs.contains("method=tools/call") && logs.contains("component=\"lookup\""),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("sk-live-123"),
+        "the key's value is never logged: {logs}"
+    );
+    assert!(logs.contains("bytes)"), "payloads are truncated: {logs}");
+}
+
+/// Limited per caller.
+#[tool(read_only)]
+#[rate_limit(1, per = "1m", key = "principal")]
+fn personal() -> &'static str {
+    "mine"
+}
+
+/// Cached for everybody.
+#[tool(read_only)]
+#[cache(ttl = "1m", scope = "public")]
+fn shared(State(calls): State<Calls>) -> u32 {
+    calls.bump()
+}
+
+/// Cached per tenant.
+#[tool(read_only)]
+#[cache(ttl = "1m", scope = "tenant")]
+fn per_tenant(State(calls): State<Calls>) -> u32 {
+    calls.bump()
+}
+
+#[tokio::test(start_paused = true)]
+async fn principal_rate_limits_and_cache_scopes_partition_by_caller() {
+    // Sets the caller from a `user@tenant` argument, as an authentication layer would.
+    let as_caller = from_fn(|mut request: McpRequest, next: Next| async move {
+        let who = request
+            .arguments_mut()
+            .as_mut()
+            .and_then(|a| a.remove("who"));
+        if let Some((user, tenant)) = who
+            .as_ref()
+            .and_then(|w| w.as_str())
+            .and_then(|w| w.split_once('@'))
+        {
+            request.set_principal(Principal::new(user).with_tenant(tenant));
+        }
+        next.run(request).await
+    });
+    let calls = Calls::default();
+    let server = Server::builder("mw")
+        .state(calls.clone())
+        .layer(as_caller)
+        .tools(tools![personal, shared, per_tenant])
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server).await.unwrap();
+    let call = |tool: &'static str, who: &'static str| {
+        let client = &client;
+        async move { client.call_tool(tool, json!({ "who": who })).await.unwrap() }
+    };
+    assert!(!call("personal", "ada@acme").await.is_error());
+    assert!(
+        call("personal", "ada@acme").await.is_error(),
+        "ada's budget is spent"
+    );
+    assert!(
+        !call("personal", "bob@acme").await.is_error(),
+        "bob has his own"
+    );
+
+    let a = call("shared", "ada@acme").await.text();
+    let b = call("shared", "bob@globex").await.text();
+    assert_eq!(a, b, "a public entry is shared by everybody");
+
+    let acme = call("per_tenant", "ada@acme").await.text();
+    let acme_again = call("per_tenant", "bob@acme").await.text();
+    let globex = call("per_tenant", "eve@globex").await.text();
+    assert_eq!(acme, acme_again, "one tenant shares its entries");
+    assert_ne!(acme, globex, "tenants never share");
+}

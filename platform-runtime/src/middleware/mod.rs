@@ -1,5 +1,5 @@
 //! The middleware pipeline: every MCP request, whatever its method, travels as one
-//! [`McpRequest`] through tower [`Layer`](tower::Layer)s to the registry and back as an
+//! [`McpRequest`] through tower [`Layer`]s to the registry and back as an
 //! [`McpResponse`].
 //!
 //! - **Server-level** middleware ([`ServerBuilder::layer`](crate::ServerBuilder::layer),

@@ -31,7 +31,8 @@ pub enum ServeError {
 )]
 struct Cli {
     /// Log filter for stderr (tracing syntax: `info`, `platform_runtime=debug`, …).
-    /// Defaults to the `RUST_LOG` environment variable, then `info,rmcp=warn`.
+    /// Defaults to the `RUST_LOG` environment variable, then `info,rmcp=warn`. The SDK's own
+    /// events (which include whole messages) stay at `warn` unless the filter names `rmcp`.
     #[arg(long, global = true, value_name = "FILTER")]
     log: Option<String>,
 
@@ -118,15 +119,27 @@ where
 /// Our own events at info; the SDK's per-message chatter only when something is wrong.
 const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
 
+/// The SDK logs whole messages — arguments, tokens and all — at debug level. Unless the
+/// filter names `rmcp` itself, cap it at `warn` so a plain `debug` never leaks secrets.
+fn sdk_capped(filter: &str) -> String {
+    if filter.contains("rmcp") {
+        filter.to_owned()
+    } else {
+        format!("{filter},rmcp=warn")
+    }
+}
+
 /// Install a stderr `tracing` subscriber unless the program already installed one.
 fn init_logging(filter: Option<&str>) {
     use tracing_subscriber::EnvFilter;
-    let filter = match filter {
-        Some(filter) => EnvFilter::new(filter),
-        None => {
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER))
-        }
-    };
+    let requested = filter
+        .map(str::to_owned)
+        .or_else(|| std::env::var(EnvFilter::DEFAULT_ENV).ok())
+        .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned());
+    let filter = EnvFilter::try_new(sdk_capped(&requested)).unwrap_or_else(|error| {
+        eprintln!("invalid log filter `{requested}` ({error}); using `{DEFAULT_LOG_FILTER}`");
+        EnvFilter::new(DEFAULT_LOG_FILTER)
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -192,5 +205,16 @@ async fn shutdown_signal() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "ctrl-c"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sdk_capped;
+
+    #[test]
+    fn the_sdk_is_capped_unless_named() {
+        assert_eq!(sdk_capped("debug"), "debug,rmcp=warn");
+        assert_eq!(sdk_capped("info,rmcp=debug"), "info,rmcp=debug");
     }
 }
