@@ -197,6 +197,37 @@ impl_layer!(CacheLayer);
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn the_in_process_store_is_bounded() {
+        let store = InProcessCache::new(10);
+        for i in 0..200 {
+            let value = CachedResponse(CallToolResult::success(vec![]));
+            store
+                .put(format!("k{i}"), value, Duration::from_secs(60))
+                .await
+                .unwrap();
+        }
+        store.entries.run_pending_tasks();
+        assert!(
+            store.entries.entry_count() <= 10,
+            "{} entries",
+            store.entries.entry_count()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn entries_expire_on_tokio_time() {
+        let store = InProcessCache::default();
+        let value = CachedResponse(CallToolResult::success(vec![]));
+        store
+            .put("k".into(), value, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(store.get("k").await.unwrap().is_some());
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert!(store.get("k").await.unwrap().is_none());
+    }
+
     #[test]
     fn canonical_json_sorts_keys_recursively() {
         let a = serde_json::json!({ "b": 1, "a": { "d": [1, { "z": 0, "y": 1 }], "c": "x" } });
