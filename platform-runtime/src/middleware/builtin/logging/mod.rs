@@ -8,6 +8,9 @@ use tower::ServiceExt as _;
 use super::{Middleware, MiddlewareFuture, impl_layer};
 use crate::middleware::{McpRequest, McpService};
 
+/// The target of the per-request events: filter them with `platform_runtime::requests=…`.
+pub(crate) const TARGET: &str = "platform_runtime::requests";
+
 /// Keys whose values are never logged (matched case-insensitively, anywhere in the key).
 const SECRET_KEYS: &[&str] = &[
     "password",
@@ -93,7 +96,7 @@ impl Middleware for LoggingLayer {
         let method = request.method();
         let component = request.target.clone();
         // Formatted only when some subscriber wants these events.
-        let request_id = if tracing::enabled!(tracing::Level::INFO) {
+        let request_id = if tracing::enabled!(target: TARGET, tracing::Level::INFO) {
             request.request_id()
         } else {
             String::new()
@@ -102,9 +105,9 @@ impl Middleware for LoggingLayer {
             let arguments = request
                 .arguments()
                 .map(|a| truncate(redact(&Value::Object(a.clone())).to_string(), max));
-            tracing::debug!(%method, component = component.as_deref(), request_id, arguments, "request started");
+            tracing::debug!(target: TARGET, %method, component = component.as_deref(), request_id, arguments, "request started");
         } else {
-            tracing::debug!(%method, component = component.as_deref(), request_id, "request started");
+            tracing::debug!(target: TARGET, %method, component = component.as_deref(), request_id, "request started");
         }
         Box::pin(async move {
             let start = tokio::time::Instant::now();
@@ -119,13 +122,14 @@ impl Middleware for LoggingLayer {
                     };
                     if payloads {
                         let result = truncate(redact(&response.to_json()).to_string(), max);
-                        tracing::info!(%method, component = component.as_deref(), request_id, duration_us, outcome, result, "request finished");
+                        tracing::info!(target: TARGET, %method, component = component.as_deref(), request_id, duration_us, outcome, result, "request finished");
                     } else {
-                        tracing::info!(%method, component = component.as_deref(), request_id, duration_us, outcome, "request finished");
+                        tracing::info!(target: TARGET, %method, component = component.as_deref(), request_id, duration_us, outcome, "request finished");
                     }
                 }
                 Err(error) => {
                     tracing::info!(
+                        target: TARGET,
                         %method,
                         component = component.as_deref(),
                         request_id,
