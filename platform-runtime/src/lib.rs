@@ -10,7 +10,7 @@ pub mod registry;
 mod schema;
 pub mod server;
 pub mod testing;
-mod transport;
+pub mod transport;
 
 pub use error::{IntoToolError, ToolError, ToolErrorKind};
 pub use handler::output::{InputRequired, OutputSpec, ToolResponse};

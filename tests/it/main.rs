@@ -4,6 +4,7 @@
 mod derive;
 mod eras;
 mod errors;
+mod http;
 mod middleware;
 mod quickstart;
 mod requests;

@@ -42,12 +42,32 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve MCP over stdio (the default).
-    Serve,
+    /// Serve MCP (over stdio by default).
+    Serve(ServeArgs),
     /// Print the manifest: every tool, resource and prompt with its schemas, as JSON.
     Inspect,
     /// Print the server's name and version.
     Version,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The transport: `stdio` or `http` (streamable HTTP).
+    #[arg(long, default_value = "stdio", value_parser = ["stdio", "http"])]
+    transport: String,
+    /// Where to listen with `--transport http`.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    bind: std::net::SocketAddr,
+    /// The MCP endpoint's path with `--transport http`.
+    #[arg(long, default_value = "/mcp")]
+    path: String,
+    /// A host (name or name:port) to accept in the `Host` header besides loopback; repeat
+    /// for several. Needed when clients reach the server by another name.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
+    /// A browser origin (with scheme) to accept besides loopback; repeat for several.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
 }
 
 /// Run the server as a command-line program: parse the command line, install logging to
@@ -96,7 +116,10 @@ where
         }
     };
     let server = server.into_server()?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match cli
+        .command
+        .unwrap_or_else(|| Command::Serve(ServeArgs::defaults()))
+    {
         Command::Inspect => {
             let manifest = serde_json::to_string_pretty(&server.manifest())
                 .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
@@ -109,9 +132,13 @@ where
             writeln!(stdout, "{} {}", server.info().name, server.info().version)?;
             Ok(())
         }
-        Command::Serve => {
+        Command::Serve(args) => {
             init_logging(cli.log.as_deref());
-            serve_stdio(server).await
+            if args.transport == "http" {
+                serve_http(server, args).await
+            } else {
+                serve_stdio(server).await
+            }
         }
     }
 }
@@ -145,6 +172,34 @@ fn init_logging(filter: Option<&str>) {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
+}
+
+impl ServeArgs {
+    fn defaults() -> Self {
+        let defaults = crate::transport::http::HttpConfig::default();
+        Self {
+            transport: "stdio".into(),
+            bind: defaults.bind,
+            path: defaults.path,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// Serve over streamable HTTP until a shutdown signal arrives, then drain.
+async fn serve_http(server: Server, args: ServeArgs) -> Result<(), ServeError> {
+    let mut config = crate::transport::http::HttpConfig {
+        bind: args.bind,
+        path: args.path,
+        ..Default::default()
+    };
+    config.allowed_hosts.extend(args.allowed_hosts);
+    config.allowed_origins.extend(args.allowed_origins);
+    let running = crate::transport::http::start(server, config).await?;
+    let signal = shutdown_signal().await;
+    tracing::info!(signal, "shutting down");
+    running.shutdown().await
 }
 
 /// Serve over stdio until the client closes stdin or a shutdown signal arrives.

@@ -1,3 +1,5 @@
-//! Transports: stdio (guarded) here; the in-memory pipe lives in [`crate::testing`].
+//! Transports: stdio (guarded) and streamable HTTP; the in-memory pipe lives in
+//! [`crate::testing`].
 
+pub mod http;
 pub(crate) mod stdio;
