@@ -1,6 +1,7 @@
-"""Drive the quickstart binary over stdio with the Python `mcp` client, in every era.
+"""Drive the quickstart with the Python `mcp` client, in every era, over stdio or HTTP.
 
-Usage: python_client.py path/to/quickstart
+Usage: python_client.py path/to/quickstart        (stdio: the client starts the binary)
+       python_client.py http://127.0.0.1:PORT/mcp (streamable HTTP: a running server)
 Exits non-zero (with the failing check) on the first mismatch.
 """
 
@@ -17,8 +18,8 @@ def check(condition, what):
         raise SystemExit(f"interop check failed: {what}")
 
 
-async def exercise(binary, mode):
-    params = StdioServerParameters(command=binary, args=[])
+async def exercise(target, mode):
+    params = target if target.startswith("http") else StdioServerParameters(command=target, args=[])
     async with Client(params, mode=mode) as client:
         version = client.protocol_version
         expected = {"legacy": "2025-11-25", "2026-07-28": "2026-07-28", "auto": "2026-07-28"}[mode]
@@ -61,7 +62,8 @@ async def exercise(binary, mode):
         prompt = await client.get_prompt("summarise", {"topic": "Rust"})
         text = prompt.messages[0].content.text
         check("Rust" in text, f"{mode}: prompt text {text}")
-    print(f"python mcp client, {mode}: ok ({version})")
+    transport = "http" if target.startswith("http") else "stdio"
+    print(f"python mcp client, {transport}, {mode}: ok ({version})")
 
 
 async def main():

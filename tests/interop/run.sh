@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Interop: independent MCP clients drive the quickstart binary over stdio, in both eras.
+# Interop: independent MCP clients drive the quickstart binary over stdio and streamable
+# HTTP, in both eras.
 #
 #   tests/interop/run.sh path/to/quickstart
 #
@@ -15,25 +16,30 @@ failed=0
 pass() { passed=$((passed + 1)); echo "ok   $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && printf '     %s\n' "$2"; }
 
+# The server the Inspector talks to: the binary (stdio) or, once set, an HTTP URL.
+target=("$bin")
+transport=stdio
+
 # inspector ERA EXPECTED_EXIT PYTHON_CHECK NAME ARGS...: run one Inspector CLI call and check
 # its exit code and JSON output (the check is a Python expression over `r`, the parsed result).
 inspector() {
   local era=$1 want=$2 check=$3 name=$4
   shift 4
   local out rc
-  out=$(timeout 60 mcp-inspector --cli --protocol-era "$era" "$bin" "$@" --format json 2>/dev/null)
+  out=$(timeout 60 mcp-inspector --cli --protocol-era "$era" "${target[@]}" "$@" --format json 2>/dev/null)
   rc=$?
   if [ "$rc" -ne "$want" ]; then
-    fail "inspector $era: $name" "exit $rc, expected $want: $out"
+    fail "inspector $transport $era: $name" "exit $rc, expected $want: $out"
     return
   fi
   if printf '%s' "$out" | "$py" -c "import json,sys; r=json.load(sys.stdin)['result']; sys.exit(0 if ($check) else 1)"; then
-    pass "inspector $era: $name"
+    pass "inspector $transport $era: $name"
   else
-    fail "inspector $era: $name" "$out"
+    fail "inspector $transport $era: $name" "$out"
   fi
 }
 
+checks() {
 for era in legacy modern auto; do
   inspector "$era" 0 "[t['name'] for t in r['tools']] == ['add'] and r['tools'][0]['annotations']['readOnlyHint']" \
     "tools/list" --method tools/list
@@ -48,17 +54,40 @@ for era in legacy modern auto; do
   inspector "$era" 0 "'Rust' in r['messages'][0]['content']['text']" \
     "prompts/get" --method prompts/get --prompt-name summarise --prompt-args topic=Rust
 done
+}
 
+checks
 # The Inspector's portability lint of the tool schemas (exit 6 on errors).
 inspector legacy 0 "len(r['tools']) == 1" "tools/list --strict schema lint" --method tools/list --strict
 
 # Protocol errors (an unknown tool is a JSON-RPC error, not a tool result) are checked by the
 # Python client below: the Inspector resolves tool names itself before calling.
 if out=$("$py" "$here/python_client.py" "$bin" 2>&1); then
-  pass "python mcp client: legacy, auto and 2026-07-28"
+  pass "python mcp client, stdio: legacy, auto and 2026-07-28"
 else
-  fail "python mcp client" "$(printf '%s' "$out" | grep -v ' INFO ' | tail -5)"
+  fail "python mcp client, stdio" "$(printf '%s' "$out" | grep -v ' INFO ' | tail -5)"
 fi
+
+# The same over streamable HTTP, on a free loopback port.
+port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+url="http://127.0.0.1:$port/mcp"
+"$bin" serve --transport http --bind "127.0.0.1:$port" 2>/dev/null &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null' EXIT
+for _ in $(seq 1 100); do
+  if "$py" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)))"; then break; fi
+  sleep 0.1
+done
+target=("$url" --transport http)
+transport=http
+checks
+if out=$("$py" "$here/python_client.py" "$url" 2>&1); then
+  pass "python mcp client, http: legacy, auto and 2026-07-28"
+else
+  fail "python mcp client, http" "$(printf '%s' "$out" | grep -v ' INFO ' | tail -5)"
+fi
+kill -TERM "$server_pid" 2>/dev/null
+wait "$server_pid" 2>/dev/null
 
 echo "interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
