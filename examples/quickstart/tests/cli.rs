@@ -155,3 +155,65 @@ fn sigterm_shuts_down_gracefully() {
     let status = server.wait_exit();
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
 }
+
+fn config_dir(toml: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "quickstart-config-{}-{}",
+        std::process::id(),
+        toml.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("platform.toml"), toml).unwrap();
+    dir
+}
+
+#[test]
+fn config_prints_the_effective_configuration_with_secrets_redacted() {
+    let dir =
+        config_dir("[transport]\nkind = \"http\"\n[redis]\nurl = \"redis://:hunter2@127.0.0.1\"\n");
+    let out = Command::new(BIN)
+        .args([
+            "--config-dir",
+            dir.to_str().unwrap(),
+            "config",
+            "--bind",
+            "127.0.0.1:9999",
+        ])
+        .env("PLATFORM_LIMITS__MAX_IN_FLIGHT", "64")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("kind = \"http\""), "{text}");
+    assert!(
+        text.contains("bind = \"127.0.0.1:9999\""),
+        "the flag wins: {text}"
+    );
+    assert!(
+        text.contains("max_in_flight = 64"),
+        "the environment is read: {text}"
+    );
+    assert!(
+        text.contains("url = \"[redacted]\"") && !text.contains("hunter2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_config_key_stops_start_up_with_its_path() {
+    let dir = config_dir("[transport]\nbnid = \"127.0.0.1:1\"\n# unknown key\n");
+    let out = Command::new(BIN)
+        .args(["--config-dir", dir.to_str().unwrap(), "serve"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("`transport.bnid`") && err.contains("did you mean `bind`?"),
+        "{err}"
+    );
+}

@@ -133,6 +133,24 @@ impl ServerBuilder {
         self
     }
 
+    /// Apply the `[limits]` and `[telemetry]` sections of a loaded configuration.
+    pub fn config(mut self, config: &crate::config::Config) -> Self {
+        let limits = &config.limits;
+        if let Some(limit) = limits.max_in_flight {
+            self.max_in_flight = Some(limit);
+        }
+        if let Some(max) = limits.max_response_bytes {
+            self.max_response_bytes = Some(max);
+        }
+        if let Some(timeout) = limits.timeout {
+            self.timeout = Some(timeout.0);
+        }
+        if let Some(max) = config.telemetry.log_payloads {
+            self.log_payloads = Some(max);
+        }
+        self
+    }
+
     /// Keep rate-limit state in `store` (default: in process).
     pub fn rate_limit_store(mut self, store: Arc<dyn RateLimitStore>) -> Self {
         self.rate_limit_store = Some(store);

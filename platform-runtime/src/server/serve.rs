@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use rmcp::ServiceExt as _;
 
 use super::{BuildError, IntoServer, Server};
+use crate::config::{Config, ConfigSource};
 
 /// Why `serve()` stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,9 @@ pub enum ServeError {
     /// Writing output (such as the manifest) failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 #[derive(Debug, Parser)]
@@ -30,7 +34,16 @@ pub enum ServeError {
     disable_version_flag = true
 )]
 struct Cli {
-    /// Log filter for stderr (tracing syntax: `info`, `platform_runtime=debug`, …).
+    /// The configuration profile (reads `platform.<profile>.toml`); default `PLATFORM_PROFILE`.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+
+    /// The directory holding `platform.toml` (default: the working directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    config_dir: Option<std::path::PathBuf>,
+
+    /// Log filter for stderr (tracing syntax: `info`, `platform_runtime=debug`, …); sets
+    /// `telemetry.log`.
     /// Defaults to the `RUST_LOG` environment variable, then `info,rmcp=warn`. The SDK's own
     /// events (which include whole messages) stay at `warn` unless the filter names `rmcp`.
     #[arg(long, global = true, value_name = "FILTER")]
@@ -48,19 +61,22 @@ enum Command {
     Inspect,
     /// Print the server's name and version.
     Version,
+    /// Print the effective configuration (files, environment, flags), secrets redacted.
+    Config(ServeArgs),
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 struct ServeArgs {
-    /// The transport: `stdio` or `http` (streamable HTTP).
-    #[arg(long, default_value = "stdio", value_parser = ["stdio", "http"])]
-    transport: String,
-    /// Where to listen with `--transport http`.
-    #[arg(long, default_value = "127.0.0.1:8000")]
-    bind: std::net::SocketAddr,
-    /// The MCP endpoint's path with `--transport http`.
-    #[arg(long, default_value = "/mcp")]
-    path: String,
+    /// The transport: `stdio` (default) or `http` (streamable HTTP). Overrides
+    /// `transport.kind`.
+    #[arg(long, value_parser = ["stdio", "http"])]
+    transport: Option<String>,
+    /// Where to listen with `--transport http` (default `127.0.0.1:8000`).
+    #[arg(long)]
+    bind: Option<std::net::SocketAddr>,
+    /// The MCP endpoint's path with `--transport http` (default `/mcp`).
+    #[arg(long)]
+    path: Option<String>,
     /// A host (name or name:port) to accept in the `Host` header besides loopback; repeat
     /// for several. Needed when clients reach the server by another name.
     #[arg(long = "allow-host", value_name = "HOST")]
@@ -118,8 +134,14 @@ where
     let server = server.into_server()?;
     match cli
         .command
-        .unwrap_or_else(|| Command::Serve(ServeArgs::defaults()))
+        .unwrap_or_else(|| Command::Serve(ServeArgs::default()))
     {
+        Command::Config(args) => {
+            let config = args.load(cli.profile, cli.config_dir, cli.log.as_deref())?;
+            let mut stdout = std::io::stdout().lock();
+            write!(stdout, "{}", config.to_redacted_toml())?;
+            Ok(())
+        }
         Command::Inspect => {
             let manifest = serde_json::to_string_pretty(&server.manifest())
                 .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
@@ -133,9 +155,10 @@ where
             Ok(())
         }
         Command::Serve(args) => {
-            init_logging(cli.log.as_deref());
-            if args.transport == "http" {
-                serve_http(server, args).await
+            let config = args.load(cli.profile, cli.config_dir, cli.log.as_deref())?;
+            init_logging(&config.telemetry.log);
+            if config.transport.kind == "http" {
+                serve_http(server, &config).await
             } else {
                 serve_stdio(server).await
             }
@@ -157,12 +180,10 @@ fn sdk_capped(filter: &str) -> String {
 }
 
 /// Install a stderr `tracing` subscriber unless the program already installed one.
-fn init_logging(filter: Option<&str>) {
+fn init_logging(configured: &str) {
     use tracing_subscriber::EnvFilter;
-    let requested = filter
-        .map(str::to_owned)
-        .or_else(|| std::env::var(EnvFilter::DEFAULT_ENV).ok())
-        .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned());
+    // `RUST_LOG` wins over the configured default, as Rust users expect.
+    let requested = std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_else(|_| configured.to_owned());
     let filter = EnvFilter::try_new(sdk_capped(&requested)).unwrap_or_else(|error| {
         eprintln!("invalid log filter `{requested}` ({error}); using `{DEFAULT_LOG_FILTER}`");
         EnvFilter::new(DEFAULT_LOG_FILTER)
@@ -175,28 +196,42 @@ fn init_logging(filter: Option<&str>) {
 }
 
 impl ServeArgs {
-    fn defaults() -> Self {
-        let defaults = crate::transport::http::HttpConfig::default();
-        Self {
-            transport: "stdio".into(),
-            bind: defaults.bind,
-            path: defaults.path,
-            allowed_hosts: Vec::new(),
-            allowed_origins: Vec::new(),
+    /// The configuration with these flags on top.
+    fn load(
+        &self,
+        cli_profile: Option<String>,
+        dir: Option<std::path::PathBuf>,
+        log: Option<&str>,
+    ) -> Result<Config, ServeError> {
+        let mut source = ConfigSource::default().profile(cli_profile);
+        if let Some(dir) = dir {
+            source = source.dir(dir);
         }
+        if let Some(transport) = &self.transport {
+            source = source.set("transport.kind", transport.as_str());
+        }
+        if let Some(bind) = self.bind {
+            source = source.set("transport.bind", bind.to_string());
+        }
+        if let Some(path) = &self.path {
+            source = source.set("transport.path", path.as_str());
+        }
+        if !self.allowed_hosts.is_empty() {
+            source = source.set("transport.allowed_hosts", self.allowed_hosts.clone());
+        }
+        if !self.allowed_origins.is_empty() {
+            source = source.set("transport.allowed_origins", self.allowed_origins.clone());
+        }
+        if let Some(log) = log {
+            source = source.set("telemetry.log", log);
+        }
+        source.load().map_err(ServeError::Config)
     }
 }
 
 /// Serve over streamable HTTP until a shutdown signal arrives, then drain.
-async fn serve_http(server: Server, args: ServeArgs) -> Result<(), ServeError> {
-    let mut config = crate::transport::http::HttpConfig {
-        bind: args.bind,
-        path: args.path,
-        ..Default::default()
-    };
-    config.allowed_hosts.extend(args.allowed_hosts);
-    config.allowed_origins.extend(args.allowed_origins);
-    let running = crate::transport::http::start(server, config).await?;
+async fn serve_http(server: Server, config: &Config) -> Result<(), ServeError> {
+    let running = crate::transport::http::start(server, config.transport.http_config()).await?;
     let signal = shutdown_signal().await;
     tracing::info!(signal, "shutting down");
     running.shutdown().await

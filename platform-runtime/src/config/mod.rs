@@ -1,0 +1,513 @@
+//! Layered configuration: defaults < `platform.toml` < `platform.<profile>.toml` <
+//! environment (`PLATFORM_…`, nested with `__`) < command-line flags.
+//!
+//! Typed sections for the framework (`transport`, `limits`, `telemetry`, `auth`, `redis`)
+//! reject unknown keys with the key path and a suggestion; other top-level sections belong to
+//! the application and are read with [`Config::section`]. Secrets are [`Secret`]s: from the
+//! environment or a `*_file` path, never shown by `Debug`, logs or the `config` command.
+
+mod secret;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format as _, Serialized, Toml};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use secret::Secret;
+
+use crate::middleware::policy::parse_duration;
+
+/// The framework's sections, in order.
+const SECTIONS: &[&str] = &["transport", "limits", "telemetry", "auth", "redis"];
+
+/// A duration written as `"10s"`, `"250ms"`, `"1m30s"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for ConfigDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text)
+            .map(ConfigDuration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for ConfigDuration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let ms = self.0.as_millis();
+        let text = match ms {
+            0 => "0s".to_owned(),
+            ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+            ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+            ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+            ms => format!("{ms}ms"),
+        };
+        serializer.serialize_str(&text)
+    }
+}
+
+/// `[transport]`: how the server is reached.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransportSection {
+    /// `"stdio"` (default) or `"http"`.
+    pub kind: String,
+    /// Where HTTP listens.
+    pub bind: std::net::SocketAddr,
+    /// The HTTP endpoint's path.
+    pub path: String,
+    /// `Host` names accepted besides loopback.
+    pub allowed_hosts: Vec<String>,
+    /// `Origin`s accepted besides loopback.
+    pub allowed_origins: Vec<String>,
+    /// The largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// How long in-flight requests may finish after a shutdown signal.
+    pub shutdown_grace: ConfigDuration,
+    /// How long an idle legacy session lives.
+    pub session_idle_timeout: ConfigDuration,
+}
+
+impl Default for TransportSection {
+    fn default() -> Self {
+        let http = crate::transport::http::HttpConfig::default();
+        Self {
+            kind: "stdio".into(),
+            bind: http.bind,
+            path: http.path,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_body_bytes: http.max_body_bytes,
+            shutdown_grace: ConfigDuration(http.shutdown_grace),
+            session_idle_timeout: ConfigDuration(http.session_idle_timeout),
+        }
+    }
+}
+
+impl TransportSection {
+    /// The HTTP transport settings this section describes.
+    pub fn http_config(&self) -> crate::transport::http::HttpConfig {
+        let mut config = crate::transport::http::HttpConfig {
+            bind: self.bind,
+            path: self.path.clone(),
+            max_body_bytes: self.max_body_bytes,
+            shutdown_grace: self.shutdown_grace.0,
+            session_idle_timeout: self.session_idle_timeout.0,
+            ..Default::default()
+        };
+        config
+            .allowed_hosts
+            .extend(self.allowed_hosts.iter().cloned());
+        config
+            .allowed_origins
+            .extend(self.allowed_origins.iter().cloned());
+        config
+    }
+}
+
+/// `[limits]`: server-wide limits.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Requests in flight before load shedding.
+    pub max_in_flight: Option<usize>,
+    /// The largest tool, resource or prompt payload, in bytes.
+    pub max_response_bytes: Option<usize>,
+    /// The timeout of tools that declare none.
+    pub timeout: Option<ConfigDuration>,
+}
+
+/// `[telemetry]`: logging (traces and metrics come later).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySection {
+    /// The stderr log filter.
+    pub log: String,
+    /// Log payloads truncated to this many bytes (off when absent).
+    pub log_payloads: Option<usize>,
+}
+
+impl Default for TelemetrySection {
+    fn default() -> Self {
+        Self {
+            log: "info,rmcp=warn".into(),
+            log_payloads: None,
+        }
+    }
+}
+
+/// `[auth]`: reserved for authentication settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    /// A static API key (for development), from `PLATFORM_AUTH__API_KEY` or
+    /// `PLATFORM_AUTH__API_KEY_FILE`.
+    pub api_key: Option<Secret>,
+    /// A file holding the API key.
+    pub api_key_file: Option<PathBuf>,
+}
+
+/// `[redis]`: the shared store for replicas.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSection {
+    /// The connection URL (it may carry a password: a secret).
+    pub url: Option<Secret>,
+    /// A file holding the URL.
+    pub url_file: Option<PathBuf>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {message}")]
+pub struct ConfigError {
+    message: String,
+}
+
+impl ConfigError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    fn from_figment(error: figment::Error, section: &str) -> Self {
+        let mut messages = Vec::new();
+        for error in error {
+            // Inside a section, figment reports the field path followed by the section name.
+            let mut parts: Vec<&str> = error.path.iter().map(String::as_str).collect();
+            if parts.last() == Some(&section) {
+                parts.pop();
+            }
+            let path = if section.is_empty() {
+                parts.join(".")
+            } else {
+                std::iter::once(section)
+                    .chain(parts)
+                    .collect::<Vec<_>>()
+                    .join(".")
+            };
+            let mut text = error.kind.to_string();
+            if let figment::error::Kind::UnknownField(field, expected) = &error.kind
+                && let Some(suggestion) = closest(field, expected)
+            {
+                text.push_str(&format!("; did you mean `{suggestion}`?"));
+            }
+            let source = error
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            messages.push(if path.is_empty() {
+                format!("{text}{source}")
+            } else {
+                format!("`{path}`: {text}{source}")
+            });
+        }
+        Self::new(messages.join("; "))
+    }
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                previous
+            } else {
+                1 + previous.min(row[j]).min(row[j + 1])
+            };
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (distance(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3) && *d > 0)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Where configuration comes from.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    dir: PathBuf,
+    profile: Option<String>,
+    env_prefix: String,
+    /// The environment to read; `None`: the process's.
+    environment: Option<Vec<(String, String)>>,
+    overrides: Vec<(String, toml::Value)>,
+}
+
+impl Default for ConfigSource {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("."),
+            profile: None,
+            env_prefix: "PLATFORM_".into(),
+            environment: None,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+impl ConfigSource {
+    /// Read `platform.toml` and `platform.<profile>.toml` from `dir` (default: the working
+    /// directory).
+    #[must_use]
+    pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.dir = dir.as_ref().to_owned();
+        self
+    }
+
+    /// The profile (`dev`, `staging`, `prod`, …); default: `PLATFORM_PROFILE`, else none.
+    #[must_use]
+    pub fn profile(mut self, profile: Option<String>) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// The environment prefix (default `PLATFORM_`).
+    #[must_use]
+    pub fn env_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.env_prefix = prefix.into();
+        self
+    }
+
+    /// Read these variables instead of the process environment (for tests and embedding).
+    #[must_use]
+    pub fn environment<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.environment = Some(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
+        self
+    }
+
+    /// Set a key (dotted path, like `transport.bind`) above every other layer, as a
+    /// command-line flag does.
+    #[must_use]
+    pub fn set(mut self, key: impl Into<String>, value: impl Into<toml::Value>) -> Self {
+        self.overrides.push((key.into(), value.into()));
+        self
+    }
+
+    /// Load and validate.
+    pub fn load(self) -> Result<Config, ConfigError> {
+        let environment = self
+            .environment
+            .unwrap_or_else(|| std::env::vars().collect());
+        let profile_var = format!("{}PROFILE", self.env_prefix);
+        let profile = self
+            .profile
+            .or_else(|| {
+                environment
+                    .iter()
+                    .find(|(k, _)| *k == profile_var)
+                    .map(|(_, v)| v.clone())
+            })
+            .filter(|p| !p.is_empty());
+        let mut figment = Figment::new().merge(Toml::file(self.dir.join("platform.toml")));
+        if let Some(profile) = &profile {
+            let path = self.dir.join(format!("platform.{profile}.toml"));
+            if !path.exists() {
+                return Err(ConfigError::new(format!(
+                    "profile `{profile}` has no file {}",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        // `PLATFORM_TRANSPORT__BIND=…` sets `transport.bind`; values parse as TOML scalars or
+        // arrays where they can (`8000`, `true`, `["a","b"]`), else stay strings.
+        for (name, value) in &environment {
+            let Some(rest) = name.strip_prefix(&self.env_prefix) else {
+                continue;
+            };
+            if name == &profile_var || rest.is_empty() {
+                continue;
+            }
+            let key = rest
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect::<Vec<_>>()
+                .join(".");
+            let parsed = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .filter(|v| !matches!(v, toml::Value::Table(_)))
+                .unwrap_or_else(|| toml::Value::String(value.clone()));
+            figment = figment.merge(Serialized::global(&key, parsed));
+        }
+        for (key, value) in &self.overrides {
+            figment = figment.merge(Serialized::global(key, value));
+        }
+        let config = Config {
+            transport: section(&figment, "transport")?,
+            limits: section(&figment, "limits")?,
+            telemetry: section(&figment, "telemetry")?,
+            auth: section(&figment, "auth")?,
+            redis: section(&figment, "redis")?,
+            profile,
+            figment,
+        };
+        config.check_top_level()?;
+        Ok(config)
+    }
+}
+
+fn section<T: DeserializeOwned + Default>(figment: &Figment, name: &str) -> Result<T, ConfigError> {
+    if !figment.contains(name) {
+        return Ok(T::default());
+    }
+    figment
+        .extract_inner::<T>(name)
+        .map_err(|e| ConfigError::from_figment(e, name))
+}
+
+/// The effective configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// `[transport]`.
+    pub transport: TransportSection,
+    /// `[limits]`.
+    pub limits: LimitsSection,
+    /// `[telemetry]`.
+    pub telemetry: TelemetrySection,
+    /// `[auth]`.
+    pub auth: AuthSection,
+    /// `[redis]`.
+    pub redis: RedisSection,
+    profile: Option<String>,
+    figment: Figment,
+}
+
+impl std::fmt::Debug for Config {
+    // The raw layers are left out: they hold secrets as plain strings.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("transport", &self.transport)
+            .field("limits", &self.limits)
+            .field("telemetry", &self.telemetry)
+            .field("auth", &self.auth)
+            .field("redis", &self.redis)
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Load from the working directory, the environment and nothing else.
+    pub fn load() -> Result<Self, ConfigError> {
+        ConfigSource::default().load()
+    }
+
+    /// The active profile.
+    pub fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    /// An application section (`[weather]` → `config.section::<WeatherConfig>("weather")`);
+    /// errors name the key path. A missing section is `T::default()`.
+    pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
+        section(&self.figment, name)
+    }
+
+    /// The Redis URL, from `redis.url` or the file named by `redis.url_file`.
+    pub fn redis_url(&self) -> Result<Option<Secret>, ConfigError> {
+        secret_or_file(&self.redis.url, &self.redis.url_file, "redis.url")
+    }
+
+    /// The API key, from `auth.api_key` or the file named by `auth.api_key_file`.
+    pub fn api_key(&self) -> Result<Option<Secret>, ConfigError> {
+        secret_or_file(&self.auth.api_key, &self.auth.api_key_file, "auth.api_key")
+    }
+
+    /// The effective configuration as TOML, every secret shown as `"[redacted]"`.
+    pub fn to_redacted_toml(&self) -> String {
+        #[derive(Serialize)]
+        struct View<'a> {
+            transport: &'a TransportSection,
+            limits: &'a LimitsSection,
+            telemetry: &'a TelemetrySection,
+            auth: &'a AuthSection,
+            redis: &'a RedisSection,
+        }
+        let view = View {
+            transport: &self.transport,
+            limits: &self.limits,
+            telemetry: &self.telemetry,
+            auth: &self.auth,
+            redis: &self.redis,
+        };
+        let mut text = toml::to_string_pretty(&view).unwrap_or_default();
+        if let Some(profile) = &self.profile {
+            text = format!("# profile: {profile}\n{text}");
+        }
+        text
+    }
+
+    /// Top-level keys that look like a misspelt framework section are errors, not silently
+    /// an application section.
+    fn check_top_level(&self) -> Result<(), ConfigError> {
+        let Ok(figment::value::Value::Dict(_, top)) = self.figment.find_value("") else {
+            return Ok(());
+        };
+        for key in top.keys() {
+            if SECTIONS.contains(&key.as_str()) {
+                continue;
+            }
+            if let Some(section) = closest(key, SECTIONS) {
+                return Err(ConfigError::new(format!(
+                    "unknown section `{key}`; did you mean `{section}`?"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn secret_or_file(
+    value: &Option<Secret>,
+    file: &Option<PathBuf>,
+    key: &str,
+) -> Result<Option<Secret>, ConfigError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(ConfigError::new(format!(
+            "`{key}` and `{key}_file` are both set; keep one"
+        ))),
+        (Some(value), None) => Ok(Some(value.clone())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|text| Some(Secret::new(text.trim_end_matches(['\n', '\r']).to_owned())))
+            .map_err(|e| {
+                ConfigError::new(format!("`{key}_file`: cannot read {}: {e}", path.display()))
+            }),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Application sections must be plain data; this alias documents the expectation.
+pub type Sections = BTreeMap<String, toml::Value>;
+
+#[cfg(test)]
+mod tests;
