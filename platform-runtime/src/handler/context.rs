@@ -11,6 +11,7 @@ use rmcp::service::Peer;
 use tokio_util::sync::CancellationToken;
 
 use super::extract::{RequestParts, StateMap};
+use crate::ToolError;
 
 /// The protocol era of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +117,7 @@ pub struct Context {
     client: Option<(String, String)>,
     request_state: Option<String>,
     input_responses: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    client_capabilities: Option<rmcp::model::ClientCapabilities>,
     last_progress: Arc<std::sync::Mutex<Option<f64>>>,
 }
 
@@ -142,6 +144,7 @@ impl Context {
             client: rmcp.client_info().map(|info| (info.name, info.version)),
             request_state: parts.request_state.clone(),
             input_responses: parts.input_responses.clone(),
+            client_capabilities: rmcp.client_capabilities(),
             last_progress: Arc::default(),
         }
     }
@@ -176,6 +179,76 @@ impl Context {
         self.input_responses
             .as_ref()
             .and_then(|responses| responses.get(key))
+    }
+
+    /// Ask the client's model to complete `prompt` (MCP sampling) and return its text.
+    ///
+    /// Legacy sessions only, and only when the client declared the `sampling` capability;
+    /// on 2026-07-28 a tool asks through [`crate::InputRequired`] instead.
+    pub async fn sample(&self, prompt: &str, max_tokens: u32) -> Result<String, ToolError> {
+        #![allow(deprecated)] // sampling is deprecated by SEP-2577, still part of both eras
+        use rmcp::model::{CreateMessageRequestParams, SamplingMessage};
+        if self.era == Era::Modern {
+            return Err(ToolError::new(
+                "sampling is not available on protocol 2026-07-28; return InputRequired instead",
+            ));
+        }
+        if self.client_capabilities.as_ref().is_none_or(|c| c.sampling.is_none()) {
+            return Err(ToolError::new("the client does not support sampling"));
+        }
+        let params = CreateMessageRequestParams::new(vec![SamplingMessage::user_text(prompt)], max_tokens);
+        let result = self
+            .peer
+            .create_message(params)
+            .await
+            .map_err(|e| ToolError::new(format!("sampling failed: {e}")))?;
+        let text = serde_json::to_value(&result.message.content)
+            .ok()
+            .and_then(|c| {
+                let block = if c.is_array() { c.get(0).cloned()? } else { c };
+                block.get("text").and_then(|t| t.as_str()).map(str::to_owned)
+            })
+            .unwrap_or_default();
+        Ok(text)
+    }
+
+    /// Ask the user, through the client, for input matching `schema` (a flat object schema
+    /// of primitive properties, MCP form elicitation). Returns the action (`accept`,
+    /// `decline`, `cancel`) and, when accepted, the content.
+    ///
+    /// Legacy sessions only, and only when the client declared the `elicitation`
+    /// capability; on 2026-07-28 a tool asks through [`crate::InputRequired`] instead.
+    pub async fn elicit(
+        &self,
+        message: &str,
+        schema: serde_json::Value,
+    ) -> Result<(String, Option<serde_json::Value>), ToolError> {
+        use rmcp::model::{ElicitRequestParams, ElicitationSchema};
+        if self.era == Era::Modern {
+            return Err(ToolError::new(
+                "elicitation requests are not available on protocol 2026-07-28; return InputRequired instead",
+            ));
+        }
+        if self.client_capabilities.as_ref().is_none_or(|c| c.elicitation.is_none()) {
+            return Err(ToolError::new("the client does not support elicitation"));
+        }
+        let requested_schema: ElicitationSchema = serde_json::from_value(schema)
+            .map_err(|e| ToolError::internal(format!("invalid elicitation schema: {e}")))?;
+        let params = ElicitRequestParams::FormElicitationParams {
+            meta: None,
+            message: message.to_owned(),
+            requested_schema,
+        };
+        let result = self
+            .peer
+            .create_elicitation(params)
+            .await
+            .map_err(|e| ToolError::new(format!("elicitation failed: {e}")))?;
+        let action = serde_json::to_value(&result.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Ok((action, result.content))
     }
 
     /// The protocol era of this request.

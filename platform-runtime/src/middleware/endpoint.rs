@@ -295,8 +295,8 @@ async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpRespon
                 // Registering here rather than on `notifications/initialized` means a change
                 // made right after the handshake is never missed.
                 let mut peers = inner.peers.lock().unwrap_or_else(|e| e.into_inner());
-                peers.retain(|p| !p.is_transport_closed());
-                peers.push(request.ctx.peer.clone());
+                peers.retain(|(p, _)| !p.is_transport_closed());
+                peers.push((request.ctx.peer.clone(), request.session.clone()));
                 Ok(McpResponse::new(Reply::Initialize(*result)))
             }
             _ => Err(ToolError::internal(

@@ -167,6 +167,7 @@ impl ServerHandler for McpHandler {
             .enable_tools()
             .enable_tool_list_changed()
             .enable_resources()
+            .enable_resources_subscribe()
             .enable_prompts()
             .enable_completions()
             .enable_logging()
@@ -244,6 +245,16 @@ impl ServerHandler for McpHandler {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|listener| listener.id() != &id);
+        Ok(())
+    }
+
+    async fn subscribe(&self, request: rmcp::model::SubscribeRequestParams, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        self.session.subscribe(request.uri);
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, request: rmcp::model::UnsubscribeRequestParams, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        self.session.unsubscribe(&request.uri);
         Ok(())
     }
 

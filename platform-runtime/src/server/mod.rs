@@ -114,7 +114,8 @@ pub(crate) struct ServerInner {
     pub(crate) registry: RwLock<Arc<Registry>>,
     pub(crate) states: Arc<StateMap>,
     pub(crate) page_size: Option<usize>,
-    pub(crate) peers: Mutex<Vec<Peer<RoleServer>>>,
+    /// Legacy sessions: their peer and per-session state (log level, subscriptions).
+    pub(crate) peers: Mutex<Vec<(Peer<RoleServer>, Arc<SessionState>)>>,
     /// 2026-07-28 `subscriptions/listen` streams that asked for `toolsListChanged`.
     pub(crate) listeners: Mutex<Vec<rmcp::service::SubscriptionSink>>,
     pub(crate) policy_runtime: crate::middleware::PolicyRuntime,
@@ -236,10 +237,12 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// Per-connection state: the log level a legacy client set.
+/// Per-connection state: the log level a legacy client set, and its resource
+/// subscriptions.
 #[derive(Debug, Default)]
 pub(crate) struct SessionState {
     log_level: Mutex<Option<LogLevel>>,
+    subscriptions: Mutex<std::collections::HashSet<String>>,
 }
 
 impl SessionState {
@@ -249,6 +252,18 @@ impl SessionState {
 
     pub(crate) fn set_log_level(&self, level: LogLevel) {
         *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(level);
+    }
+
+    pub(crate) fn subscribe(&self, uri: String) {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).insert(uri);
+    }
+
+    pub(crate) fn unsubscribe(&self, uri: &str) {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).remove(uri);
+    }
+
+    pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).contains(uri)
     }
 }
 
@@ -305,6 +320,28 @@ impl ServerHandle {
         })
     }
 
+    /// Tell the sessions subscribed to `uri` (`resources/subscribe`) that it changed.
+    pub fn notify_resource_updated(&self, uri: &str) {
+        let peers: Vec<_> = {
+            let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
+            peers.retain(|(p, _)| !p.is_transport_closed());
+            peers.iter().filter(|(_, s)| s.is_subscribed(uri)).map(|(p, _)| p.clone()).collect()
+        };
+        if peers.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let uri = uri.to_owned();
+        runtime.spawn(async move {
+            for peer in peers {
+                let param = rmcp::model::ResourceUpdatedNotificationParam::new(uri.clone());
+                if let Err(error) = peer.notify_resource_updated(param).await {
+                    tracing::debug!(%error, "resources/updated not delivered");
+                }
+            }
+        });
+    }
+
     fn update(&self, change: impl FnOnce(&mut Components) -> bool) -> bool {
         let changed = {
             let mut guard = self
@@ -328,8 +365,8 @@ impl ServerHandle {
     fn notify_tools_changed(&self) {
         let peers: Vec<_> = {
             let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
-            peers.retain(|p| !p.is_transport_closed());
-            peers.clone()
+            peers.retain(|(p, _)| !p.is_transport_closed());
+            peers.iter().map(|(p, _)| p.clone()).collect()
         };
         let listeners: Vec<_> = self
             .inner

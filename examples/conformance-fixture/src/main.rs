@@ -1,0 +1,309 @@
+//! The fixture server the official MCP conformance suite drives: the `test_*` tools,
+//! `test://` resources and `test_*` prompts its scenarios call, written with platform's own
+//! macros and served over streamable HTTP.
+//!
+//!     PORT=3001 cargo run -p conformance-fixture
+//!     node …/conformance/dist/index.js server --url http://127.0.0.1:3001/mcp
+
+use std::time::Duration;
+
+use platform_runtime::prelude::*;
+use platform_runtime::{OutputSpec, ToolDef, ToolResponse};
+
+/// A 1×1 red PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x08, 0xd7, 0x63, 0xf8, 0xcf, 0xc0, 0x00,
+    0x00, 0x03, 0x01, 0x01, 0x00, 0x18, 0xdd, 0x8d, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
+    0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// A short silent 8 kHz mono WAV.
+fn wav() -> Vec<u8> {
+    let samples = [0u8; 16];
+    let mut out = Vec::with_capacity(44 + samples.len());
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + samples.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&8000u32.to_le_bytes());
+    out.extend_from_slice(&8000u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&8u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    out.extend_from_slice(&samples);
+    out
+}
+
+/// Returns a simple text response.
+#[tool]
+fn test_simple_text() -> &'static str {
+    "This is a simple text response for testing."
+}
+
+/// Returns an image.
+#[tool]
+fn test_image_content() -> Content {
+    Content::image(PNG, "image/png")
+}
+
+/// Returns audio.
+#[tool]
+fn test_audio_content() -> Content {
+    Content::audio(wav(), "audio/wav")
+}
+
+/// Returns an embedded resource.
+#[tool]
+fn test_embedded_resource() -> Content {
+    Content::embedded_text("test://embedded-resource", "text/plain", "This is an embedded resource content.")
+}
+
+/// Returns text, an image and an embedded resource.
+#[tool]
+fn test_multiple_content_types() -> Vec<Content> {
+    vec![
+        Content::text("Multiple content types test:"),
+        Content::image(PNG, "image/png"),
+        Content::embedded_text(
+            "test://mixed-content-resource",
+            "application/json",
+            r#"{"test":"data","value":123}"#,
+        ),
+    ]
+}
+
+/// Sends three log messages while it runs.
+#[tool]
+async fn test_tool_with_logging(ctx: Context) -> &'static str {
+    ctx.info("Tool execution started").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    ctx.info("Tool processing data").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    ctx.info("Tool execution completed").await;
+    "Tool with logging executed successfully"
+}
+
+/// Reports progress 0, 50 and 100 of 100.
+#[tool]
+async fn test_tool_with_progress(ctx: Context) -> &'static str {
+    for step in [0.0, 50.0, 100.0] {
+        ctx.progress(step, Some(100.0), Some("working")).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    "Progress test completed"
+}
+
+/// Always fails.
+#[tool]
+fn test_error_handling() -> Result<String, ToolError> {
+    Err(ToolError::new("This tool intentionally returns an error for testing"))
+}
+
+/// Asks the client's model to answer a prompt.
+///
+/// # Arguments
+/// * `prompt` - the prompt to send
+#[tool]
+async fn test_sampling(ctx: Context, prompt: String) -> Result<String, ToolError> {
+    let answer = ctx.sample(&prompt, 100).await?;
+    Ok(format!("LLM response: {answer}"))
+}
+
+/// Asks the user for a username and an email.
+///
+/// # Arguments
+/// * `message` - the message to show
+#[tool]
+async fn test_elicitation(ctx: Context, message: String) -> Result<String, ToolError> {
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "username": { "type": "string", "description": "User's response" },
+            "email": { "type": "string", "description": "User's email address" }
+        },
+        "required": ["username", "email"]
+    });
+    let (action, content) = ctx.elicit(&message, schema).await?;
+    Ok(format!("User response: action={action}, content={}", content.unwrap_or_default()))
+}
+
+/// Elicits with defaults for every primitive type.
+#[tool]
+async fn test_elicitation_sep1034_defaults(ctx: Context) -> Result<String, ToolError> {
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "name": { "type": "string", "default": "John Doe" },
+            "age": { "type": "integer", "default": 30 },
+            "score": { "type": "number", "default": 95.5 },
+            "status": { "type": "string", "enum": ["active", "inactive", "pending"], "default": "active" },
+            "verified": { "type": "boolean", "default": true }
+        }
+    });
+    let (action, content) = ctx.elicit("Please review and update the form fields with defaults", schema).await?;
+    Ok(format!("Elicitation completed: action={action}, content={}", content.unwrap_or_default()))
+}
+
+/// Elicits with every enum form.
+#[tool]
+async fn test_elicitation_sep1330_enums(ctx: Context) -> Result<String, ToolError> {
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "untitledSingle": { "type": "string", "enum": ["option1", "option2", "option3"] },
+            "titledSingle": { "type": "string", "oneOf": [
+                { "const": "value1", "title": "First Option" },
+                { "const": "value2", "title": "Second Option" },
+                { "const": "value3", "title": "Third Option" }
+            ] },
+            "legacyEnum": { "type": "string", "enum": ["opt1", "opt2", "opt3"], "enumNames": ["Option One", "Option Two", "Option Three"] },
+            "untitledMulti": { "type": "array", "items": { "type": "string", "enum": ["option1", "option2", "option3"] } },
+            "titledMulti": { "type": "array", "items": { "anyOf": [
+                { "const": "value1", "title": "First Choice" },
+                { "const": "value2", "title": "Second Choice" },
+                { "const": "value3", "title": "Third Choice" }
+            ] } }
+        }
+    });
+    let (action, content) = ctx.elicit("Please select options from the enum fields", schema).await?;
+    Ok(format!("Elicitation completed: action={action}, content={}", content.unwrap_or_default()))
+}
+
+/// A tool whose JSON Schema 2020-12 input schema is given as written.
+fn json_schema_tool() -> ToolDef {
+    let schema = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "$defs": {
+            "address": {
+                "type": "object",
+                "properties": { "street": { "type": "string" }, "city": { "type": "string" } }
+            }
+        },
+        "properties": {
+            "name": { "type": "string" },
+            "address": { "$ref": "#/$defs/address" }
+        },
+        "additionalProperties": false
+    });
+    let serde_json::Value::Object(schema) = schema else { unreachable!("a JSON object literal") };
+    ToolDef::new("json_schema_2020_12_tool", "A tool with a JSON Schema 2020-12 input schema.", schema, OutputSpec::content(), |_parts| async {
+        Ok(ToolResponse::from(ToolResult::new().with_content(Content::text("JSON Schema 2020-12 tool called"))))
+    })
+}
+
+/// A static text resource.
+#[resource("test://static-text", mime = "text/plain")]
+fn static_text() -> &'static str {
+    "This is the content of the static text resource."
+}
+
+/// A static binary resource.
+#[resource("test://static-binary", mime = "image/png")]
+fn static_binary() -> &'static [u8] {
+    PNG
+}
+
+/// The data of a templated item.
+#[derive(serde::Serialize)]
+#[allow(non_snake_case)]
+struct TemplateData {
+    id: String,
+    templateTest: bool,
+    data: String,
+}
+
+/// A resource template.
+#[resource("test://template/{id}/data", mime = "application/json")]
+fn template_data(id: String) -> TemplateData {
+    TemplateData { data: format!("Data for ID: {id}"), id, templateTest: true }
+}
+
+/// A resource clients can subscribe to.
+#[resource("test://watched-resource", mime = "text/plain")]
+fn watched() -> &'static str {
+    "Watched resource content"
+}
+
+/// A prompt without arguments.
+#[prompt]
+fn test_simple_prompt() -> &'static str {
+    "This is a simple prompt for testing."
+}
+
+/// A prompt with two arguments.
+///
+/// # Arguments
+/// * `arg1` - the first argument
+/// * `arg2` - the second argument
+#[prompt]
+fn test_prompt_with_arguments(arg1: String, arg2: String) -> String {
+    format!("Prompt with arguments: arg1='{arg1}', arg2='{arg2}'")
+}
+
+/// A prompt embedding a resource.
+///
+/// # Arguments
+/// * `resourceUri` - the URI to embed
+#[prompt]
+#[allow(non_snake_case)]
+fn test_prompt_with_embedded_resource(resourceUri: String) -> Vec<PromptMessage> {
+    vec![
+        PromptMessage::new(
+            Role::User,
+            Content::embedded_text(resourceUri, "text/plain", "Embedded resource content for testing."),
+        ),
+        PromptMessage::user("Please process the embedded resource above."),
+    ]
+}
+
+/// A prompt with an image.
+#[prompt]
+fn test_prompt_with_image() -> Vec<PromptMessage> {
+    vec![
+        PromptMessage::new(Role::User, Content::image(PNG, "image/png")),
+        PromptMessage::user("Please analyze the image above."),
+    ]
+}
+
+fn server() -> Result<Server, platform_runtime::BuildError> {
+    Server::builder("platform-conformance-fixture")
+        .version(env!("CARGO_PKG_VERSION"))
+        .tools(tools![
+            test_simple_text,
+            test_image_content,
+            test_audio_content,
+            test_embedded_resource,
+            test_multiple_content_types,
+            test_tool_with_logging,
+            test_tool_with_progress,
+            test_error_handling,
+            test_sampling,
+            test_elicitation,
+            test_elicitation_sep1034_defaults,
+            test_elicitation_sep1330_enums,
+        ])
+        .tool(json_schema_tool())
+        .resources(resources![static_text, static_binary, template_data, watched])
+        .prompts(prompts![
+            test_simple_prompt,
+            test_prompt_with_arguments,
+            test_prompt_with_embedded_resource,
+            test_prompt_with_image,
+        ])
+        .build()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3001".into());
+    let bind = format!("127.0.0.1:{port}");
+    let args = ["conformance-fixture", "serve", "--transport", "http", "--bind", bind.as_str()];
+    platform_runtime::serve_from(server()?, args).await?;
+    Ok(())
+}
