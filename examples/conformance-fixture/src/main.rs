@@ -60,7 +60,11 @@ fn test_audio_content() -> Content {
 /// Returns an embedded resource.
 #[tool]
 fn test_embedded_resource() -> Content {
-    Content::embedded_text("test://embedded-resource", "text/plain", "This is an embedded resource content.")
+    Content::embedded_text(
+        "test://embedded-resource",
+        "text/plain",
+        "This is an embedded resource content.",
+    )
 }
 
 /// Returns text, an image and an embedded resource.
@@ -101,7 +105,9 @@ async fn test_tool_with_progress(ctx: Context) -> &'static str {
 /// Always fails.
 #[tool]
 fn test_error_handling() -> Result<String, ToolError> {
-    Err(ToolError::new("This tool intentionally returns an error for testing"))
+    Err(ToolError::new(
+        "This tool intentionally returns an error for testing",
+    ))
 }
 
 /// Asks the client's model to answer a prompt.
@@ -129,7 +135,10 @@ async fn test_elicitation(ctx: Context, message: String) -> Result<String, ToolE
         "required": ["username", "email"]
     });
     let (action, content) = ctx.elicit(&message, schema).await?;
-    Ok(format!("User response: action={action}, content={}", content.unwrap_or_default()))
+    Ok(format!(
+        "User response: action={action}, content={}",
+        content.unwrap_or_default()
+    ))
 }
 
 /// Elicits with defaults for every primitive type.
@@ -145,8 +154,16 @@ async fn test_elicitation_sep1034_defaults(ctx: Context) -> Result<String, ToolE
             "verified": { "type": "boolean", "default": true }
         }
     });
-    let (action, content) = ctx.elicit("Please review and update the form fields with defaults", schema).await?;
-    Ok(format!("Elicitation completed: action={action}, content={}", content.unwrap_or_default()))
+    let (action, content) = ctx
+        .elicit(
+            "Please review and update the form fields with defaults",
+            schema,
+        )
+        .await?;
+    Ok(format!(
+        "Elicitation completed: action={action}, content={}",
+        content.unwrap_or_default()
+    ))
 }
 
 /// Elicits with every enum form.
@@ -170,8 +187,13 @@ async fn test_elicitation_sep1330_enums(ctx: Context) -> Result<String, ToolErro
             ] } }
         }
     });
-    let (action, content) = ctx.elicit("Please select options from the enum fields", schema).await?;
-    Ok(format!("Elicitation completed: action={action}, content={}", content.unwrap_or_default()))
+    let (action, content) = ctx
+        .elicit("Please select options from the enum fields", schema)
+        .await?;
+    Ok(format!(
+        "Elicitation completed: action={action}, content={}",
+        content.unwrap_or_default()
+    ))
 }
 
 /// A tool whose JSON Schema 2020-12 input schema is given as written.
@@ -191,10 +213,20 @@ fn json_schema_tool() -> ToolDef {
         },
         "additionalProperties": false
     });
-    let serde_json::Value::Object(schema) = schema else { unreachable!("a JSON object literal") };
-    ToolDef::new("json_schema_2020_12_tool", "A tool with a JSON Schema 2020-12 input schema.", schema, OutputSpec::content(), |_parts| async {
-        Ok(ToolResponse::from(ToolResult::new().with_content(Content::text("JSON Schema 2020-12 tool called"))))
-    })
+    let serde_json::Value::Object(schema) = schema else {
+        unreachable!("a JSON object literal")
+    };
+    ToolDef::new(
+        "json_schema_2020_12_tool",
+        "A tool with a JSON Schema 2020-12 input schema.",
+        schema,
+        OutputSpec::content(),
+        |_parts| async {
+            Ok(ToolResponse::from(ToolResult::new().with_content(
+                Content::text("JSON Schema 2020-12 tool called"),
+            )))
+        },
+    )
 }
 
 /// A static text resource.
@@ -221,7 +253,11 @@ struct TemplateData {
 /// A resource template.
 #[resource("test://template/{id}/data", mime = "application/json")]
 fn template_data(id: String) -> TemplateData {
-    TemplateData { data: format!("Data for ID: {id}"), id, templateTest: true }
+    TemplateData {
+        data: format!("Data for ID: {id}"),
+        id,
+        templateTest: true,
+    }
 }
 
 /// A resource clients can subscribe to.
@@ -256,7 +292,11 @@ fn test_prompt_with_embedded_resource(resourceUri: String) -> Vec<PromptMessage>
     vec![
         PromptMessage::new(
             Role::User,
-            Content::embedded_text(resourceUri, "text/plain", "Embedded resource content for testing."),
+            Content::embedded_text(
+                resourceUri,
+                "text/plain",
+                "Embedded resource content for testing.",
+            ),
         ),
         PromptMessage::user("Please process the embedded resource above."),
     ]
@@ -289,7 +329,12 @@ fn server() -> Result<Server, platform_runtime::BuildError> {
             test_elicitation_sep1330_enums,
         ])
         .tool(json_schema_tool())
-        .resources(resources![static_text, static_binary, template_data, watched])
+        .resources(resources![
+            static_text,
+            static_binary,
+            template_data,
+            watched
+        ])
         .prompts(prompts![
             test_simple_prompt,
             test_prompt_with_arguments,
@@ -303,7 +348,14 @@ fn server() -> Result<Server, platform_runtime::BuildError> {
 async fn main() -> anyhow::Result<()> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "3001".into());
     let bind = format!("127.0.0.1:{port}");
-    let args = ["conformance-fixture", "serve", "--transport", "http", "--bind", bind.as_str()];
+    let args = [
+        "conformance-fixture",
+        "serve",
+        "--transport",
+        "http",
+        "--bind",
+        bind.as_str(),
+    ];
     platform_runtime::serve_from(server()?, args).await?;
     Ok(())
 }

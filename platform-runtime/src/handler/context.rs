@@ -193,10 +193,15 @@ impl Context {
                 "sampling is not available on protocol 2026-07-28; return InputRequired instead",
             ));
         }
-        if self.client_capabilities.as_ref().is_none_or(|c| c.sampling.is_none()) {
+        if self
+            .client_capabilities
+            .as_ref()
+            .is_none_or(|c| c.sampling.is_none())
+        {
             return Err(ToolError::new("the client does not support sampling"));
         }
-        let params = CreateMessageRequestParams::new(vec![SamplingMessage::user_text(prompt)], max_tokens);
+        let params =
+            CreateMessageRequestParams::new(vec![SamplingMessage::user_text(prompt)], max_tokens);
         let result = self
             .peer
             .create_message(params)
@@ -206,7 +211,10 @@ impl Context {
             .ok()
             .and_then(|c| {
                 let block = if c.is_array() { c.get(0).cloned()? } else { c };
-                block.get("text").and_then(|t| t.as_str()).map(str::to_owned)
+                block
+                    .get("text")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_owned)
             })
             .unwrap_or_default();
         Ok(text)
@@ -229,7 +237,11 @@ impl Context {
                 "elicitation requests are not available on protocol 2026-07-28; return InputRequired instead",
             ));
         }
-        if self.client_capabilities.as_ref().is_none_or(|c| c.elicitation.is_none()) {
+        if self
+            .client_capabilities
+            .as_ref()
+            .is_none_or(|c| c.elicitation.is_none())
+        {
             return Err(ToolError::new("the client does not support elicitation"));
         }
         let requested_schema: ElicitationSchema = serde_json::from_value(schema)

@@ -248,12 +248,20 @@ impl ServerHandler for McpHandler {
         Ok(())
     }
 
-    async fn subscribe(&self, request: rmcp::model::SubscribeRequestParams, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
         self.session.subscribe(request.uri);
         Ok(())
     }
 
-    async fn unsubscribe(&self, request: rmcp::model::UnsubscribeRequestParams, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
         self.session.unsubscribe(&request.uri);
         Ok(())
     }

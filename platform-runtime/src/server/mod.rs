@@ -255,15 +255,24 @@ impl SessionState {
     }
 
     pub(crate) fn subscribe(&self, uri: String) {
-        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).insert(uri);
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uri);
     }
 
     pub(crate) fn unsubscribe(&self, uri: &str) {
-        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).remove(uri);
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uri);
     }
 
     pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
-        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).contains(uri)
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(uri)
     }
 }
 
@@ -325,12 +334,18 @@ impl ServerHandle {
         let peers: Vec<_> = {
             let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
             peers.retain(|(p, _)| !p.is_transport_closed());
-            peers.iter().filter(|(_, s)| s.is_subscribed(uri)).map(|(p, _)| p.clone()).collect()
+            peers
+                .iter()
+                .filter(|(_, s)| s.is_subscribed(uri))
+                .map(|(p, _)| p.clone())
+                .collect()
         };
         if peers.is_empty() {
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let uri = uri.to_owned();
         runtime.spawn(async move {
             for peer in peers {
