@@ -60,6 +60,9 @@ pub enum ToolErrorKind {
     Timeout,
     /// The server or the component cannot take the call now (busy, circuit open).
     Unavailable,
+    /// The client did not declare a capability the call needs (`-32021`); the message is
+    /// the capability's name.
+    MissingClientCapability,
 }
 
 impl ToolErrorKind {
@@ -83,6 +86,7 @@ impl ToolErrorKind {
             Self::RateLimited => "rate_limited",
             Self::Timeout => "timeout",
             Self::Unavailable => "unavailable",
+            Self::MissingClientCapability => "missing_client_capability",
         }
     }
 }
@@ -120,6 +124,15 @@ impl ToolError {
     /// The server or component cannot take the call now.
     pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
         Self::of(ToolErrorKind::Unavailable, message)
+    }
+
+    /// The client did not declare `capability` (`"elicitation"`, `"sampling"`, `"roots"`):
+    /// a `-32021` error naming it.
+    pub fn missing_client_capability(capability: &str) -> Self {
+        Self::of(
+            ToolErrorKind::MissingClientCapability,
+            capability.to_owned(),
+        )
     }
 
     /// A tool error with the given message, shown to the client as written.

@@ -226,9 +226,9 @@ pub mod prelude {
         Content, PromptMessage, PromptResult, ResourceContent, Role, ToolResult,
     };
     pub use crate::{
-        CallTool, Context, Params, Prompt, Server, State, Tool, ToolError, cache, circuit_breaker,
-        concurrency_limit, prompt, prompts, rate_limit, resource, resources, retry, server,
-        timeout, tool, tools,
+        CallTool, Context, InputRequired, Params, Prompt, Server, State, Tool, ToolError,
+        ToolResponse, cache, circuit_breaker, concurrency_limit, prompt, prompts, rate_limit,
+        resource, resources, retry, server, timeout, tool, tools,
     };
 }
 

@@ -6,6 +6,7 @@ mod eras;
 mod errors;
 mod http;
 mod middleware;
+mod mrtr;
 mod quickstart;
 mod requests;
 mod server;

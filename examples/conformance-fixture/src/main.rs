@@ -2,13 +2,15 @@
 //! `test://` resources and `test_*` prompts its scenarios call, written with platform's own
 //! macros and served over streamable HTTP.
 //!
-//!     PORT=3001 cargo run -p conformance-fixture
-//!     node …/conformance/dist/index.js server --url http://127.0.0.1:3001/mcp
+//! ```sh
+//! PORT=3001 cargo run -p conformance-fixture
+//! node …/conformance/dist/index.js server --url http://127.0.0.1:3001/mcp
+//! ```
 
 use std::time::Duration;
 
 use platform_runtime::prelude::*;
-use platform_runtime::{OutputSpec, ToolDef, ToolResponse};
+use platform_runtime::{InputRequired, OutputSpec, ToolDef, ToolResponse};
 
 /// A 1×1 red PNG.
 const PNG: &[u8] = &[
@@ -203,14 +205,20 @@ fn json_schema_tool() -> ToolDef {
         "type": "object",
         "$defs": {
             "address": {
+                "$anchor": "address",
                 "type": "object",
                 "properties": { "street": { "type": "string" }, "city": { "type": "string" } }
             }
         },
         "properties": {
             "name": { "type": "string" },
-            "address": { "$ref": "#/$defs/address" }
+            "address": { "$ref": "#/$defs/address" },
+            "contact": { "anyOf": [{ "type": "string", "format": "email" }, { "type": "string", "pattern": "^[0-9+ ]+$" }] }
         },
+        "allOf": [{ "anyOf": [{ "required": ["name"] }, { "required": ["contact"] }] }],
+        "if": { "properties": { "name": { "const": "admin" } } },
+        "then": { "required": ["address"] },
+        "else": { "required": [] },
         "additionalProperties": false
     });
     let serde_json::Value::Object(schema) = schema else {
@@ -227,6 +235,239 @@ fn json_schema_tool() -> ToolDef {
             )))
         },
     )
+}
+
+// ---- 2026-07-28: multi-round requests (InputRequired) and diagnostic tools ----
+
+fn text(value: impl Into<String>) -> ToolResponse {
+    ToolResult::new().with_content(Content::text(value)).into()
+}
+
+fn name_schema(property: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": { property: { "type": "string" } },
+        "required": [property]
+    })
+}
+
+/// Asks for the user's name, then greets them.
+#[tool]
+fn test_input_required_result_elicitation(ctx: Context) -> ToolResponse {
+    match ctx.input_response("user_name") {
+        Some(answer) => text(format!(
+            "Hello, {}!",
+            answer["content"]["name"].as_str().unwrap_or("stranger")
+        )),
+        None => InputRequired::new()
+            .elicit("user_name", "What is your name?", name_schema("name"))
+            .into(),
+    }
+}
+
+/// Asks the client's model a question, then reports the answer.
+#[tool]
+fn test_input_required_result_sampling(ctx: Context) -> ToolResponse {
+    match ctx.input_response("capital_question") {
+        Some(answer) => text(format!(
+            "LLM response: {}",
+            answer["content"]["text"].as_str().unwrap_or_default()
+        )),
+        None => InputRequired::new()
+            .sample("capital_question", "What is the capital of France?", 100)
+            .into(),
+    }
+}
+
+/// Asks for the client's roots, then lists them.
+#[tool]
+fn test_input_required_result_list_roots(ctx: Context) -> ToolResponse {
+    match ctx.input_response("client_roots") {
+        Some(answer) => {
+            let uris: Vec<&str> = answer["roots"]
+                .as_array()
+                .map(|roots| roots.iter().filter_map(|r| r["uri"].as_str()).collect())
+                .unwrap_or_default();
+            text(format!("Client roots: {}", uris.join(", ")))
+        }
+        None => InputRequired::new().list_roots("client_roots").into(),
+    }
+}
+
+/// Carries sealed state across a confirmation round.
+#[tool]
+fn test_input_required_result_request_state(ctx: Context) -> Result<ToolResponse, ToolError> {
+    if let Some(state) = ctx.open_state()? {
+        return Ok(text(format!(
+            "state-ok: confirmed step {}",
+            state["step"].as_str().unwrap_or("?")
+        )));
+    }
+    let schema = serde_json::json!({ "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] });
+    let state = ctx.seal_state(&serde_json::json!({ "step": "confirm" }), 300);
+    Ok(InputRequired::new()
+        .elicit("confirm", "Please confirm", schema)
+        .state(state)
+        .into())
+}
+
+/// Asks for a name, a sampled greeting and the roots at once.
+#[tool]
+fn test_input_required_result_multiple_inputs(ctx: Context) -> Result<ToolResponse, ToolError> {
+    let complete = ["user_name", "greeting", "client_roots"]
+        .iter()
+        .all(|k| ctx.input_response(k).is_some());
+    if complete && ctx.open_state()?.is_some() {
+        return Ok(text("All inputs received"));
+    }
+    let state = ctx.seal_state(&serde_json::json!({ "step": "all" }), 300);
+    Ok(InputRequired::new()
+        .elicit("user_name", "What is your name?", name_schema("name"))
+        .sample("greeting", "Generate a greeting", 50)
+        .list_roots("client_roots")
+        .state(state)
+        .into())
+}
+
+/// Three rounds: a name, then a colour, then the answer.
+#[tool]
+fn test_input_required_result_multi_round(ctx: Context) -> Result<ToolResponse, ToolError> {
+    let state = ctx.open_state()?;
+    let round = state
+        .as_ref()
+        .and_then(|s| s["round"].as_u64())
+        .unwrap_or(0);
+    match (
+        round,
+        ctx.input_response("step1"),
+        ctx.input_response("step2"),
+    ) {
+        (1, Some(answer), _) => {
+            let name = answer["content"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let state = ctx.seal_state(&serde_json::json!({ "round": 2, "name": name }), 300);
+            Ok(InputRequired::new()
+                .elicit(
+                    "step2",
+                    "Step 2: What is your favorite color?",
+                    name_schema("color"),
+                )
+                .state(state)
+                .into())
+        }
+        (2, _, Some(answer)) => {
+            let name = state
+                .as_ref()
+                .and_then(|s| s["name"].as_str())
+                .unwrap_or_default();
+            let color = answer["content"]["color"].as_str().unwrap_or_default();
+            Ok(text(format!("Completed: {name} likes {color}")))
+        }
+        _ => {
+            let state = ctx.seal_state(&serde_json::json!({ "round": 1 }), 300);
+            Ok(InputRequired::new()
+                .elicit("step1", "Step 1: What is your name?", name_schema("name"))
+                .state(state)
+                .into())
+        }
+    }
+}
+
+/// Rejects request state that was changed.
+#[tool]
+fn test_input_required_result_tampered_state(ctx: Context) -> Result<ToolResponse, ToolError> {
+    if ctx.open_state()?.is_some() {
+        return Ok(text("state-ok"));
+    }
+    let schema = serde_json::json!({ "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] });
+    let state = ctx.seal_state(&serde_json::json!({ "step": "confirm" }), 300);
+    Ok(InputRequired::new()
+        .elicit("confirm", "Please confirm", schema)
+        .state(state)
+        .into())
+}
+
+/// Asks only for what the client declared it can answer.
+#[tool]
+fn test_input_required_result_capabilities(ctx: Context) -> ToolResponse {
+    if ctx.input_response("user_name").is_some()
+        || ctx.input_response("capital_question").is_some()
+        || ctx.input_response("client_roots").is_some()
+    {
+        return text("Inputs received");
+    }
+    let mut input = InputRequired::new();
+    let mut any = false;
+    if ctx.client_supports("elicitation") {
+        input = input.elicit("user_name", "What is your name?", name_schema("name"));
+        any = true;
+    }
+    if ctx.client_supports("sampling") {
+        input = input.sample("capital_question", "What is the capital of France?", 100);
+        any = true;
+    }
+    if ctx.client_supports("roots") {
+        input = input.list_roots("client_roots");
+        any = true;
+    }
+    if any {
+        input.into()
+    } else {
+        text("No supported input methods")
+    }
+}
+
+/// Needs the sampling capability.
+#[tool]
+fn test_missing_capability(ctx: Context) -> Result<ToolResponse, ToolError> {
+    if !ctx.client_supports("sampling") {
+        return Err(ToolError::missing_client_capability("sampling"));
+    }
+    Ok(match ctx.input_response("answer") {
+        Some(_) => text("Thanks"),
+        None => InputRequired::new()
+            .sample("answer", "Say something", 20)
+            .into(),
+    })
+}
+
+/// Needs user input; on 2026-07-28 it asks through InputRequired, never on the stream.
+#[tool]
+fn test_streaming_elicitation(ctx: Context) -> ToolResponse {
+    match ctx.input_response("user_name") {
+        Some(_) => text("Thanks"),
+        None => InputRequired::new()
+            .elicit("user_name", "What is your name?", name_schema("name"))
+            .into(),
+    }
+}
+
+/// Logs, which 2026-07-28 delivers only when the request asks for a log level.
+#[tool]
+async fn test_logging_tool(ctx: Context) -> &'static str {
+    ctx.info("logging tool started").await;
+    ctx.info("logging tool finished").await;
+    "Logged"
+}
+
+/// A prompt that needs context from the user first.
+#[prompt]
+fn test_input_required_result_prompt(ctx: Context) -> Result<PromptResult, ToolError> {
+    match ctx.input_response("user_context") {
+        Some(answer) => {
+            let context = answer["content"]["context"].as_str().unwrap_or_default();
+            Ok(PromptResult::new(vec![PromptMessage::user(format!(
+                "Use this context: {context}"
+            ))]))
+        }
+        None => Ok(PromptResult::input_required(InputRequired::new().elicit(
+            "user_context",
+            "What context should the prompt use?",
+            name_schema("context"),
+        ))),
+    }
 }
 
 /// A static text resource.
@@ -327,6 +568,17 @@ fn server() -> Result<Server, platform_runtime::BuildError> {
             test_elicitation,
             test_elicitation_sep1034_defaults,
             test_elicitation_sep1330_enums,
+            test_input_required_result_elicitation,
+            test_input_required_result_sampling,
+            test_input_required_result_list_roots,
+            test_input_required_result_request_state,
+            test_input_required_result_multiple_inputs,
+            test_input_required_result_multi_round,
+            test_input_required_result_tampered_state,
+            test_input_required_result_capabilities,
+            test_missing_capability,
+            test_streaming_elicitation,
+            test_logging_tool,
         ])
         .tool(json_schema_tool())
         .resources(resources![
@@ -340,6 +592,7 @@ fn server() -> Result<Server, platform_runtime::BuildError> {
             test_prompt_with_arguments,
             test_prompt_with_embedded_resource,
             test_prompt_with_image,
+            test_input_required_result_prompt,
         ])
         .build()
 }

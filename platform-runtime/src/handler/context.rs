@@ -263,6 +263,30 @@ impl Context {
         Ok((action, result.content))
     }
 
+    /// Whether the client declared a capability (`"elicitation"`, `"sampling"`, `"roots"`,
+    /// …) — on 2026-07-28 for this request, on legacy sessions at `initialize`.
+    pub fn client_supports(&self, capability: &str) -> bool {
+        self.client_capabilities
+            .as_ref()
+            .and_then(|c| serde_json::to_value(c).ok())
+            .is_some_and(|c| c.get(capability).is_some_and(|v| !v.is_null()))
+    }
+
+    /// Seal `data` as multi-round request state for this component, valid for `ttl_secs`:
+    /// the client cannot read it usefully, change it, or use it with another component.
+    pub fn seal_state(&self, data: &serde_json::Value, ttl_secs: u64) -> String {
+        super::mrtr::seal(&self.component, data, ttl_secs)
+    }
+
+    /// The data sealed in this retry's request state, or `None` on a first call. Changed,
+    /// foreign or expired state is an invalid-params error.
+    pub fn open_state(&self) -> Result<Option<serde_json::Value>, ToolError> {
+        match &self.request_state {
+            None => Ok(None),
+            Some(sealed) => super::mrtr::open(&self.component, sealed).map(Some),
+        }
+    }
+
     /// The protocol era of this request.
     pub fn era(&self) -> Era {
         self.era

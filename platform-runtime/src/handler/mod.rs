@@ -5,6 +5,7 @@ pub mod args;
 mod call;
 mod context;
 pub(crate) mod extract;
+pub(crate) mod mrtr;
 pub mod output;
 
 pub use call::{CallTool, CallToolHandler, call_tool_handler};

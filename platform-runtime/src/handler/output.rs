@@ -24,17 +24,34 @@ use crate::schema;
 /// (elicitation, sampling, roots) before it can finish, and the client retries the call with
 /// the answers.
 #[derive(Debug, Clone)]
-pub struct InputRequired(pub(crate) InputRequiredResult);
+pub struct InputRequired {
+    pub(crate) result: InputRequiredResult,
+    /// Why a request added with the builder is not a valid MCP request, if one is not: the
+    /// result then becomes an internal error instead of reaching the client.
+    pub(crate) invalid: Option<String>,
+}
 
 impl InputRequired {
     /// Wrap a result built with the MCP SDK's model types.
     pub fn from_sdk(result: InputRequiredResult) -> Self {
-        Self(result)
+        Self {
+            result,
+            invalid: None,
+        }
     }
 
     /// Ask the client only to echo the given opaque state on its retry.
     pub fn with_request_state(state: impl Into<String>) -> Self {
-        Self(InputRequiredResult::from_request_state(state))
+        Self::from_sdk(InputRequiredResult::from_request_state(state))
+    }
+
+    /// The wire result, or an internal error (logged in full, masked for the client) when
+    /// the builder was given a request the protocol cannot carry.
+    pub(crate) fn into_result(self) -> Result<InputRequiredResult, ToolError> {
+        match self.invalid {
+            None => Ok(self.result),
+            Some(problem) => Err(ToolError::internal(problem)),
+        }
     }
 }
 
@@ -50,8 +67,18 @@ impl From<ToolResult> for ToolResponse {
 }
 
 impl From<InputRequired> for ToolResponse {
+    /// An invalid input request (see [`InputRequired::elicit`]) becomes a failed tool result
+    /// naming the problem, and an error log line.
     fn from(input: InputRequired) -> Self {
-        Self(CallToolResponse::InputRequired(input.0))
+        match input.into_result() {
+            Ok(result) => Self(CallToolResponse::InputRequired(result)),
+            Err(error) => {
+                tracing::error!(%error, "a tool built an invalid input_required result");
+                complete(CallToolResult::error(vec![ContentBlock::text(
+                    error.to_string(),
+                )]))
+            }
+        }
     }
 }
 
@@ -178,9 +205,17 @@ impl IntoToolOutput for ToolResult {
     }
 }
 
+impl IntoToolOutput for ToolResponse {
+    fn into_tool_response(self) -> Result<ToolResponse, ToolError> {
+        Ok(self)
+    }
+}
+
 impl IntoToolOutput for InputRequired {
     fn into_tool_response(self) -> Result<ToolResponse, ToolError> {
-        Ok(self.into())
+        Ok(ToolResponse(CallToolResponse::InputRequired(
+            self.into_result()?,
+        )))
     }
 }
 
@@ -308,6 +343,12 @@ pub type ResourceConverter<T> = fn(T) -> Result<Vec<ResourceContent>, ToolError>
 pub trait IntoPromptResult {
     /// Convert into a prompt result.
     fn into_prompt_result(self) -> PromptResult;
+}
+
+impl IntoPromptResult for InputRequired {
+    fn into_prompt_result(self) -> PromptResult {
+        PromptResult::input_required(self)
+    }
 }
 
 impl IntoPromptResult for PromptResult {

@@ -240,17 +240,29 @@ async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpRespon
                 &prompt.arguments_schema,
                 request.arguments.unwrap_or_default(),
             );
+            let (request_state, input_responses) = match request.params {
+                Params::Call {
+                    request_state,
+                    input_responses,
+                } => (request_state, input_responses),
+                _ => (None, None),
+            };
             let parts = RequestParts {
                 rmcp: request.ctx,
                 session: request.session,
                 states: request.states,
                 component: prompt.key.clone(),
                 arguments: Some(arguments),
-                request_state: None,
-                input_responses: None,
+                request_state,
+                input_responses,
             };
             let handler = prompt.handler.clone();
-            let result = guarded("prompt", &name, async move { handler(parts).await }).await?;
+            let mut result = guarded("prompt", &name, async move { handler(parts).await }).await?;
+            if let Some(input) = result.input_required.take() {
+                return Ok(McpResponse::new(Reply::Prompt(
+                    rmcp::model::GetPromptResponse::InputRequired(input.into_result()?),
+                )));
+            }
             Ok(McpResponse::new(Reply::Prompt(
                 rmcp::model::GetPromptResponse::Complete(result.into_wire()),
             )))

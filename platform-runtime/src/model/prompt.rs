@@ -81,10 +81,12 @@ impl PromptMessage {
 }
 
 /// A rendered prompt: its messages and an optional description.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct PromptResult {
     description: Option<String>,
     messages: Vec<PromptMessage>,
+    /// Set when the prompt needs client input first (2026-07-28 multi-round).
+    pub(crate) input_required: Option<crate::InputRequired>,
 }
 
 impl PromptResult {
@@ -93,7 +95,17 @@ impl PromptResult {
         Self {
             description: None,
             messages,
+            input_required: None,
         }
+    }
+
+    /// A result that asks the client for input first (protocol 2026-07-28): the client
+    /// answers and gets the prompt again, with the answers in the prompt's
+    /// [`crate::Context::input_response`].
+    pub fn input_required(input: crate::InputRequired) -> Self {
+        let mut result = Self::new(Vec::new());
+        result.input_required = Some(input);
+        result
     }
 
     /// Set the description sent with the messages.
@@ -134,6 +146,7 @@ impl PromptResult {
                 .into_iter()
                 .map(PromptMessage::from_wire)
                 .collect(),
+            input_required: None,
         }
     }
 }

@@ -35,8 +35,16 @@ pub(crate) struct McpHandler {
 
 /// A tool failure as the client sees it: a result with `isError: true` for failures the
 /// model may act on, a JSON-RPC error for protocol errors.
+/// `-32021` for a capability the client did not declare.
+fn missing_capability(capability: &str) -> ErrorData {
+    let capabilities =
+        serde_json::from_value(serde_json::json!({ capability: {} })).unwrap_or_default();
+    ErrorData::missing_required_client_capability(capabilities)
+}
+
 pub(crate) fn tool_failure(tool: &str, error: ToolError) -> Result<CallToolResponse, ErrorData> {
     let message = match error.kind() {
+        ToolErrorKind::MissingClientCapability => return Err(missing_capability(error.message())),
         ToolErrorKind::InvalidParams | ToolErrorKind::NotFound => {
             return Err(ErrorData::invalid_params(
                 error.message().to_owned(),
@@ -67,6 +75,7 @@ pub(crate) fn tool_failure(tool: &str, error: ToolError) -> Result<CallToolRespo
 /// A failure of any other method: a JSON-RPC error.
 fn protocol_failure(method: Method, target: Option<&str>, error: ToolError) -> ErrorData {
     match error.kind() {
+        ToolErrorKind::MissingClientCapability => missing_capability(error.message()),
         ToolErrorKind::InvalidParams | ToolErrorKind::InvalidArguments => {
             ErrorData::invalid_params(error.message().to_owned(), error.data().cloned())
         }
@@ -394,11 +403,15 @@ impl ServerHandler for McpHandler {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        let params = Params::Call {
+            request_state: request.request_state,
+            input_responses: request.input_responses,
+        };
         let request = self.request(
             Method::GetPrompt,
             Some(request.name.as_str().into()),
             request.arguments,
-            Params::None,
+            params,
             context,
         );
         expect_reply!(self.run_other(request).await?, Prompt, Method::GetPrompt)

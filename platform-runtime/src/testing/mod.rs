@@ -41,6 +41,68 @@ use crate::handler::{Era, LogLevel};
 use crate::model::{PromptResult, ResourceContent, ToolResult};
 use crate::server::{IntoServer, Server};
 
+/// The outcome of one round of a multi-round tool call ([`TestClient::call_tool_round`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Round {
+    /// The tool finished.
+    Complete(ToolResult),
+    /// The tool needs input before it can finish.
+    InputRequired(InputAsked),
+}
+
+/// What a tool asked for in an `input_required` result.
+#[derive(Debug, Clone)]
+pub struct InputAsked {
+    /// The requests by key, as JSON (`{"method": "elicitation/create", "params": {...}}`).
+    pub requests: std::collections::BTreeMap<String, Value>,
+    /// The state the client must echo on its retry.
+    pub request_state: Option<String>,
+}
+
+impl InputAsked {
+    /// The method of the request under `key` (`"elicitation/create"`,
+    /// `"sampling/createMessage"`, `"roots/list"`).
+    pub fn method(&self, key: &str) -> Option<&str> {
+        self.requests.get(key)?.get("method")?.as_str()
+    }
+
+    /// A retry carrying this round's state and `response` as the answer to `key`; add more
+    /// answers with [`Retry::answer`].
+    pub fn answer(&self, key: &str, response: Value) -> Retry {
+        Retry {
+            input_responses: Default::default(),
+            request_state: self.request_state.clone(),
+        }
+        .answer(key, response)
+    }
+}
+
+/// The answers and state a client sends when it retries a multi-round call.
+#[derive(Debug, Clone, Default)]
+pub struct Retry {
+    /// The client's results by request key.
+    pub input_responses: std::collections::BTreeMap<String, Value>,
+    /// The state echoed from the previous round.
+    pub request_state: Option<String>,
+}
+
+impl Retry {
+    /// Add the answer to the request under `key`.
+    #[must_use]
+    pub fn answer(mut self, key: &str, response: Value) -> Self {
+        self.input_responses.insert(key.to_owned(), response);
+        self
+    }
+
+    /// Replace the echoed state (to test how a tool treats altered state).
+    #[must_use]
+    pub fn state(mut self, state: impl Into<String>) -> Self {
+        self.request_state = Some(state.into());
+        self
+    }
+}
+
 /// Why a test client call failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -316,6 +378,63 @@ impl TestClient {
         params.arguments = arguments;
         let result = self.service.call_tool(params).await?;
         Ok(ToolResult::from_wire(result))
+    }
+
+    /// One round of a multi-round (2026-07-28) tool call: send `retry`'s answers and state,
+    /// if any, and return either the final result or the input the tool asked for. Drive the
+    /// rounds yourself to test what a tool asks, and how it treats answers and state.
+    ///
+    /// ```no_run
+    /// # use platform_runtime::testing::{Retry, Round, TestClient};
+    /// # async fn demo(client: TestClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let Round::InputRequired(asked) = client.call_tool_round("deploy", serde_json::json!({}), None).await? else {
+    ///     panic!("expected a question");
+    /// };
+    /// assert_eq!(asked.method("confirm"), Some("elicitation/create"));
+    /// let retry = asked.answer("confirm", serde_json::json!({ "action": "accept", "content": { "ok": true } }));
+    /// let Round::Complete(result) = client.call_tool_round("deploy", serde_json::json!({}), Some(retry)).await? else {
+    ///     panic!("expected a result");
+    /// };
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_tool_round(
+        &self,
+        name: &str,
+        arguments: Value,
+        retry: Option<Retry>,
+    ) -> Result<Round, TestError> {
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        params.arguments = match arguments {
+            Value::Object(map) => Some(map),
+            Value::Null => None,
+            other => return Err(TestError::NotAnObject(other)),
+        };
+        if let Some(retry) = retry {
+            params.input_responses = Some(retry.input_responses);
+            params.request_state = retry.request_state;
+        }
+        match self.service.call_tool_once(params).await? {
+            rmcp::model::CallToolResponse::Complete(result) => {
+                Ok(Round::Complete(ToolResult::from_wire(result)))
+            }
+            rmcp::model::CallToolResponse::InputRequired(result) => {
+                let requests = result
+                    .input_requests
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(key, request)| {
+                        (key, serde_json::to_value(request).unwrap_or(Value::Null))
+                    })
+                    .collect();
+                Ok(Round::InputRequired(InputAsked {
+                    requests,
+                    request_state: result.request_state,
+                }))
+            }
+            _ => Err(TestError::Connection(
+                "the server answered with a task, which the test client does not poll".into(),
+            )),
+        }
     }
 
     /// Start a tool call without waiting for it, to cancel it or to overlap calls.
