@@ -244,3 +244,168 @@ async fn shutdown_drains_and_returns() {
         "the listener is closed"
     );
 }
+
+/// The body of a JSON-RPC error reply, parsed.
+fn error_code(reply: &Reply) -> Option<i64> {
+    let value: serde_json::Value = serde_json::from_str(reply.body.trim()).ok()?;
+    value["error"]["code"].as_i64()
+}
+
+#[tokio::test]
+async fn the_legacy_session_lifecycle_answers_with_the_spec_statuses() {
+    let http = serve(HttpConfig::default()).await;
+    let addr = http.local_addr();
+    let init = request(addr, "POST", "/mcp", &[JSON, ACCEPT], INITIALIZE.as_bytes()).await;
+    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let in_session = |version: &'static str| {
+        [
+            JSON,
+            ACCEPT,
+            ("mcp-session-id", session.as_str()),
+            ("mcp-protocol-version", version),
+        ]
+    };
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+
+    let notified = request(
+        addr,
+        "POST",
+        "/mcp",
+        &in_session("2025-11-25"),
+        initialized.as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        notified.status, 202,
+        "a notification is accepted without a body"
+    );
+    let listed = request(
+        addr,
+        "POST",
+        "/mcp",
+        &in_session("2025-11-25"),
+        list.as_bytes(),
+    )
+    .await;
+    assert_eq!(listed.status, 200);
+    assert!(listed.body.contains(r#""name":"add""#), "{}", listed.body);
+
+    let bad_version = request(
+        addr,
+        "POST",
+        "/mcp",
+        &in_session("1999-01-01"),
+        list.as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        bad_version.status, 400,
+        "an unsupported MCP-Protocol-Version"
+    );
+    let no_session = request(addr, "POST", "/mcp", &[JSON, ACCEPT], list.as_bytes()).await;
+    assert_eq!(no_session.status, 400, "a legacy request needs its session");
+    let unknown = request(
+        addr,
+        "POST",
+        "/mcp",
+        &[JSON, ACCEPT, ("mcp-session-id", "no-such-session")],
+        list.as_bytes(),
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "an unknown session is not found");
+
+    let deleted = request(
+        addr,
+        "DELETE",
+        "/mcp",
+        &[("mcp-session-id", session.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(deleted.status, 200, "the client ends its session");
+    let after = request(
+        addr,
+        "POST",
+        "/mcp",
+        &in_session("2025-11-25"),
+        list.as_bytes(),
+    )
+    .await;
+    assert_eq!(after.status, 404, "a deleted session is gone");
+    http.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_json_rpc_errors_not_media_type_errors() {
+    let http = serve(HttpConfig::default()).await;
+    let addr = http.local_addr();
+    let broken = request(addr, "POST", "/mcp", &[JSON, ACCEPT], br#"{"jsonrpc":"#).await;
+    assert_eq!(broken.status, 400);
+    assert_eq!(error_code(&broken), Some(-32700), "{}", broken.body);
+    let not_rpc = request(addr, "POST", "/mcp", &[JSON, ACCEPT], br#"{"foo":1}"#).await;
+    assert_eq!(not_rpc.status, 400);
+    assert_eq!(error_code(&not_rpc), Some(-32600), "{}", not_rpc.body);
+    let wrong_type = request(
+        addr,
+        "POST",
+        "/mcp",
+        &[("content-type", "text/plain"), ACCEPT],
+        INITIALIZE.as_bytes(),
+    )
+    .await;
+    assert_eq!(wrong_type.status, 415, "only JSON bodies are accepted");
+    let no_accept = request(addr, "POST", "/mcp", &[JSON], INITIALIZE.as_bytes()).await;
+    assert_eq!(no_accept.status, 406, "the client must accept JSON and SSE");
+    // The server still serves.
+    let init = request(addr, "POST", "/mcp", &[JSON, ACCEPT], INITIALIZE.as_bytes()).await;
+    assert_eq!(init.status, 200);
+    http.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn modern_requests_must_name_their_method_in_the_headers() {
+    let http = serve(HttpConfig::default()).await;
+    let addr = http.local_addr();
+    let modern = |method: &'static str| {
+        [
+            JSON,
+            ACCEPT,
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", method),
+        ]
+    };
+    let mismatch = request(
+        addr,
+        "POST",
+        "/mcp",
+        &modern("tools/call"),
+        MODERN_LIST.as_bytes(),
+    )
+    .await;
+    assert_eq!(mismatch.status, 400, "Mcp-Method must match the body");
+    let cancelled =
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9}}"#;
+    let notified = request(
+        addr,
+        "POST",
+        "/mcp",
+        &modern("notifications/cancelled"),
+        cancelled.as_bytes(),
+    )
+    .await;
+    assert_eq!(notified.status, 202);
+    let call = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let mut headers = modern("tools/call").to_vec();
+    headers.push(("mcp-name", "add"));
+    let called = request(addr, "POST", "/mcp", &headers, call.as_bytes()).await;
+    assert_eq!(called.status, 200, "{}", called.body);
+    assert!(called.body.contains(r#""text":"5""#), "{}", called.body);
+    let wrong_name = {
+        let mut headers = modern("tools/call").to_vec();
+        headers.push(("mcp-name", "subtract"));
+        request(addr, "POST", "/mcp", &headers, call.as_bytes()).await
+    };
+    assert_eq!(wrong_name.status, 400, "Mcp-Name must match the tool");
+    http.shutdown().await.unwrap();
+}

@@ -9,6 +9,9 @@
 //! - `TCP_NODELAY` on every accepted socket (without it, keep-alive clients stall ~44 ms on
 //!   every streamed response: Nagle against delayed ACKs).
 //! - `/healthz` (alive) and `/readyz` (accepting work; 503 while draining).
+//! - A body that is not JSON gets 400 with a JSON-RPC parse error (-32700), and JSON that is
+//!   not a JSON-RPC message 400 with an invalid-request error (-32600), each with a log line;
+//!   a session `DELETE` answers 200.
 //! - Graceful shutdown: stop accepting, let in-flight requests finish within a grace period.
 
 use std::net::SocketAddr;
@@ -17,7 +20,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -97,8 +103,14 @@ pub fn router(
         Arc::new(sessions),
         mcp_config,
     );
+    let limit = config.max_body_bytes;
+    let mcp = Router::new()
+        .fallback_service(service)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            protocol_statuses(request, next, limit)
+        }));
     Router::new()
-        .nest_service(&config.path, service)
+        .nest_service(&config.path, mcp)
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
@@ -113,6 +125,79 @@ pub fn router(
                 }
             }),
         )
+}
+
+/// A JSON-RPC error body with a null id, for requests that never became a message.
+fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code, "message": message },
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Statuses the SDK's service gets wrong for a network server: it answers a malformed JSON
+/// body with 415, and a session `DELETE` with 202 (clients expect 200 or 204). The body is
+/// read here, within the limit, so a malformed one can be classified and logged.
+async fn protocol_statuses(request: Request<Body>, next: Next, limit: usize) -> Response {
+    if request.method() == Method::DELETE {
+        let mut response = next.run(request).await;
+        if response.status() == StatusCode::ACCEPTED {
+            *response.status_mut() = StatusCode::OK;
+        }
+        return response;
+    }
+    let json_body = request.method() == Method::POST
+        && request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !json_body {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::warn!(limit, %error, "request body over the limit or unreadable");
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body over the limit of {limit} bytes"),
+            )
+                .into_response();
+        }
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
+    if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return response;
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        Err(error) => {
+            tracing::warn!(%error, "request body is not JSON");
+            jsonrpc_error(
+                StatusCode::BAD_REQUEST,
+                -32700,
+                format!("parse error: {error}"),
+            )
+        }
+        Ok(_) => {
+            tracing::warn!("request body is JSON but not a JSON-RPC message");
+            jsonrpc_error(
+                StatusCode::BAD_REQUEST,
+                -32600,
+                "invalid request: the body is not a JSON-RPC request, notification or response"
+                    .into(),
+            )
+        }
+    }
 }
 
 /// A running HTTP server: its address, and a handle to stop it.
