@@ -143,61 +143,67 @@ fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
 }
 
 /// Statuses the SDK's service gets wrong for a network server: it answers a malformed JSON
-/// body with 415, and a session `DELETE` with 202 (clients expect 200 or 204). The body is
-/// read here, within the limit, so a malformed one can be classified and logged.
+/// body with 415 (`fail to deserialize request body: …`), and a session `DELETE` with 202
+/// (clients expect 200 or 204). Only those replies are touched; a well-formed request passes
+/// through without being buffered or copied.
 async fn protocol_statuses(request: Request<Body>, next: Next, limit: usize) -> Response {
-    if request.method() == Method::DELETE {
-        let mut response = next.run(request).await;
-        if response.status() == StatusCode::ACCEPTED {
+    let method = request.method().clone();
+    let json_body = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let mut response = next.run(request).await;
+    match (method, response.status()) {
+        (Method::DELETE, StatusCode::ACCEPTED) => {
             *response.status_mut() = StatusCode::OK;
+            response
         }
-        return response;
-    }
-    let json_body = request.method() == Method::POST
-        && request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !json_body {
-        return next.run(request).await;
-    }
-    let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            tracing::warn!(limit, %error, "request body over the limit or unreadable");
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body over the limit of {limit} bytes"),
-            )
-                .into_response();
+        (Method::POST, StatusCode::UNSUPPORTED_MEDIA_TYPE) if json_body => {
+            let body = axum::body::to_bytes(response.into_body(), limit.min(64 << 10))
+                .await
+                .unwrap_or_default();
+            let detail = String::from_utf8_lossy(&body);
+            let detail = detail
+                .strip_prefix("fail to deserialize request body")
+                .unwrap_or(&detail)
+                .trim_start_matches([':', ' ']);
+            if is_data_error(detail) {
+                tracing::warn!(error = %detail, "request body is JSON but not a JSON-RPC message");
+                jsonrpc_error(
+                    StatusCode::BAD_REQUEST,
+                    -32600,
+                    format!("invalid request: the body is not a JSON-RPC message ({detail})"),
+                )
+            } else {
+                tracing::warn!(error = %detail, "request body is not JSON");
+                jsonrpc_error(
+                    StatusCode::BAD_REQUEST,
+                    -32700,
+                    format!("parse error: {detail}"),
+                )
+            }
         }
-    };
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes.clone())))
-        .await;
-    if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
-        return response;
+        _ => response,
     }
-    match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-        Err(error) => {
-            tracing::warn!(%error, "request body is not JSON");
-            jsonrpc_error(
-                StatusCode::BAD_REQUEST,
-                -32700,
-                format!("parse error: {error}"),
-            )
-        }
-        Ok(_) => {
-            tracing::warn!("request body is JSON but not a JSON-RPC message");
-            jsonrpc_error(
-                StatusCode::BAD_REQUEST,
-                -32600,
-                "invalid request: the body is not a JSON-RPC request, notification or response"
-                    .into(),
-            )
-        }
-    }
+}
+
+/// Whether a serde_json error message describes well-formed JSON of the wrong shape (as
+/// opposed to a syntax error): serde's data errors have these fixed openings, and the SDK
+/// reports a JSON value that is no JSON-RPC message as "unrecognized JSON-RPC message".
+fn is_data_error(message: &str) -> bool {
+    [
+        "invalid type",
+        "invalid value",
+        "invalid length",
+        "missing field",
+        "unknown field",
+        "unknown variant",
+        "duplicate field",
+        "data did not match",
+        "unrecognized JSON-RPC message",
+    ]
+    .iter()
+    .any(|opening| message.contains(opening))
 }
 
 /// A running HTTP server: its address, and a handle to stop it.

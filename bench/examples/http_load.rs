@@ -1,0 +1,410 @@
+//! HTTP load generator: platform's streamable HTTP transport against a plain rmcp server
+//! built the same way and a minimal axum JSON echo (the machine's ceiling, no MCP), all in
+//! this process, on 127.0.0.1, interleaved round by round.
+//!
+//! ```sh
+//! cargo run --release -p platform-bench --example http_load -- [seconds-per-run] [rounds]
+//! ```
+//!
+//! The client is a minimal HTTP/1.1 client that either keeps its connection alive (what the
+//! TypeScript SDK and httpx do) or opens one per call (what rmcp's client does). Every reply
+//! is checked for the echoed text. Workloads:
+//!
+//! - `modern`: 2026-07-28 `tools/call` (stateless, plain JSON);
+//! - `legacy`: 2025-11-25 `tools/call` in an initialized session (SSE replies).
+//!
+//! Platform runs its default middleware stack; plain rmcp runs rmcp's `StreamableHttpService`
+//! configured as platform configures it (legacy sessions on, `json_response`), both with
+//! `TCP_NODELAY`, both through axum.
+//!
+//! Prints calls/s and p50 latency per cell (medians over the rounds) and the ratios.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::post;
+use axum::serve::ListenerExt as _;
+use platform_runtime::transport::http::{HttpConfig, start};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+const MODERN_CALL: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+const LEGACY_CALL: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"load","version":"1"}}}"#;
+const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+
+/// One server under load.
+#[derive(Clone)]
+struct Target {
+    name: &'static str,
+    addr: SocketAddr,
+    path: &'static str,
+    era: Era,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Era {
+    /// Not MCP: the ceiling.
+    Raw,
+    Modern,
+    Legacy,
+}
+
+fn nodelay(listener: tokio::net::TcpListener) -> impl axum::serve::Listener<Addr = SocketAddr> {
+    listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    })
+}
+
+/// A benchmark failure: a server that did not start or a reply that was wrong.
+type Fail = Box<dyn std::error::Error + Send + Sync>;
+
+async fn listen() -> Result<(tokio::net::TcpListener, SocketAddr), Fail> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}
+
+/// The ceiling: an axum route answering a fixed JSON-RPC-shaped body.
+async fn ceiling() -> Result<SocketAddr, Fail> {
+    let (listener, addr) = listen().await?;
+    let app = Router::new().route(
+        "/mcp",
+        post(|body: axum::body::Bytes| async move {
+            let _ = body;
+            (
+                [("content-type", "application/json")],
+                r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hello"}]}}"#,
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(nodelay(listener), app).await });
+    Ok(addr)
+}
+
+/// Plain rmcp configured as platform configures it (legacy sessions on, plain JSON where
+/// the protocol allows), served by axum with `TCP_NODELAY`.
+async fn plain() -> Result<SocketAddr, Fail> {
+    let (listener, addr) = listen().await?;
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(vec!["127.0.0.1".to_owned()])
+        .with_json_response(true);
+    let service = StreamableHttpService::new(
+        || Ok(platform_bench::plain::Plain::default()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let app = Router::new().nest_service("/mcp", service);
+    tokio::spawn(async move { axum::serve(nodelay(listener), app).await });
+    Ok(addr)
+}
+
+/// Platform's HTTP transport with its default middleware stack (`PLATFORM_STACK=bare` for
+/// none: the transport's own cost).
+async fn platform() -> Result<SocketAddr, Fail> {
+    let stack = match std::env::var("PLATFORM_STACK").as_deref() {
+        Ok("bare") => platform_bench::platform::Stack::Bare,
+        _ => platform_bench::platform::Stack::Default,
+    };
+    let server = platform_bench::platform::server(stack);
+    let http = start(
+        server,
+        HttpConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..HttpConfig::default()
+        },
+    )
+    .await?;
+    let addr = http.local_addr();
+    // Keep serving for the life of the process.
+    tokio::spawn(http.wait());
+    Ok(addr)
+}
+
+/// A minimal HTTP/1.1 connection: one request at a time, replies read by content length or
+/// chunked encoding.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> std::io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            buf: Vec::with_capacity(8192),
+        })
+    }
+
+    /// POST `body`; return the status, the session header if any, and the reply body.
+    async fn post(
+        &mut self,
+        target: &Target,
+        headers: &str,
+        body: &str,
+        close: bool,
+    ) -> std::io::Result<(u16, Option<String>, String)> {
+        let connection = if close { "close" } else { "keep-alive" };
+        let request = format!(
+            "POST {} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: {connection}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\n{headers}content-length: {}\r\n\r\n{body}",
+            target.path,
+            body.len()
+        );
+        self.stream.write_all(request.as_bytes()).await?;
+        self.buf.clear();
+        let head_end = loop {
+            if let Some(at) = find(&self.buf, b"\r\n\r\n") {
+                break at + 4;
+            }
+            self.fill().await?;
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).to_ascii_lowercase();
+        let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let header = |name: &str| {
+            head.lines().find_map(|l| {
+                l.strip_prefix(name)
+                    .map(|v| v.trim_start_matches(':').trim().to_owned())
+            })
+        };
+        let session = header("mcp-session-id");
+        let mut body = Vec::new();
+        let mut at = head_end;
+        if let Some(length) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            while self.buf.len() < at + length {
+                self.fill().await?;
+            }
+            body.extend_from_slice(&self.buf[at..at + length]);
+        } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            loop {
+                let line_end = loop {
+                    if let Some(end) = find(&self.buf[at..], b"\r\n") {
+                        break at + end;
+                    }
+                    self.fill().await?;
+                };
+                let size_text = String::from_utf8_lossy(&self.buf[at..line_end]).to_string();
+                let size =
+                    usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                        .map_err(|_| {
+                            std::io::Error::other(format!("bad chunk size {size_text:?}"))
+                        })?;
+                while self.buf.len() < line_end + 2 + size + 2 {
+                    self.fill().await?;
+                }
+                body.extend_from_slice(&self.buf[line_end + 2..line_end + 2 + size]);
+                at = line_end + 2 + size + 2;
+                if size == 0 {
+                    break;
+                }
+            }
+        }
+        // The session id header keeps its case-sensitive value from the raw head.
+        let session = session.and_then(|_| {
+            String::from_utf8_lossy(&self.buf[..head_end])
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("mcp-session-id")
+                        .then(|| value.trim().to_owned())
+                })
+        });
+        Ok((status, session, String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    async fn fill(&mut self) -> std::io::Result<()> {
+        let mut chunk = [0u8; 8192];
+        let n = self.stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A legacy session on `target`: initialize, then the initialized notification.
+async fn open_session(target: &Target) -> std::io::Result<String> {
+    let mut conn = Conn::open(target.addr).await?;
+    let headers = "mcp-protocol-version: 2025-11-25\r\n";
+    let (status, session, _) = conn.post(target, "", INITIALIZE, false).await?;
+    let session = session
+        .ok_or_else(|| std::io::Error::other(format!("{}: no session ({status})", target.name)))?;
+    let with_session = format!("{headers}mcp-session-id: {session}\r\n");
+    conn.post(target, &with_session, INITIALIZED, false).await?;
+    Ok(session)
+}
+
+/// The headers and body of one call on `target`.
+fn call(target: &Target, session: Option<&str>) -> (String, &'static str) {
+    match target.era {
+        Era::Raw => (String::new(), MODERN_CALL),
+        Era::Modern => (
+            "mcp-protocol-version: 2026-07-28\r\nmcp-method: tools/call\r\nmcp-name: echo\r\n"
+                .to_owned(),
+            MODERN_CALL,
+        ),
+        Era::Legacy => (
+            format!(
+                "mcp-protocol-version: 2025-11-25\r\nmcp-session-id: {}\r\n",
+                session.unwrap_or_default()
+            ),
+            LEGACY_CALL,
+        ),
+    }
+}
+
+/// Run `workers` clients against `target` for `duration`; calls/s and p50 latency (µs).
+async fn run(
+    target: &Target,
+    workers: usize,
+    keep_alive: bool,
+    duration: Duration,
+) -> Result<(f64, u128), Fail> {
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let session = match target.era {
+                Era::Legacy => Some(open_session(&target).await?),
+                _ => None,
+            };
+            let (headers, body) = call(&target, session.as_deref());
+            let mut latencies = Vec::new();
+            let mut conn = None;
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                let open = match conn.as_mut() {
+                    Some(open) => open,
+                    None => conn.insert(Conn::open(target.addr).await?),
+                };
+                let (status, _, reply) = open.post(&target, &headers, body, !keep_alive).await?;
+                if status != 200
+                    || !reply.contains(r#""text":"hello""#)
+                    || reply.contains(r#""isError":true"#)
+                {
+                    return Err(
+                        format!("{}: unexpected reply {status}: {reply}", target.name).into(),
+                    );
+                }
+                latencies.push(started.elapsed().as_micros());
+                if !keep_alive {
+                    conn = None;
+                }
+            }
+            Ok::<_, Fail>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    all.sort_unstable();
+    let p50 = all.get(all.len() / 2).copied().unwrap_or(0);
+    Ok((all.len() as f64 / duration.as_secs_f64(), p50))
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Fail> {
+    let mut args = std::env::args().skip(1);
+    let seconds: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(2.0);
+    let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let duration = Duration::from_secs_f64(seconds);
+
+    let plain_addr = plain().await?;
+    let platform_addr = platform().await?;
+    let ceiling_addr = ceiling().await?;
+    let targets = [
+        Target {
+            name: "ceiling (axum JSON echo, no MCP)",
+            addr: ceiling_addr,
+            path: "/mcp",
+            era: Era::Raw,
+        },
+        Target {
+            name: "plain rmcp, 2026-07-28 (stateless JSON)",
+            addr: plain_addr,
+            path: "/mcp",
+            era: Era::Modern,
+        },
+        Target {
+            name: "platform, 2026-07-28",
+            addr: platform_addr,
+            path: "/mcp",
+            era: Era::Modern,
+        },
+        Target {
+            name: "plain rmcp, 2025-11-25 session (SSE)",
+            addr: plain_addr,
+            path: "/mcp",
+            era: Era::Legacy,
+        },
+        Target {
+            name: "platform, 2025-11-25 session",
+            addr: platform_addr,
+            path: "/mcp",
+            era: Era::Legacy,
+        },
+    ];
+    let stack = std::env::var("PLATFORM_STACK").unwrap_or_else(|_| "default".into());
+    println!("platform middleware: {stack}; {seconds} s per cell, {rounds} rounds, medians");
+    let cells = [(1, true), (16, true), (1, false), (16, false)];
+    // results[target][cell] = (calls/s per round, p50 per round)
+    let mut results = vec![vec![(Vec::new(), Vec::new()); cells.len()]; targets.len()];
+    for round in 0..rounds {
+        for (c, &(workers, keep_alive)) in cells.iter().enumerate() {
+            for (t, target) in targets.iter().enumerate() {
+                let (rate, p50) = run(target, workers, keep_alive, duration).await?;
+                results[t][c].0.push(rate);
+                results[t][c].1.push(p50 as f64);
+            }
+        }
+        eprintln!("round {} of {rounds} done", round + 1);
+    }
+    println!("| server | c=1 keep-alive | c=16 keep-alive | c=1 new conn | c=16 new conn |");
+    println!("|---|---:|---:|---:|---:|");
+    let medians: Vec<Vec<(f64, f64)>> = results
+        .into_iter()
+        .map(|cells| {
+            cells
+                .into_iter()
+                .map(|(r, p)| (median(r), median(p)))
+                .collect()
+        })
+        .collect();
+    for (t, target) in targets.iter().enumerate() {
+        let row: Vec<String> = medians[t]
+            .iter()
+            .map(|(rate, p50)| format!("{rate:.0} ({p50:.0} µs)"))
+            .collect();
+        println!("| {} | {} |", target.name, row.join(" | "));
+    }
+    let ratio = |a: usize, b: usize| -> String {
+        (0..cells.len())
+            .map(|c| format!("{:.2}×", medians[a][c].0 / medians[b][c].0))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    println!("| platform / plain rmcp, modern | {} |", ratio(2, 1));
+    println!("| platform / plain rmcp, legacy | {} |", ratio(4, 3));
+    println!("| platform modern / ceiling | {} |", ratio(2, 0));
+    Ok(())
+}
