@@ -14,15 +14,18 @@
 //!   a session `DELETE` answers 200.
 //! - Graceful shutdown: stop accepting, let in-flight requests finish within a grace period.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
@@ -103,14 +106,12 @@ pub fn router(
         Arc::new(sessions),
         mcp_config,
     );
-    let limit = config.max_body_bytes;
-    let mcp = Router::new()
-        .fallback_service(service)
-        .layer(axum::middleware::from_fn(move |request, next| {
-            protocol_statuses(request, next, limit)
-        }));
+    let fixed = StatusFix {
+        inner: service,
+        limit: config.max_body_bytes,
+    };
     Router::new()
-        .nest_service(&config.path, mcp)
+        .nest_service(&config.path, fixed)
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
@@ -142,48 +143,80 @@ fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
         .into_response()
 }
 
-/// Statuses the SDK's service gets wrong for a network server: it answers a malformed JSON
-/// body with 415 (`fail to deserialize request body: …`), and a session `DELETE` with 202
-/// (clients expect 200 or 204). Only those replies are touched; a well-formed request passes
-/// through without being buffered or copied.
-async fn protocol_statuses(request: Request<Body>, next: Next, limit: usize) -> Response {
-    let method = request.method().clone();
-    let json_body = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    let mut response = next.run(request).await;
-    match (method, response.status()) {
-        (Method::DELETE, StatusCode::ACCEPTED) => {
-            *response.status_mut() = StatusCode::OK;
-            response
-        }
-        (Method::POST, StatusCode::UNSUPPORTED_MEDIA_TYPE) if json_body => {
-            let body = axum::body::to_bytes(response.into_body(), limit.min(64 << 10))
-                .await
-                .unwrap_or_default();
-            let detail = String::from_utf8_lossy(&body);
-            let detail = detail
-                .strip_prefix("fail to deserialize request body")
-                .unwrap_or(&detail)
-                .trim_start_matches([':', ' ']);
-            if is_data_error(detail) {
-                tracing::warn!(error = %detail, "request body is JSON but not a JSON-RPC message");
-                jsonrpc_error(
-                    StatusCode::BAD_REQUEST,
-                    -32600,
-                    format!("invalid request: the body is not a JSON-RPC message ({detail})"),
-                )
-            } else {
-                tracing::warn!(error = %detail, "request body is not JSON");
-                jsonrpc_error(
-                    StatusCode::BAD_REQUEST,
-                    -32700,
-                    format!("parse error: {detail}"),
-                )
-            }
-        }
-        _ => response,
+/// Fixes the statuses the SDK's service gets wrong for a network server: it answers a
+/// malformed JSON body with 415 (`fail to deserialize request body: …`), and a session
+/// `DELETE` with 202 (clients expect 200 or 204). Only those replies are touched; a
+/// well-formed request passes through without being buffered or copied.
+#[derive(Clone)]
+struct StatusFix<S> {
+    inner: S,
+    limit: usize,
+}
+
+impl<S, B> tower::Service<Request<Body>> for StatusFix<S>
+where
+    S: tower::Service<Request<Body>, Response = axum::http::Response<B>, Error = Infallible>,
+    S::Future: Send + 'static,
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let delete = request.method() == Method::DELETE;
+        let post_json = request.method() == Method::POST
+            && request
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        let limit = self.limit;
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = call.await?.map(Body::new);
+            Ok(match response.status() {
+                StatusCode::ACCEPTED if delete => {
+                    *response.status_mut() = StatusCode::OK;
+                    response
+                }
+                StatusCode::UNSUPPORTED_MEDIA_TYPE if post_json => {
+                    malformed_body(response.into_body(), limit).await
+                }
+                _ => response,
+            })
+        })
+    }
+}
+
+/// The JSON-RPC error for a POST whose JSON body the SDK could not take, with a log line.
+async fn malformed_body(body: Body, limit: usize) -> Response {
+    let body = axum::body::to_bytes(body, limit.min(64 << 10))
+        .await
+        .unwrap_or_default();
+    let detail = String::from_utf8_lossy(&body);
+    let detail = detail
+        .strip_prefix("fail to deserialize request body")
+        .unwrap_or(&detail)
+        .trim_start_matches([':', ' ']);
+    if is_data_error(detail) {
+        tracing::warn!(error = %detail, "request body is JSON but not a JSON-RPC message");
+        jsonrpc_error(
+            StatusCode::BAD_REQUEST,
+            -32600,
+            format!("invalid request: the body is not a JSON-RPC message ({detail})"),
+        )
+    } else {
+        tracing::warn!(error = %detail, "request body is not JSON");
+        jsonrpc_error(
+            StatusCode::BAD_REQUEST,
+            -32700,
+            format!("parse error: {detail}"),
+        )
     }
 }
 
