@@ -17,7 +17,9 @@
 //! configured as platform configures it (legacy sessions on, `json_response`), both with
 //! `TCP_NODELAY`, both through axum.
 //!
-//! Prints calls/s and p50 latency per cell (medians over the rounds) and the ratios.
+//! Prints calls/s with p50/p99 latency per cell (medians over the rounds) and the ratios.
+//! For 2026-07-28 a second plain rmcp server runs in rmcp's best configuration for that
+//! era (stateless: `legacy_session_mode` off, `json_response`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -87,11 +89,12 @@ async fn ceiling() -> Result<SocketAddr, Fail> {
 }
 
 /// Plain rmcp configured as platform configures it (legacy sessions on, plain JSON where
-/// the protocol allows), served by axum with `TCP_NODELAY`.
-async fn plain() -> Result<SocketAddr, Fail> {
+/// the protocol allows) or stateless, served by axum with `TCP_NODELAY`.
+async fn plain(legacy_sessions: bool) -> Result<SocketAddr, Fail> {
     let (listener, addr) = listen().await?;
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(vec!["127.0.0.1".to_owned()])
+        .with_legacy_session_mode(legacy_sessions)
         .with_json_response(true);
     let service = StreamableHttpService::new(
         || Ok(platform_bench::plain::Plain::default()),
@@ -266,13 +269,13 @@ fn call(target: &Target, session: Option<&str>) -> (String, &'static str) {
     }
 }
 
-/// Run `workers` clients against `target` for `duration`; calls/s and p50 latency (µs).
+/// Run `workers` clients against `target` for `duration`; calls/s and p50/p99 latency (µs).
 async fn run(
     target: &Target,
     workers: usize,
     keep_alive: bool,
     duration: Duration,
-) -> Result<(f64, u128), Fail> {
+) -> Result<(f64, u128, u128), Fail> {
     let deadline = Instant::now() + duration;
     let mut tasks = Vec::new();
     for _ in 0..workers {
@@ -313,8 +316,8 @@ async fn run(
         all.extend(task.await??);
     }
     all.sort_unstable();
-    let p50 = all.get(all.len() / 2).copied().unwrap_or(0);
-    Ok((all.len() as f64 / duration.as_secs_f64(), p50))
+    let at = |q: usize| all.get(all.len() * q / 100).copied().unwrap_or(0);
+    Ok((all.len() as f64 / duration.as_secs_f64(), at(50), at(99)))
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -329,7 +332,8 @@ async fn main() -> Result<(), Fail> {
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
     let duration = Duration::from_secs_f64(seconds);
 
-    let plain_addr = plain().await?;
+    let plain_addr = plain(true).await?;
+    let stateless_addr = plain(false).await?;
     let platform_addr = platform().await?;
     let ceiling_addr = ceiling().await?;
     let targets = [
@@ -340,8 +344,14 @@ async fn main() -> Result<(), Fail> {
             era: Era::Raw,
         },
         Target {
-            name: "plain rmcp, 2026-07-28 (stateless JSON)",
+            name: "plain rmcp, 2026-07-28",
             addr: plain_addr,
+            path: "/mcp",
+            era: Era::Modern,
+        },
+        Target {
+            name: "plain rmcp stateless (best configuration), 2026-07-28",
+            addr: stateless_addr,
             path: "/mcp",
             era: Era::Modern,
         },
@@ -367,33 +377,35 @@ async fn main() -> Result<(), Fail> {
     let stack = std::env::var("PLATFORM_STACK").unwrap_or_else(|_| "default".into());
     println!("platform middleware: {stack}; {seconds} s per cell, {rounds} rounds, medians");
     let cells = [(1, true), (16, true), (1, false), (16, false)];
-    // results[target][cell] = (calls/s per round, p50 per round)
-    let mut results = vec![vec![(Vec::new(), Vec::new()); cells.len()]; targets.len()];
+    // results[target][cell] = (calls/s, p50, p99 per round)
+    let mut results = vec![vec![(Vec::new(), Vec::new(), Vec::new()); cells.len()]; targets.len()];
     for round in 0..rounds {
         for (c, &(workers, keep_alive)) in cells.iter().enumerate() {
             for (t, target) in targets.iter().enumerate() {
-                let (rate, p50) = run(target, workers, keep_alive, duration).await?;
+                let (rate, p50, p99) = run(target, workers, keep_alive, duration).await?;
                 results[t][c].0.push(rate);
                 results[t][c].1.push(p50 as f64);
+                results[t][c].2.push(p99 as f64);
             }
         }
         eprintln!("round {} of {rounds} done", round + 1);
     }
+    println!("calls/s (p50/p99 latency)");
     println!("| server | c=1 keep-alive | c=16 keep-alive | c=1 new conn | c=16 new conn |");
     println!("|---|---:|---:|---:|---:|");
-    let medians: Vec<Vec<(f64, f64)>> = results
+    let medians: Vec<Vec<(f64, f64, f64)>> = results
         .into_iter()
         .map(|cells| {
             cells
                 .into_iter()
-                .map(|(r, p)| (median(r), median(p)))
+                .map(|(r, p50, p99)| (median(r), median(p50), median(p99)))
                 .collect()
         })
         .collect();
     for (t, target) in targets.iter().enumerate() {
         let row: Vec<String> = medians[t]
             .iter()
-            .map(|(rate, p50)| format!("{rate:.0} ({p50:.0} µs)"))
+            .map(|(rate, p50, p99)| format!("{rate:.0} ({p50:.0}/{p99:.0} µs)"))
             .collect();
         println!("| {} | {} |", target.name, row.join(" | "));
     }
@@ -403,8 +415,12 @@ async fn main() -> Result<(), Fail> {
             .collect::<Vec<_>>()
             .join(" | ")
     };
-    println!("| platform / plain rmcp, modern | {} |", ratio(2, 1));
-    println!("| platform / plain rmcp, legacy | {} |", ratio(4, 3));
-    println!("| platform modern / ceiling | {} |", ratio(2, 0));
+    println!("| platform / plain rmcp, 2026-07-28 | {} |", ratio(3, 1));
+    println!(
+        "| platform / plain rmcp stateless, 2026-07-28 | {} |",
+        ratio(3, 2)
+    );
+    println!("| platform / plain rmcp, 2025-11-25 | {} |", ratio(5, 4));
+    println!("| platform 2026-07-28 / ceiling | {} |", ratio(3, 0));
     Ok(())
 }
