@@ -409,3 +409,72 @@ async fn modern_requests_must_name_their_method_in_the_headers() {
     assert_eq!(wrong_name.status, 400, "Mcp-Name must match the tool");
     http.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn every_request_carries_a_request_id_that_middleware_can_read() {
+    use platform_runtime::middleware::{McpRequest, Next, from_fn};
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let record = seen.clone();
+    let server = Server::builder("http")
+        .tools(tools![add])
+        .layer(from_fn(move |request: McpRequest, next: Next| {
+            record
+                .lock()
+                .unwrap()
+                .push(request.http_request_id().map(str::to_owned));
+            next.run(request)
+        }))
+        .build()
+        .unwrap();
+    let http = start(
+        server,
+        HttpConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..HttpConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let addr = http.local_addr();
+    let modern = [
+        JSON,
+        ACCEPT,
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/list"),
+    ];
+    let mut with_id = modern.to_vec();
+    with_id.push(("x-request-id", "trace-abc-123"));
+    let echoed = request(addr, "POST", "/mcp", &with_id, MODERN_LIST.as_bytes()).await;
+    assert_eq!(echoed.status, 200);
+    assert_eq!(echoed.header("x-request-id"), Some("trace-abc-123"));
+
+    let assigned = request(addr, "POST", "/mcp", &modern, MODERN_LIST.as_bytes()).await;
+    let first = assigned.header("x-request-id").unwrap().to_owned();
+    let again = request(addr, "POST", "/mcp", &modern, MODERN_LIST.as_bytes()).await;
+    assert_ne!(
+        again.header("x-request-id"),
+        Some(first.as_str()),
+        "ids are unique"
+    );
+
+    let long = "x".repeat(200);
+    let mut unusable = modern.to_vec();
+    unusable.push(("x-request-id", long.as_str()));
+    let replaced = request(addr, "POST", "/mcp", &unusable, MODERN_LIST.as_bytes()).await;
+    let replaced_id = replaced.header("x-request-id").unwrap();
+    assert!(
+        replaced_id != long && !replaced_id.is_empty(),
+        "an oversized id is replaced"
+    );
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(seen[0].as_deref(), Some("trace-abc-123"));
+    assert_eq!(
+        seen[1].as_deref(),
+        Some(first.as_str()),
+        "middleware sees the assigned id"
+    );
+    http.shutdown().await.unwrap();
+}

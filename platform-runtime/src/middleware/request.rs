@@ -226,6 +226,18 @@ impl McpRequest {
         }
     }
 
+    /// The `x-request-id` of the HTTP request that carried this message (the client's, or
+    /// one the HTTP transport assigned); `None` on other transports.
+    pub fn http_request_id(&self) -> Option<&str> {
+        self.ctx
+            .extensions
+            .get::<axum::http::request::Parts>()?
+            .headers
+            .get("x-request-id")?
+            .to_str()
+            .ok()
+    }
+
     /// The request's `_meta`.
     pub fn meta(&self) -> &JsonObject {
         &self.ctx.meta.0.0

@@ -12,6 +12,10 @@
 //! - A body that is not JSON gets 400 with a JSON-RPC parse error (-32700), and JSON that is
 //!   not a JSON-RPC message 400 with an invalid-request error (-32600), each with a log line;
 //!   a session `DELETE` answers 200.
+//! - Every request carries an `x-request-id`: the client's if it sent a usable one (1–128
+//!   visible ASCII characters), a generated one otherwise; it is echoed on the response and
+//!   readable by middleware ([`crate::middleware::McpRequest::http_request_id`]), and the
+//!   logging middleware records it.
 //! - Graceful shutdown: stop accepting, let in-flight requests finish within a grace period.
 
 use std::convert::Infallible;
@@ -168,7 +172,15 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let request_id = match request.headers().get(REQUEST_ID) {
+            Some(id) if usable_request_id(id.as_bytes()) => id.clone(),
+            _ => {
+                let id = next_request_id();
+                request.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
         let delete = request.method() == Method::DELETE;
         let post_json = request.method() == Method::POST
             && request
@@ -179,7 +191,7 @@ where
         let call = self.inner.call(request);
         Box::pin(async move {
             let mut response = call.await?.map(Body::new);
-            Ok(match response.status() {
+            let mut response = match response.status() {
                 StatusCode::ACCEPTED if delete => {
                     *response.status_mut() = StatusCode::OK;
                     response
@@ -188,9 +200,34 @@ where
                     malformed_body(response.into_body(), limit).await
                 }
                 _ => response,
-            })
+            };
+            response.headers_mut().insert(REQUEST_ID, request_id);
+            Ok(response)
         })
     }
+}
+
+/// The request id header.
+const REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
+/// Whether a client-sent request id is worth keeping: 1–128 visible ASCII characters.
+fn usable_request_id(id: &[u8]) -> bool {
+    (1..=128).contains(&id.len()) && id.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// A new request id: a random per-process prefix and a counter (unique within the process,
+/// unpredictable across processes, and cheap: no randomness per request).
+fn next_request_id() -> header::HeaderValue {
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 4];
+        let _ = getrandom::fill(&mut bytes);
+        u32::from_le_bytes(bytes) ^ std::process::id()
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let id = format!("{prefix:08x}-{n:x}");
+    header::HeaderValue::from_str(&id).unwrap_or(header::HeaderValue::from_static("unknown"))
 }
 
 /// The JSON-RPC error for a POST whose JSON body the SDK could not take, with a log line.

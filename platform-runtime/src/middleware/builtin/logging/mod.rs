@@ -96,18 +96,22 @@ impl Middleware for LoggingLayer {
         let method = request.method();
         let component = request.target.clone();
         // Formatted only when some subscriber wants these events.
-        let request_id = if tracing::enabled!(target: TARGET, tracing::Level::INFO) {
-            request.request_id()
+        let (request_id, http_request_id) = if tracing::enabled!(target: TARGET, tracing::Level::INFO)
+        {
+            (
+                request.request_id(),
+                request.http_request_id().map(str::to_owned),
+            )
         } else {
-            String::new()
+            (String::new(), None)
         };
         if payloads {
             let arguments = request
                 .arguments()
                 .map(|a| truncate(redact(&Value::Object(a.clone())).to_string(), max));
-            tracing::debug!(target: TARGET, %method, component = component.as_deref(), request_id, arguments, "request started");
+            tracing::debug!(target: TARGET, %method, component = component.as_deref(), request_id, http_request_id = http_request_id.as_deref(), arguments, "request started");
         } else {
-            tracing::debug!(target: TARGET, %method, component = component.as_deref(), request_id, "request started");
+            tracing::debug!(target: TARGET, %method, component = component.as_deref(), request_id, http_request_id = http_request_id.as_deref(), "request started");
         }
         Box::pin(async move {
             let start = tokio::time::Instant::now();
@@ -122,9 +126,9 @@ impl Middleware for LoggingLayer {
                     };
                     if payloads {
                         let result = truncate(redact(&response.to_json()).to_string(), max);
-                        tracing::info!(target: TARGET, %method, component = component.as_deref(), request_id, duration_us, outcome, result, "request finished");
+                        tracing::info!(target: TARGET, %method, component = component.as_deref(), request_id, http_request_id = http_request_id.as_deref(), duration_us, outcome, result, "request finished");
                     } else {
-                        tracing::info!(target: TARGET, %method, component = component.as_deref(), request_id, duration_us, outcome, "request finished");
+                        tracing::info!(target: TARGET, %method, component = component.as_deref(), request_id, http_request_id = http_request_id.as_deref(), duration_us, outcome, "request finished");
                     }
                 }
                 Err(error) => {
@@ -133,6 +137,7 @@ impl Middleware for LoggingLayer {
                         %method,
                         component = component.as_deref(),
                         request_id,
+                        http_request_id = http_request_id.as_deref(),
                         duration_us,
                         outcome = error.kind().as_str(),
                         error = error.message(),
