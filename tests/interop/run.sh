@@ -2,12 +2,16 @@
 # Interop: independent MCP clients drive the quickstart binary over stdio and streamable
 # HTTP, in both eras.
 #
-#   tests/interop/run.sh path/to/quickstart
+#   tests/interop/run.sh path/to/quickstart [path/to/conformance-fixture]
+#
+# With the conformance fixture, the Python client also checks progress notifications over
+# HTTP in every era (the fixture's `test_tool_with_progress`).
 #
 # Needs `mcp-inspector` (npm @modelcontextprotocol/inspector 2.12.0, on Node 22) on PATH and
 # a Python with `mcp` 2.3.0 in $PYTHON (default python3). .ci/run installs both.
 set -uo pipefail
-bin=${1:?usage: run.sh path/to/quickstart}
+bin=${1:?usage: run.sh path/to/quickstart [path/to/conformance-fixture]}
+fixture=${2:-}
 py=${PYTHON:-python3}
 here=$(cd "$(dirname "$0")" && pwd)
 passed=0
@@ -88,6 +92,22 @@ else
 fi
 kill -TERM "$server_pid" 2>/dev/null
 wait "$server_pid" 2>/dev/null
+
+if [ -n "$fixture" ]; then
+  PORT=$port "$fixture" 2>/dev/null &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    if "$py" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)))"; then break; fi
+    sleep 0.1
+  done
+  if out=$("$py" "$here/python_progress.py" "$url" 2>&1); then
+    pass "python mcp client, http: progress in legacy, auto and 2026-07-28"
+  else
+    fail "python mcp client, http: progress" "$(printf '%s' "$out" | grep -v ' INFO ' | tail -5)"
+  fi
+  kill -TERM "$server_pid" 2>/dev/null
+  wait "$server_pid" 2>/dev/null
+fi
 
 echo "interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
