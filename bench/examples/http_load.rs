@@ -167,12 +167,14 @@ impl Conn {
             }
             self.fill().await?;
         };
-        let head = String::from_utf8_lossy(&self.buf[..head_end]).to_ascii_lowercase();
+        // Header names compare case-insensitively; values (the session id) keep their case.
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
         let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let header = |name: &str| {
+        let header = |wanted: &str| {
             head.lines().find_map(|l| {
-                l.strip_prefix(name)
-                    .map(|v| v.trim_start_matches(':').trim().to_owned())
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case(wanted)
+                    .then(|| value.trim().to_owned())
             })
         };
         let session = header("mcp-session-id");
@@ -183,7 +185,9 @@ impl Conn {
                 self.fill().await?;
             }
             body.extend_from_slice(&self.buf[at..at + length]);
-        } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        } else if header("transfer-encoding")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+        {
             loop {
                 let line_end = loop {
                     if let Some(end) = find(&self.buf[at..], b"\r\n") {
@@ -207,16 +211,6 @@ impl Conn {
                 }
             }
         }
-        // The session id header keeps its case-sensitive value from the raw head.
-        let session = session.and_then(|_| {
-            String::from_utf8_lossy(&self.buf[..head_end])
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("mcp-session-id")
-                        .then(|| value.trim().to_owned())
-                })
-        });
         Ok((status, session, String::from_utf8_lossy(&body).into_owned()))
     }
 

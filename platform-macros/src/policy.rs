@@ -152,9 +152,10 @@ fn one_of(
     }
     let hint = options
         .iter()
-        .min_by_key(|o| strsim_distance(&value, o))
-        .filter(|o| strsim_distance(&value, o) <= 2)
-        .map(|o| format!("did you mean \"{o}\"? "))
+        .map(|o| (strsim::levenshtein(&value, o), o))
+        .min_by_key(|(d, _)| *d)
+        .filter(|(d, _)| *d <= 2)
+        .map(|(_, o)| format!("did you mean \"{o}\"? "))
         .unwrap_or_default();
     errors.push(
         darling::Error::custom(format!(
@@ -168,25 +169,6 @@ fn one_of(
         .with_span(lit),
     );
     None
-}
-
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                previous
-            } else {
-                1 + previous.min(row[j]).min(row[j + 1])
-            };
-            previous = current;
-        }
-    }
-    row[b.len()]
 }
 
 fn positional(items: &[NestedMeta]) -> (Option<&syn::Lit>, &[NestedMeta]) {

@@ -17,6 +17,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 passed=0
 failed=0
 
+# Wait (up to 10 s) until a server listens on 127.0.0.1:$port.
+wait_for_port() {
+  for _ in $(seq 1 100); do
+    if "$py" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)))"; then return; fi
+    sleep 0.1
+  done
+}
+
 pass() { passed=$((passed + 1)); echo "ok   $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && printf '     %s\n' "$2"; }
 
@@ -78,10 +86,7 @@ url="http://127.0.0.1:$port/mcp"
 "$bin" serve --transport http --bind "127.0.0.1:$port" 2>/dev/null &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null' EXIT
-for _ in $(seq 1 100); do
-  if "$py" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)))"; then break; fi
-  sleep 0.1
-done
+wait_for_port
 target=("$url" --transport http)
 transport=http
 checks
@@ -96,10 +101,7 @@ wait "$server_pid" 2>/dev/null
 if [ -n "$fixture" ]; then
   PORT=$port "$fixture" 2>/dev/null &
   server_pid=$!
-  for _ in $(seq 1 100); do
-    if "$py" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)))"; then break; fi
-    sleep 0.1
-  done
+  wait_for_port
   if out=$("$py" "$here/python_progress.py" "$url" 2>&1); then
     pass "python mcp client, http: progress in legacy, auto and 2026-07-28"
   else

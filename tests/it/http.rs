@@ -16,7 +16,15 @@ fn add(a: i64, b: i64) -> i64 {
 }
 
 async fn serve(config: HttpConfig) -> HttpServer {
-    let server = Server::builder("http").tools(tools![add]).build().unwrap();
+    serve_with(
+        Server::builder("http").tools(tools![add]).build().unwrap(),
+        config,
+    )
+    .await
+}
+
+/// Serve `server` on a free loopback port.
+async fn serve_with(server: Server, config: HttpConfig) -> HttpServer {
     start(
         server,
         HttpConfig {
@@ -427,15 +435,7 @@ async fn every_request_carries_a_request_id_that_middleware_can_read() {
         }))
         .build()
         .unwrap();
-    let http = start(
-        server,
-        HttpConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ..HttpConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let http = serve_with(server, HttpConfig::default()).await;
     let addr = http.local_addr();
     let modern = [
         JSON,

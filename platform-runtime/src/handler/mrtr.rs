@@ -110,12 +110,13 @@ fn key() -> &'static [u8; 32] {
     })
 }
 
-fn mac(payload: &str) -> Vec<u8> {
+/// The process key's HMAC over `payload`, ready to finalize (sealing) or verify (opening).
+fn mac(payload: &str) -> HmacSha256 {
     let Ok(mut mac) = <HmacSha256 as KeyInit>::new_from_slice(key()) else {
         unreachable!("HMAC accepts any key length")
     };
     mac.update(payload.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    mac
 }
 
 fn now() -> u64 {
@@ -134,7 +135,7 @@ pub(crate) fn seal(component: &str, data: &Value, ttl_secs: u64) -> String {
 fn seal_until(component: &str, data: &Value, expiry: u64) -> String {
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload = engine.encode(json!({ "c": component, "e": expiry, "d": data }).to_string());
-    let signature = engine.encode(mac(&payload));
+    let signature = engine.encode(mac(&payload).finalize().into_bytes());
     format!("{payload}.{signature}")
 }
 
@@ -149,11 +150,7 @@ pub(crate) fn open(component: &str, sealed: &str) -> Result<Value, ToolError> {
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let (payload, signature) = sealed.split_once('.').ok_or_else(fail)?;
     let signature = engine.decode(signature).map_err(|_| fail())?;
-    let Ok(mut check) = <HmacSha256 as KeyInit>::new_from_slice(key()) else {
-        return Err(fail());
-    };
-    check.update(payload.as_bytes());
-    check.verify_slice(&signature).map_err(|_| fail())?;
+    mac(payload).verify_slice(&signature).map_err(|_| fail())?;
     let body: Value = engine
         .decode(payload)
         .ok()

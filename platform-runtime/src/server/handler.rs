@@ -33,8 +33,6 @@ pub(crate) struct McpHandler {
     session: Arc<SessionState>,
 }
 
-/// A tool failure as the client sees it: a result with `isError: true` for failures the
-/// model may act on, a JSON-RPC error for protocol errors.
 /// `-32021` for a capability the client did not declare.
 fn missing_capability(capability: &str) -> ErrorData {
     let capabilities =
@@ -42,6 +40,8 @@ fn missing_capability(capability: &str) -> ErrorData {
     ErrorData::missing_required_client_capability(capabilities)
 }
 
+/// A tool failure as the client sees it: a result with `isError: true` for failures the
+/// model may act on, a JSON-RPC error for protocol errors.
 pub(crate) fn tool_failure(tool: &str, error: ToolError) -> Result<CallToolResponse, ErrorData> {
     let message = match error.kind() {
         ToolErrorKind::MissingClientCapability => return Err(missing_capability(error.message())),

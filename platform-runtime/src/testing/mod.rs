@@ -103,6 +103,17 @@ impl Retry {
     }
 }
 
+/// The `tools/call` parameters for `name` with `arguments` (an object, or null for none).
+fn call_params(name: &str, arguments: Value) -> Result<CallToolRequestParams, TestError> {
+    let mut params = CallToolRequestParams::new(name.to_owned());
+    params.arguments = match arguments {
+        Value::Object(map) => Some(map),
+        Value::Null => None,
+        other => return Err(TestError::NotAnObject(other)),
+    };
+    Ok(params)
+}
+
 /// Why a test client call failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -369,13 +380,7 @@ impl TestClient {
 
     /// Call a tool with a JSON object of arguments.
     pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<ToolResult, TestError> {
-        let arguments = match arguments {
-            Value::Object(map) => Some(map),
-            Value::Null => None,
-            other => return Err(TestError::NotAnObject(other)),
-        };
-        let mut params = CallToolRequestParams::new(name.to_owned());
-        params.arguments = arguments;
+        let params = call_params(name, arguments)?;
         let result = self.service.call_tool(params).await?;
         Ok(ToolResult::from_wire(result))
     }
@@ -403,12 +408,7 @@ impl TestClient {
         arguments: Value,
         retry: Option<Retry>,
     ) -> Result<Round, TestError> {
-        let mut params = CallToolRequestParams::new(name.to_owned());
-        params.arguments = match arguments {
-            Value::Object(map) => Some(map),
-            Value::Null => None,
-            other => return Err(TestError::NotAnObject(other)),
-        };
+        let mut params = call_params(name, arguments)?;
         if let Some(retry) = retry {
             params.input_responses = Some(retry.input_responses);
             params.request_state = retry.request_state;
@@ -439,12 +439,7 @@ impl TestClient {
 
     /// Start a tool call without waiting for it, to cancel it or to overlap calls.
     pub async fn start_call(&self, name: &str, arguments: Value) -> Result<PendingCall, TestError> {
-        let mut params = CallToolRequestParams::new(name.to_owned());
-        params.arguments = match arguments {
-            Value::Object(map) => Some(map),
-            Value::Null => None,
-            other => return Err(TestError::NotAnObject(other)),
-        };
+        let params = call_params(name, arguments)?;
         let request = ClientRequest::CallToolRequest(rmcp::model::Request::new(params));
         let handle = self
             .service
