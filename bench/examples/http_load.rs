@@ -107,8 +107,9 @@ async fn plain(legacy_sessions: bool) -> Result<SocketAddr, Fail> {
 }
 
 /// Platform's HTTP transport with its default middleware stack (`PLATFORM_STACK=bare` for
-/// none: the transport's own cost).
-async fn platform() -> Result<SocketAddr, Fail> {
+/// none: the transport's own cost); `direct` off routes 2026-07-28 requests through the
+/// SDK's per-request serve loop as well.
+async fn platform(direct: bool) -> Result<SocketAddr, Fail> {
     let stack = match std::env::var("PLATFORM_STACK").as_deref() {
         Ok("bare") => platform_bench::platform::Stack::Bare,
         _ => platform_bench::platform::Stack::Default,
@@ -118,6 +119,7 @@ async fn platform() -> Result<SocketAddr, Fail> {
         server,
         HttpConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            direct_dispatch: direct,
             ..HttpConfig::default()
         },
     )
@@ -316,7 +318,7 @@ async fn run(
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 #[tokio::main]
@@ -328,7 +330,8 @@ async fn main() -> Result<(), Fail> {
 
     let plain_addr = plain(true).await?;
     let stateless_addr = plain(false).await?;
-    let platform_addr = platform().await?;
+    let platform_addr = platform(true).await?;
+    let via_sdk_addr = platform(false).await?;
     let ceiling_addr = ceiling().await?;
     let targets = [
         Target {
@@ -367,8 +370,16 @@ async fn main() -> Result<(), Fail> {
             path: "/mcp",
             era: Era::Legacy,
         },
+        Target {
+            name: "platform, 2026-07-28, direct dispatch off",
+            addr: via_sdk_addr,
+            path: "/mcp",
+            era: Era::Modern,
+        },
     ];
     let stack = std::env::var("PLATFORM_STACK").unwrap_or_else(|_| "default".into());
+    // `HTTP_LOAD_ONLY=<text>`: load only the servers whose name contains it (for profiling).
+    let only = std::env::var("HTTP_LOAD_ONLY").ok();
     println!("platform middleware: {stack}; {seconds} s per cell, {rounds} rounds, medians");
     let cells = [(1, true), (16, true), (1, false), (16, false)];
     // results[target][cell] = (calls/s, p50, p99 per round)
@@ -376,6 +387,12 @@ async fn main() -> Result<(), Fail> {
     for round in 0..rounds {
         for (c, &(workers, keep_alive)) in cells.iter().enumerate() {
             for (t, target) in targets.iter().enumerate() {
+                if only
+                    .as_deref()
+                    .is_some_and(|only| !target.name.contains(only))
+                {
+                    continue;
+                }
                 let (rate, p50, p99) = run(target, workers, keep_alive, duration).await?;
                 results[t][c].0.push(rate);
                 results[t][c].1.push(p50 as f64);
@@ -416,5 +433,10 @@ async fn main() -> Result<(), Fail> {
     );
     println!("| platform / plain rmcp, 2025-11-25 | {} |", ratio(5, 4));
     println!("| platform 2026-07-28 / ceiling | {} |", ratio(3, 0));
+    println!(
+        "| platform, direct dispatch off / plain rmcp stateless, 2026-07-28 | {} |",
+        ratio(6, 2)
+    );
+    println!("| plain rmcp stateless / ceiling | {} |", ratio(2, 0));
     Ok(())
 }

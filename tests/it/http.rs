@@ -24,7 +24,7 @@ async fn serve(config: HttpConfig) -> HttpServer {
 }
 
 /// Serve `server` on a free loopback port.
-async fn serve_with(server: Server, config: HttpConfig) -> HttpServer {
+pub(crate) async fn serve_with(server: Server, config: HttpConfig) -> HttpServer {
     start(
         server,
         HttpConfig {
@@ -37,14 +37,14 @@ async fn serve_with(server: Server, config: HttpConfig) -> HttpServer {
 }
 
 /// The status code, headers (lowercased names) and as much body as arrived.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -52,7 +52,7 @@ impl Reply {
     }
 }
 
-async fn request(
+pub(crate) async fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -109,8 +109,8 @@ async fn request(
     }
 }
 
-const JSON: (&str, &str) = ("content-type", "application/json");
-const ACCEPT: (&str, &str) = ("accept", "application/json, text/event-stream");
+pub(crate) const JSON: (&str, &str) = ("content-type", "application/json");
+pub(crate) const ACCEPT: (&str, &str) = ("accept", "application/json, text/event-stream");
 const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
 const MODERN_LIST: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
 

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod derive;
+mod direct;
 mod eras;
 mod errors;
 mod http;

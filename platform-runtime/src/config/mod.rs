@@ -71,6 +71,9 @@ pub struct TransportSection {
     pub shutdown_grace: ConfigDuration,
     /// How long an idle legacy session lives.
     pub session_idle_timeout: ConfigDuration,
+    /// Serve plain 2026-07-28 requests without the SDK's per-request session (see
+    /// [`crate::transport::http::HttpConfig::direct_dispatch`]).
+    pub direct_dispatch: bool,
 }
 
 impl Default for TransportSection {
@@ -85,6 +88,7 @@ impl Default for TransportSection {
             max_body_bytes: http.max_body_bytes,
             shutdown_grace: ConfigDuration(http.shutdown_grace),
             session_idle_timeout: ConfigDuration(http.session_idle_timeout),
+            direct_dispatch: http.direct_dispatch,
         }
     }
 }
@@ -98,6 +102,7 @@ impl TransportSection {
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: self.shutdown_grace.0,
             session_idle_timeout: self.session_idle_timeout.0,
+            direct_dispatch: self.direct_dispatch,
             ..Default::default()
         };
         config

@@ -671,6 +671,20 @@ pub(crate) struct Registry {
     static_index: HashMap<String, usize>,
     pub(crate) prompts: Vec<PromptDef>,
     prompt_index: HashMap<String, usize>,
+    /// By tool position: whether the input schema binds arguments to HTTP headers
+    /// (`x-mcp-header`, SEP-2243), which the HTTP transport must then check.
+    header_bound: Vec<bool>,
+}
+
+/// Whether a JSON Schema mentions `x-mcp-header` anywhere.
+fn mentions_header_binding(schema: &serde_json::Value) -> bool {
+    match schema {
+        serde_json::Value::Object(object) => object
+            .iter()
+            .any(|(key, value)| key == "x-mcp-header" || mentions_header_binding(value)),
+        serde_json::Value::Array(items) => items.iter().any(mentions_header_binding),
+        _ => false,
+    }
 }
 
 impl Registry {
@@ -696,7 +710,17 @@ impl Registry {
             .enumerate()
             .map(|(i, p)| (p.name.clone(), i))
             .collect();
+        let header_bound = tools
+            .iter()
+            .map(|t| {
+                t.descriptor
+                    .input_schema
+                    .iter()
+                    .any(|(key, value)| key == "x-mcp-header" || mentions_header_binding(value))
+            })
+            .collect();
         Self {
+            header_bound,
             tools,
             tool_index,
             resources,
@@ -712,6 +736,13 @@ impl Registry {
             resources: self.resources.clone(),
             prompts: self.prompts.clone(),
         }
+    }
+
+    /// Whether the tool `name`'s input schema binds arguments to HTTP headers.
+    pub(crate) fn tool_binds_headers(&self, name: &str) -> bool {
+        self.tool_index
+            .get(name)
+            .is_some_and(|&index| self.header_bound[index])
     }
 
     /// The position of the enabled tool `name` in [`Registry::tools`].

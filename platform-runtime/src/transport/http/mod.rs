@@ -17,13 +17,15 @@
 //!   readable by middleware ([`crate::middleware::McpRequest::http_request_id`]), and the
 //!   logging middleware records it.
 //! - Graceful shutdown: stop accepting, let in-flight requests finish within a grace period.
+//! - Plain 2026-07-28 requests (ones that cannot stream a reply) are served directly, without
+//!   the SDK's per-request session machinery; see [`HttpConfig::direct_dispatch`].
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -37,7 +39,9 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use crate::server::{ServeError, Server};
+use crate::server::{McpHandler, ServeError, Server};
+
+mod direct;
 
 /// How the HTTP transport is set up.
 #[derive(Debug, Clone)]
@@ -59,6 +63,12 @@ pub struct HttpConfig {
     pub session_idle_timeout: Duration,
     /// How long in-flight requests may run after a shutdown signal (default 10 s).
     pub shutdown_grace: Duration,
+    /// Serve plain 2026-07-28 requests directly (default: yes): a request that cannot
+    /// stream its reply (no progress token, no log level), needs no session and passes
+    /// every header check is dispatched inline and answered with one JSON body, instead
+    /// of through the SDK's per-request serve loop, task and channel. Replies are the
+    /// same either way; turn it off to route every request through the SDK.
+    pub direct_dispatch: bool,
 }
 
 impl Default for HttpConfig {
@@ -83,6 +93,7 @@ impl Default for HttpConfig {
             json_response: true,
             session_idle_timeout: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(10),
+            direct_dispatch: true,
         }
     }
 }
@@ -95,6 +106,16 @@ pub fn router(
     shutdown: CancellationToken,
     draining: Arc<AtomicBool>,
 ) -> Router {
+    build(server, config, shutdown, draining).0
+}
+
+/// The router, and the count of requests it served directly.
+fn build(
+    server: &Server,
+    config: &HttpConfig,
+    shutdown: CancellationToken,
+    draining: Arc<AtomicBool>,
+) -> (Router, Arc<AtomicU64>) {
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(config.session_idle_timeout);
     let mcp_config = StreamableHttpServerConfig::default()
@@ -103,7 +124,16 @@ pub fn router(
         .enforce_origin_validation()
         .with_json_response(config.json_response)
         .with_max_request_body_bytes(config.max_body_bytes)
-        .with_cancellation_token(shutdown);
+        .with_cancellation_token(shutdown.clone());
+    let served_directly = Arc::new(AtomicU64::new(0));
+    let direct = config.direct_dispatch.then(|| {
+        Arc::new(direct::Direct::new(
+            server,
+            &config.allowed_hosts,
+            shutdown,
+            served_directly.clone(),
+        ))
+    });
     let factory_server = server.clone();
     let service = StreamableHttpService::new(
         move || Ok(factory_server.session_handler()),
@@ -111,10 +141,11 @@ pub fn router(
         mcp_config,
     );
     let fixed = StatusFix {
-        inner: service,
+        inner: Arc::new(service),
         limit: config.max_body_bytes,
+        direct,
     };
-    Router::new()
+    let router = Router::new()
         .nest_service(&config.path, fixed)
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -129,7 +160,8 @@ pub fn router(
                     }
                 }
             }),
-        )
+        );
+    (router, served_directly)
 }
 
 /// A JSON-RPC error body with a null id, for requests that never became a message.
@@ -147,29 +179,30 @@ fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
         .into_response()
 }
 
-/// Fixes the statuses the SDK's service gets wrong for a network server: it answers a
-/// malformed JSON body with 415 (`fail to deserialize request body: …`), and a session
+/// In front of the SDK's service: assigns request ids, serves eligible requests directly
+/// ([`direct`]), and fixes the statuses the SDK gets wrong for a network server: it answers
+/// a malformed JSON body with 415 (`fail to deserialize request body: …`), and a session
 /// `DELETE` with 202 (clients expect 200 or 204). Only those replies are touched; a
-/// well-formed request passes through without being buffered or copied.
+/// request that is not a direct candidate passes through without being buffered or copied.
 #[derive(Clone)]
-struct StatusFix<S> {
-    inner: S,
+struct StatusFix {
+    /// Shared rather than cloned per request: the SDK's `call` clones the whole service,
+    /// configuration included, every time.
+    inner: Arc<SdkService>,
     limit: usize,
+    direct: Option<Arc<direct::Direct>>,
 }
 
-impl<S, B> tower::Service<Request<Body>> for StatusFix<S>
-where
-    S: tower::Service<Request<Body>, Response = axum::http::Response<B>, Error = Infallible>,
-    S::Future: Send + 'static,
-    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
+/// The SDK's service for this server.
+type SdkService = StreamableHttpService<McpHandler, LocalSessionManager>;
+
+impl tower::Service<Request<Body>> for StatusFix {
     type Response = Response;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
@@ -188,22 +221,79 @@ where
                 .get(header::CONTENT_TYPE)
                 .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
         let limit = self.limit;
-        let call = self.inner.call(request);
+        if let Some(direct) = self
+            .direct
+            .as_ref()
+            .filter(|d| post_json && d.head_eligible(request.headers()))
+        {
+            let direct = direct.clone();
+            let inner = self.inner.clone();
+            return Box::pin(async move {
+                let (parts, body) = request.into_parts();
+                let body = match read_body(body, limit).await {
+                    Ok(body) => body,
+                    Err(response) => return Ok(with_request_id(response, request_id)),
+                };
+                let response = match direct.serve(parts, body).await {
+                    Ok(response) => response,
+                    Err((parts, body)) => {
+                        let request = Request::from_parts(parts, Body::from(body));
+                        let response = inner.handle(request).await.map(Body::new);
+                        fix(response, delete, post_json, limit).await
+                    }
+                };
+                Ok(with_request_id(response, request_id))
+            });
+        }
+        let inner = self.inner.clone();
         Box::pin(async move {
-            let mut response = call.await?.map(Body::new);
-            let mut response = match response.status() {
-                StatusCode::ACCEPTED if delete => {
-                    *response.status_mut() = StatusCode::OK;
-                    response
-                }
-                StatusCode::UNSUPPORTED_MEDIA_TYPE if post_json => {
-                    malformed_body(response.into_body(), limit).await
-                }
-                _ => response,
-            };
-            response.headers_mut().insert(REQUEST_ID, request_id);
-            Ok(response)
+            let response = inner.handle(request).await.map(Body::new);
+            let response = fix(response, delete, post_json, limit).await;
+            Ok(with_request_id(response, request_id))
         })
+    }
+}
+
+/// The SDK's reply with its wrong statuses fixed.
+async fn fix(mut response: Response, delete: bool, post_json: bool, limit: usize) -> Response {
+    match response.status() {
+        StatusCode::ACCEPTED if delete => {
+            *response.status_mut() = StatusCode::OK;
+            response
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE if post_json => {
+            malformed_body(response.into_body(), limit).await
+        }
+        _ => response,
+    }
+}
+
+fn with_request_id(mut response: Response, id: header::HeaderValue) -> Response {
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
+}
+
+/// The whole body, or the SDK's 413 reply when it is over the limit.
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Response> {
+    use http_body_util::BodyExt as _;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            tracing::warn!(limit, "request body over the limit");
+            Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Payload Too Large: request body exceeds {limit} bytes"),
+            )
+                .into_response())
+        }
+        Err(error) => {
+            tracing::warn!(%error, "request body could not be read");
+            Err((
+                StatusCode::BAD_REQUEST,
+                format!("Bad Request: the body could not be read ({error})"),
+            )
+                .into_response())
+        }
     }
 }
 
@@ -279,6 +369,7 @@ fn is_data_error(message: &str) -> bool {
 /// A running HTTP server: its address, and a handle to stop it.
 pub struct HttpServer {
     addr: SocketAddr,
+    served_directly: Arc<AtomicU64>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), ServeError>>,
 }
@@ -287,6 +378,12 @@ impl HttpServer {
     /// The address it listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many requests were served by direct dispatch so far (see
+    /// [`HttpConfig::direct_dispatch`]); the others went through the SDK's service.
+    pub fn served_directly(&self) -> u64 {
+        self.served_directly.load(Ordering::Relaxed)
     }
 
     /// Stop accepting, let in-flight requests finish within the grace period, and wait.
@@ -315,7 +412,7 @@ pub async fn start(server: Server, config: HttpConfig) -> Result<HttpServer, Ser
     let stop = CancellationToken::new();
     let sessions_shutdown = CancellationToken::new();
     let draining = Arc::new(AtomicBool::new(false));
-    let app = router(
+    let (app, served_directly) = build(
         &server,
         &config,
         sessions_shutdown.clone(),
@@ -329,6 +426,7 @@ pub async fn start(server: Server, config: HttpConfig) -> Result<HttpServer, Ser
     tracing::info!(%addr, path = config.path, "serving MCP over HTTP");
     let signal = stop.clone();
     let grace = config.shutdown_grace;
+    let counted = served_directly.clone();
     let task = tokio::spawn(async move {
         let drained = {
             let draining = draining.clone();
@@ -348,7 +446,16 @@ pub async fn start(server: Server, config: HttpConfig) -> Result<HttpServer, Ser
             }
         };
         sessions_shutdown.cancel();
+        tracing::info!(
+            served_directly = counted.load(Ordering::Relaxed),
+            "HTTP server stopped"
+        );
         outcome
     });
-    Ok(HttpServer { addr, stop, task })
+    Ok(HttpServer {
+        addr,
+        served_directly,
+        stop,
+        task,
+    })
 }

@@ -1,0 +1,472 @@
+//! Direct dispatch of plain 2026-07-28 requests over HTTP: the same replies as the SDK's
+//! service gives, for exactly the requests that cannot stream; everything else handed over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use platform_runtime::prelude::*;
+use platform_runtime::transport::http::{HttpConfig, HttpServer};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt as _;
+use tokio::sync::Notify;
+
+use super::http::{ACCEPT, JSON, Reply, request, serve_with};
+
+/// Add two integers.
+#[tool(read_only)]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+/// Refuse with the given reason.
+#[tool]
+fn refuse(reason: String) -> Result<String, ToolError> {
+    Err(ToolError::new(reason))
+}
+
+/// Fail internally.
+#[tool]
+fn crash() -> Result<String, ToolError> {
+    Err(ToolError::internal("the disk is on fire"))
+}
+
+/// Needs a capability no test client declares.
+#[tool]
+fn needs_elicitation() -> Result<String, ToolError> {
+    Err(ToolError::missing_client_capability("elicitation"))
+}
+
+/// Who is calling, in which protocol version, with which request-id header.
+#[tool]
+fn whoami(ctx: Context) -> String {
+    format!("{:?} {:?}", ctx.client(), ctx.protocol_version())
+}
+
+/// Report progress, then answer.
+#[tool]
+async fn slow_count(ctx: Context) -> i64 {
+    ctx.progress(1.0, Some(2.0), None).await;
+    ctx.progress(2.0, Some(2.0), None).await;
+    2
+}
+
+/// Never finish; say so when the request is cancelled (from work outliving the handler,
+/// which is dropped with the request).
+#[tool]
+async fn wait_for_cancel(ctx: Context, State(seen): State<Arc<Notify>>) -> String {
+    let token = ctx.cancellation_token();
+    tokio::spawn(async move {
+        token.cancelled().await;
+        seen.notify_one();
+    });
+    std::future::pending::<String>().await
+}
+
+/// Greeting template.
+#[resource("hello://{name}")]
+fn hello(name: String) -> String {
+    format!("hello {name}")
+}
+
+/// Shout a word.
+#[prompt]
+fn shout(word: String) -> String {
+    word.to_uppercase()
+}
+
+fn server() -> Server {
+    server_noting_cancellation(Arc::new(Notify::new()))
+}
+
+fn server_noting_cancellation(seen: Arc<Notify>) -> Server {
+    Server::builder("direct")
+        .tools(tools![
+            add,
+            refuse,
+            crash,
+            needs_elicitation,
+            whoami,
+            slow_count,
+            wait_for_cancel
+        ])
+        .resources(resources![hello])
+        .prompts(prompts![shout])
+        .state(seen)
+        .build()
+        .unwrap()
+}
+
+async fn serve(direct: bool) -> HttpServer {
+    serve_with(
+        server(),
+        HttpConfig {
+            direct_dispatch: direct,
+            ..HttpConfig::default()
+        },
+    )
+    .await
+}
+
+/// A 2026-07-28 request body: `params` with the required `_meta` plus `meta`.
+fn body(method: &str, params: Value, meta: Value) -> String {
+    let mut all = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": { "name": "parity", "version": "1.0" },
+    });
+    if let (Some(all), Some(extra)) = (all.as_object_mut(), meta.as_object()) {
+        for (key, value) in extra {
+            if value.is_null() {
+                all.remove(key);
+            } else {
+                all.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let mut params = params;
+    params["_meta"] = all;
+    json!({ "jsonrpc": "2.0", "id": 7, "method": method, "params": params }).to_string()
+}
+
+/// One request of the parity table.
+struct Case {
+    what: &'static str,
+    method: &'static str,
+    name: Option<&'static str>,
+    params: Value,
+    meta: Value,
+    /// Headers beyond content type, accept, protocol version, method and name.
+    extra: Vec<(&'static str, &'static str)>,
+    /// Whether direct dispatch serves it (otherwise it is handed to the SDK).
+    direct: bool,
+}
+
+fn case(
+    what: &'static str,
+    method: &'static str,
+    name: Option<&'static str>,
+    params: Value,
+) -> Case {
+    Case {
+        what,
+        method,
+        name,
+        params,
+        meta: json!({}),
+        extra: Vec::new(),
+        direct: true,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let call = |what, tool: &'static str, arguments: Value| {
+        case(
+            what,
+            "tools/call",
+            Some(tool),
+            json!({ "name": tool, "arguments": arguments }),
+        )
+    };
+    let handed_over = |mut case: Case| {
+        case.direct = false;
+        case
+    };
+    vec![
+        call("a call", "add", json!({ "a": 2, "b": 3 })),
+        call("a call of an unknown tool", "nope", json!({})),
+        call("wrong argument types", "add", json!({ "a": "two", "b": 3 })),
+        call("a tool error", "refuse", json!({ "reason": "not today" })),
+        call("an internal error", "crash", json!({})),
+        call(
+            "a missing client capability",
+            "needs_elicitation",
+            json!({}),
+        ),
+        call("the caller as handlers see it", "whoami", json!({})),
+        case("tools/list", "tools/list", None, json!({})),
+        case("prompts/list", "prompts/list", None, json!({})),
+        case("resources/list", "resources/list", None, json!({})),
+        case(
+            "resources/templates/list",
+            "resources/templates/list",
+            None,
+            json!({}),
+        ),
+        case(
+            "a read",
+            "resources/read",
+            Some("hello://ada"),
+            json!({ "uri": "hello://ada" }),
+        ),
+        case(
+            "a read of an unknown resource",
+            "resources/read",
+            Some("nothing://here"),
+            json!({ "uri": "nothing://here" }),
+        ),
+        case(
+            "a prompt",
+            "prompts/get",
+            Some("shout"),
+            json!({ "name": "shout", "arguments": { "word": "hey" } }),
+        ),
+        case(
+            "a completion",
+            "completion/complete",
+            None,
+            json!({
+                "ref": { "type": "ref/resource", "uri": "hello://{name}" },
+                "argument": { "name": "name", "value": "a" },
+            }),
+        ),
+        case("a ping", "ping", None, json!({})),
+        // Handed to the SDK: replies that may stream, doubtful headers, malformed metadata.
+        handed_over(Case {
+            meta: json!({ "progressToken": "p1" }),
+            ..call("a call with a progress token", "slow_count", json!({}))
+        }),
+        handed_over(Case {
+            meta: json!({ "io.modelcontextprotocol/logLevel": "debug" }),
+            ..call(
+                "a call asking for log messages",
+                "add",
+                json!({ "a": 1, "b": 1 }),
+            )
+        }),
+        handed_over(Case {
+            name: Some("subtract"),
+            ..call("a mismatched Mcp-Name", "add", json!({ "a": 1, "b": 1 }))
+        }),
+        handed_over(Case {
+            meta: json!({ "io.modelcontextprotocol/clientCapabilities": null }),
+            ..call(
+                "metadata without capabilities",
+                "add",
+                json!({ "a": 1, "b": 1 }),
+            )
+        }),
+        handed_over(Case {
+            extra: vec![("origin", "http://localhost:3000")],
+            ..call("a browser origin", "add", json!({ "a": 1, "b": 1 }))
+        }),
+        handed_over(Case {
+            extra: vec![("mcp-method", "tools/call")],
+            ..call("a repeated Mcp-Method", "add", json!({ "a": 1, "b": 1 }))
+        }),
+        handed_over(case("server/discover", "server/discover", None, json!({}))),
+    ]
+}
+
+async fn send(http: &HttpServer, case: &Case) -> Reply {
+    let mut headers = vec![
+        JSON,
+        ACCEPT,
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", case.method),
+    ];
+    if let Some(name) = case.name {
+        headers.push(("mcp-name", name));
+    }
+    headers.extend(case.extra.iter().copied());
+    let body = body(case.method, case.params.clone(), case.meta.clone());
+    request(http.local_addr(), "POST", "/mcp", &headers, body.as_bytes()).await
+}
+
+/// The reply with what legitimately differs between two servers (error references,
+/// generated request ids) blanked out.
+fn comparable(reply: &Reply) -> (u16, Option<String>, Value) {
+    fn blank_references(value: &mut Value) {
+        match value {
+            Value::String(text) => {
+                if let Some(at) = text.find("(reference ") {
+                    text.truncate(at);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(blank_references),
+            Value::Object(object) => object.values_mut().for_each(blank_references),
+            _ => {}
+        }
+    }
+    let content_type = reply
+        .header("content-type")
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned());
+    let mut body = if content_type.as_deref() == Some("text/event-stream") {
+        // The SSE payloads, in order.
+        Value::Array(
+            reply
+                .body
+                .lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .filter_map(|data| serde_json::from_str(data.trim()).ok())
+                .collect(),
+        )
+    } else {
+        serde_json::from_str(&reply.body).unwrap_or(Value::String(reply.body.clone()))
+    };
+    blank_references(&mut body);
+    (reply.status, content_type, body)
+}
+
+#[tokio::test]
+async fn direct_dispatch_answers_exactly_as_the_sdk_and_only_where_it_may() {
+    let direct = serve(true).await;
+    let sdk = serve(false).await;
+    for case in cases() {
+        let before = direct.served_directly();
+        let fast = send(&direct, &case).await;
+        let served = direct.served_directly() - before;
+        let slow = send(&sdk, &case).await;
+        assert_eq!(
+            served,
+            u64::from(case.direct),
+            "{}: served directly {served} times",
+            case.what
+        );
+        assert_eq!(
+            comparable(&fast),
+            comparable(&slow),
+            "{}: direct and SDK replies differ",
+            case.what
+        );
+        assert!(fast.status != 0, "{}: no reply", case.what);
+    }
+    assert_eq!(sdk.served_directly(), 0, "direct dispatch off means off");
+    direct.shutdown().await.unwrap();
+    sdk.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_oversized_direct_candidate_gets_the_same_413() {
+    let limited = |direct| HttpConfig {
+        direct_dispatch: direct,
+        max_body_bytes: 1024,
+        ..HttpConfig::default()
+    };
+    let direct = serve_with(server(), limited(true)).await;
+    let sdk = serve_with(server(), limited(false)).await;
+    let big = Case {
+        params: json!({ "name": "refuse", "arguments": { "reason": "x".repeat(2000) } }),
+        ..case("an oversized call", "tools/call", Some("refuse"), json!({}))
+    };
+    let fast = send(&direct, &big).await;
+    let slow = send(&sdk, &big).await;
+    assert_eq!(fast.status, 413);
+    assert_eq!((fast.status, &fast.body), (slow.status, &slow.body));
+    assert_eq!(direct.served_directly(), 0);
+    direct.shutdown().await.unwrap();
+    sdk.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn direct_replies_carry_the_results_the_handlers_made() {
+    let http = serve(true).await;
+    let all = cases();
+    let by_name = |what: &str| all.iter().find(|c| c.what == what).unwrap();
+
+    let added = send(&http, by_name("a call")).await;
+    assert_eq!(added.status, 200);
+    assert_eq!(added.header("content-type"), Some("application/json"));
+    let added: Value = serde_json::from_str(&added.body).unwrap();
+    assert_eq!(added["id"], 7);
+    assert_eq!(added["result"]["content"][0]["text"], "5");
+
+    let whoami = send(&http, by_name("the caller as handlers see it")).await;
+    let whoami: Value = serde_json::from_str(&whoami.body).unwrap();
+    assert_eq!(
+        whoami["result"]["content"][0]["text"], r#"Some(("parity", "1.0")) Some("2026-07-28")"#,
+        "client info and version come from the request's _meta"
+    );
+
+    let missing = send(&http, by_name("a missing client capability")).await;
+    assert_eq!(missing.status, 400, "-32021 is a 400 on 2026-07-28");
+    let missing: Value = serde_json::from_str(&missing.body).unwrap();
+    assert_eq!(missing["error"]["code"], -32021);
+
+    let refused = send(&http, by_name("a tool error")).await;
+    let refused: Value = serde_json::from_str(&refused.body).unwrap();
+    assert_eq!(refused["result"]["isError"], true);
+
+    let crashed = send(&http, by_name("an internal error")).await;
+    assert!(
+        !crashed.body.contains("on fire"),
+        "internal details stay masked: {}",
+        crashed.body
+    );
+
+    let progress = send(&http, by_name("a call with a progress token")).await;
+    assert_eq!(
+        progress.header("content-type"),
+        Some("text/event-stream"),
+        "a call that may stream goes to the SDK and streams"
+    );
+    http.shutdown().await.unwrap();
+}
+
+/// Send a `wait_for_cancel` call on a new connection and return once direct dispatch has it.
+async fn start_waiting_call(http: &HttpServer) -> tokio::net::TcpStream {
+    let before = http.served_directly();
+    let call = body(
+        "tools/call",
+        json!({ "name": "wait_for_cancel", "arguments": {} }),
+        json!({}),
+    );
+    let raw = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nmcp-protocol-version: 2026-07-28\r\nmcp-method: tools/call\r\nmcp-name: wait_for_cancel\r\ncontent-length: {}\r\n\r\n{call}",
+        http.local_addr(),
+        call.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(http.local_addr())
+        .await
+        .unwrap();
+    stream.write_all(raw.as_bytes()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while http.served_directly() == before {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the call reaches direct dispatch");
+    stream
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_its_direct_request() {
+    let seen = Arc::new(Notify::new());
+    let http = serve_with(
+        server_noting_cancellation(seen.clone()),
+        HttpConfig::default(),
+    )
+    .await;
+    let stream = start_waiting_call(&http).await;
+    drop(stream);
+    tokio::time::timeout(Duration::from_secs(5), seen.notified())
+        .await
+        .expect("hanging up cancels the request's token");
+    http.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_abandons_a_direct_request_after_the_grace_period_with_503() {
+    use tokio::io::AsyncReadExt as _;
+    let seen = Arc::new(Notify::new());
+    let http = serve_with(
+        server_noting_cancellation(seen.clone()),
+        HttpConfig {
+            shutdown_grace: Duration::from_millis(50),
+            ..HttpConfig::default()
+        },
+    )
+    .await;
+    let mut stream = start_waiting_call(&http).await;
+    http.shutdown().await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut reply))
+        .await
+        .expect("the connection is answered and closed")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    tokio::time::timeout(Duration::from_secs(5), seen.notified())
+        .await
+        .expect("the abandoned request's token is cancelled");
+}
