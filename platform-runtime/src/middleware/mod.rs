@@ -21,18 +21,85 @@ pub(crate) mod request;
 use std::future::Future;
 use std::task::{Context as TaskContext, Poll};
 
+pub(crate) use builtin::erase_builtin;
 pub(crate) use builtin::new_reference;
 pub use builtin::*;
 pub(crate) use endpoint::{Endpoint, dispatch};
 pub use policy::Policies;
 pub use request::{ComponentInfo, ComponentKind, McpRequest, McpResponse, Method};
-use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceExt as _};
 
 use crate::ToolError;
 
 /// The pipeline's service type: an MCP request in, a response or an error out.
-pub type McpService = BoxCloneSyncService<McpRequest, McpResponse, ToolError>;
+///
+/// A shared handle: cloning it (as every layer does for every request it passes on) costs a
+/// reference count, not a copy of the stack beneath it. Any tower service of MCP requests
+/// becomes one with [`McpService::new`].
+#[derive(Clone)]
+pub struct McpService(std::sync::Arc<dyn Call>);
+
+/// A service callable through a shared reference.
+pub(crate) trait Call: Send + Sync + 'static {
+    fn call(&self, request: McpRequest) -> MiddlewareFuture;
+}
+
+/// A tower service behind [`McpService`]: cloned per call, as tower services expect.
+struct TowerCall<S>(S);
+
+impl<S> Call for TowerCall<S>
+where
+    S: Service<McpRequest, Response = McpResponse, Error = ToolError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    fn call(&self, request: McpRequest) -> MiddlewareFuture {
+        Box::pin(self.0.clone().oneshot(request))
+    }
+}
+
+impl McpService {
+    /// Any tower service of MCP requests (cloned for each request, then made ready and
+    /// called).
+    pub fn new<S>(service: S) -> Self
+    where
+        S: Service<McpRequest, Response = McpResponse, Error = ToolError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        Self(std::sync::Arc::new(TowerCall(service)))
+    }
+
+    pub(crate) fn from_call(call: impl Call) -> Self {
+        Self(std::sync::Arc::new(call))
+    }
+}
+
+impl std::fmt::Debug for McpService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("McpService")
+    }
+}
+
+impl Service<McpRequest> for McpService {
+    type Response = McpResponse;
+    type Error = ToolError;
+    type Future = MiddlewareFuture;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), ToolError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: McpRequest) -> MiddlewareFuture {
+        self.0.call(request)
+    }
+}
 
 /// The rest of the pipeline, handed to a [`from_fn`] middleware.
 pub struct Next {
@@ -80,22 +147,13 @@ pub struct FromFnLayer<F> {
     f: F,
 }
 
-impl<F, S> Layer<S> for FromFnLayer<F>
-where
-    F: Clone,
-    S: Service<McpRequest, Response = McpResponse, Error = ToolError>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
+impl<F: Clone> Layer<McpService> for FromFnLayer<F> {
     type Service = FromFn<F>;
 
-    fn layer(&self, inner: S) -> Self::Service {
+    fn layer(&self, inner: McpService) -> Self::Service {
         FromFn {
             f: self.f.clone(),
-            inner: BoxCloneSyncService::new(inner),
+            inner,
         }
     }
 }
@@ -144,7 +202,7 @@ where
         + 'static,
     <L::Service as Service<McpRequest>>::Future: Send + 'static,
 {
-    std::sync::Arc::new(move |inner| BoxCloneSyncService::new(layer.layer(inner)))
+    std::sync::Arc::new(move |inner| McpService::new(layer.layer(inner)))
 }
 
 /// Where per-tool policies keep their shared state, and the server's defaults for tools.
@@ -179,7 +237,7 @@ pub(crate) fn tool_stack(
         let handler = handler.clone();
         async move { endpoint::invoke_tool(&key, &handler, request).await }
     });
-    let mut service: McpService = BoxCloneSyncService::new(core);
+    let mut service = McpService::new(core);
     if let Some(duration) = timeout {
         service = builtin::wrap(&TimeoutLayer::new(duration), service);
     }

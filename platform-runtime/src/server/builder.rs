@@ -9,7 +9,7 @@ use crate::middleware::policy::RateLimit;
 use crate::middleware::{
     CacheStore, Endpoint, ErrorHandlingLayer, GlobalLimitLayer, InProcessCache,
     InProcessRateLimits, LayerFn, LoggingLayer, McpRequest, McpResponse, McpService, PolicyRuntime,
-    RateLimitLayer, RateLimitStore, ResponseSizeLimitLayer, TimingLayer, erase, stack,
+    RateLimitLayer, RateLimitStore, ResponseSizeLimitLayer, TimingLayer, erase_builtin, stack,
 };
 use crate::registry::{Components, PromptDef, Registry, ResourceDef, StateRequirement, ToolDef};
 
@@ -354,7 +354,7 @@ impl ServerBuilder {
         // Outermost first: defaults, the user's layers, then the server-wide limits.
         let mut layers: Vec<LayerFn> = Vec::new();
         if self.default_middleware {
-            layers.push(erase(
+            layers.push(erase_builtin(
                 ErrorHandlingLayer::new(stats.errors.clone())
                     .mask_internal_errors(self.mask_internal_errors),
             ));
@@ -362,22 +362,22 @@ impl ServerBuilder {
                 Some(max) => LoggingLayer::new().with_payloads(max),
                 None => LoggingLayer::new(),
             };
-            layers.push(erase(logging));
-            layers.push(erase(TimingLayer::new(stats.timings.clone())));
+            layers.push(erase_builtin(logging));
+            layers.push(erase_builtin(TimingLayer::new(stats.timings.clone())));
         }
         layers.extend(self.layers);
         if let Some(limit) = self.max_in_flight {
-            layers.push(erase(GlobalLimitLayer::new(limit)));
+            layers.push(erase_builtin(GlobalLimitLayer::new(limit)));
         }
         if let Some(limit) = self.rate_limit {
-            layers.push(erase(RateLimitLayer::new(limit, "*", rate_limits)));
+            layers.push(erase_builtin(RateLimitLayer::new(limit, "*", rate_limits)));
         }
         if let Some(max) = self.max_response_bytes {
-            layers.push(erase(ResponseSizeLimitLayer::new(max)));
+            layers.push(erase_builtin(ResponseSizeLimitLayer::new(max)));
         }
         // Without middleware, requests go straight to the endpoint.
         let pipeline = (!layers.is_empty()).then(|| {
-            let endpoint = tower::util::BoxCloneSyncService::new(Endpoint {
+            let endpoint = crate::middleware::McpService::new(Endpoint {
                 inner: inner.clone(),
             });
             stack(endpoint, &layers)

@@ -28,7 +28,7 @@ pub use retry::RetryLayer;
 pub use size_limit::ResponseSizeLimitLayer;
 pub use timeout::TimeoutLayer;
 pub use timing::{TimingLayer, TimingStats, Timings};
-use tower::{Layer, Service};
+use tower::Service;
 
 use super::{McpRequest, McpResponse, McpService};
 use crate::ToolError;
@@ -81,14 +81,20 @@ macro_rules! impl_layer {
 pub(crate) use impl_layer;
 
 /// Apply a built-in layer to a boxed service.
-pub(crate) fn wrap<L>(layer: &L, inner: McpService) -> McpService
-where
-    L: Layer<McpService>,
-    L::Service: Service<McpRequest, Response = McpResponse, Error = ToolError, Future = MiddlewareFuture>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-{
-    tower::util::BoxCloneSyncService::new(layer.layer(inner))
+pub(crate) fn wrap<M: Middleware>(middleware: &M, inner: McpService) -> McpService {
+    McpService::from_call(Wrapped {
+        middleware: middleware.clone(),
+        inner,
+    })
+}
+
+/// A built-in middleware as a server-level layer, called without the tower round trip.
+pub(crate) fn erase_builtin<M: Middleware>(middleware: M) -> super::LayerFn {
+    std::sync::Arc::new(move |inner| wrap(&middleware, inner))
+}
+
+impl<M: Middleware> super::Call for Wrapped<M> {
+    fn call(&self, request: McpRequest) -> MiddlewareFuture {
+        self.middleware.handle(request, self.inner.clone())
+    }
 }

@@ -108,7 +108,7 @@ impl Middleware for ErrorHandlingLayer {
         let stats = self.stats.clone();
         let mask = self.mask_internal;
         let method = request.method();
-        let what = request.target().map(str::to_owned);
+        let what = request.target.clone();
         Box::pin(async move {
             let result = match AssertUnwindSafe(next.oneshot(request)).catch_unwind().await {
                 Ok(result) => result,
