@@ -19,7 +19,11 @@
 //!
 //! Prints calls/s with p50/p99 latency per cell (medians over the rounds) and the ratios.
 //! For 2026-07-28 a second plain rmcp server runs in rmcp's best configuration for that
-//! era (stateless: `legacy_session_mode` off, `json_response`).
+//! era (stateless: `legacy_session_mode` off, `json_response`), and a second platform server
+//! runs with direct dispatch off (every request through the SDK's service, as plain rmcp).
+//!
+//! Environment: `PLATFORM_STACK=bare` runs platform without middleware;
+//! `HTTP_LOAD_ONLY=<text>` loads only the servers whose name contains the text.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -414,6 +418,9 @@ async fn main() -> Result<(), Fail> {
         })
         .collect();
     for (t, target) in targets.iter().enumerate() {
+        if medians[t].iter().all(|(rate, _, _)| rate.is_nan()) {
+            continue; // not loaded in this run (`HTTP_LOAD_ONLY`)
+        }
         let row: Vec<String> = medians[t]
             .iter()
             .map(|(rate, p50, p99)| format!("{rate:.0} ({p50:.0}/{p99:.0} µs)"))
@@ -422,7 +429,10 @@ async fn main() -> Result<(), Fail> {
     }
     let ratio = |a: usize, b: usize| -> String {
         (0..cells.len())
-            .map(|c| format!("{:.2}×", medians[a][c].0 / medians[b][c].0))
+            .map(|c| match medians[a][c].0 / medians[b][c].0 {
+                r if r.is_nan() => "—".to_owned(),
+                r => format!("{r:.2}×"),
+            })
             .collect::<Vec<_>>()
             .join(" | ")
     };

@@ -470,3 +470,40 @@ async fn shutdown_abandons_a_direct_request_after_the_grace_period_with_503() {
         .await
         .expect("the abandoned request's token is cancelled");
 }
+
+#[tokio::test]
+async fn a_panic_past_the_middleware_is_an_internal_error_not_a_dropped_connection() {
+    use platform_runtime::middleware::{McpRequest, Next, from_fn};
+    let server = Server::builder("panicky")
+        .without_default_middleware()
+        .tools(tools![add])
+        .layer(from_fn(|request: McpRequest, next: Next| async move {
+            if request.target() == Some("add") {
+                panic!("a middleware bug");
+            }
+            next.run(request).await
+        }))
+        .build()
+        .unwrap();
+    let http = serve_with(server, HttpConfig::default()).await;
+    let all = cases();
+    let call = all.iter().find(|c| c.what == "a call").unwrap();
+    let reply = send(&http, call).await;
+    assert_eq!(http.served_directly(), 1);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(reply["error"]["code"], -32603);
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("internal error (reference "),
+        "{message}"
+    );
+    assert!(
+        !message.contains("middleware bug"),
+        "details stay in the log"
+    );
+    // The server is still serving.
+    let listed = send(&http, all.iter().find(|c| c.what == "tools/list").unwrap()).await;
+    assert_eq!(listed.status, 200);
+    http.shutdown().await.unwrap();
+}

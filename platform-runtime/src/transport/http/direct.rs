@@ -13,12 +13,14 @@
 //! body. The checks below only ever *narrow* what is served here: a request the SDK would
 //! refuse is never one this path accepts.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::Response;
+use futures::FutureExt as _;
 use rmcp::model::{
     CallToolRequest, ClientJsonRpcMessage, ClientRequest, ErrorCode, GetExtensions as _,
     GetMeta as _, JsonRpcMessage, JsonRpcRequest, ProtocolVersion, ServerJsonRpcMessage,
@@ -141,10 +143,28 @@ impl Direct {
         std::mem::swap(&mut context.extensions, request.request.extensions_mut());
         context.extensions.insert(parts);
         let _cancel_on_exit = context.ct.clone().drop_guard();
+        // A panic that escapes the middleware (a server without the error-handling layer)
+        // becomes an internal error for this request, not a dropped connection.
+        let handled = AssertUnwindSafe(self.handler.handle_request(request.request, context))
+            .catch_unwind()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|payload| {
+                    let reference = crate::middleware::new_reference();
+                    tracing::error!(
+                        reference,
+                        panic = crate::middleware::errors_panic_message(payload.as_ref()),
+                        "request handling panicked"
+                    );
+                    Err(rmcp::ErrorData::internal_error(
+                        format!("internal error (reference {reference})"),
+                        None,
+                    ))
+                })
+            });
         // The handler first: one that finishes at once never registers for shutdown.
         let reply = tokio::select! {
             biased;
-            reply = self.handler.handle_request(request.request, context) => reply,
+            reply = handled => reply,
             () = self.shutdown.cancelled() => {
                 tracing::warn!("request abandoned: the server shut down before it finished");
                 let mut response = Response::new(Body::from("Service Unavailable: shutting down"));
