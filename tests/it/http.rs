@@ -478,3 +478,110 @@ async fn every_request_carries_a_request_id_that_middleware_can_read() {
     );
     http.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn get_and_delete_follow_each_era_and_versions_must_agree() {
+    let http = serve(HttpConfig::default()).await;
+    let addr = http.local_addr();
+    let init = request(addr, "POST", "/mcp", &[JSON, ACCEPT], INITIALIZE.as_bytes()).await;
+    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let sse = ("accept", "text/event-stream");
+
+    // GET: a legacy session's server-to-client stream; nothing for 2026-07-28.
+    let stream = request(
+        addr,
+        "GET",
+        "/mcp",
+        &[
+            sse,
+            ("mcp-session-id", session.as_str()),
+            ("mcp-protocol-version", "2025-11-25"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(stream.status, 200);
+    assert_eq!(stream.header("content-type"), Some("text/event-stream"));
+    let no_session = request(addr, "GET", "/mcp", &[sse], b"").await;
+    assert_eq!(no_session.status, 400, "a legacy GET needs its session");
+    let modern_get = request(
+        addr,
+        "GET",
+        "/mcp",
+        &[sse, ("mcp-protocol-version", "2026-07-28")],
+        b"",
+    )
+    .await;
+    assert_eq!(modern_get.status, 405);
+    assert_eq!(modern_get.header("allow"), Some("POST"));
+
+    // DELETE: ends a legacy session; there is none to end on 2026-07-28.
+    let no_session = request(addr, "DELETE", "/mcp", &[], b"").await;
+    assert_eq!(no_session.status, 400);
+    let modern_delete = request(
+        addr,
+        "DELETE",
+        "/mcp",
+        &[("mcp-protocol-version", "2026-07-28")],
+        b"",
+    )
+    .await;
+    assert_eq!(modern_delete.status, 405);
+    assert_eq!(modern_delete.header("allow"), Some("POST"));
+
+    // 2026-07-28: the header and the body's _meta must both name the version, and agree.
+    let list_headers = |version: Option<&'static str>| {
+        let mut headers = vec![JSON, ACCEPT, ("mcp-method", "tools/list")];
+        headers.extend(version.map(|v| ("mcp-protocol-version", v)));
+        headers
+    };
+    let missing_header = request(
+        addr,
+        "POST",
+        "/mcp",
+        &list_headers(None),
+        MODERN_LIST.as_bytes(),
+    )
+    .await;
+    assert_eq!(missing_header.status, 400);
+    assert!(
+        missing_header.body.contains("-32020"),
+        "{}",
+        missing_header.body
+    );
+    let disagreeing = request(
+        addr,
+        "POST",
+        "/mcp",
+        &list_headers(Some("2025-11-25")),
+        MODERN_LIST.as_bytes(),
+    )
+    .await;
+    assert_eq!(disagreeing.status, 400);
+    assert!(
+        disagreeing.body.contains("does not match"),
+        "{}",
+        disagreeing.body
+    );
+    let no_meta = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}"#;
+    let missing_meta = request(
+        addr,
+        "POST",
+        "/mcp",
+        &list_headers(Some("2026-07-28")),
+        no_meta.as_bytes(),
+    )
+    .await;
+    assert_eq!(missing_meta.status, 400);
+    assert!(
+        missing_meta.body.contains("-32602"),
+        "{}",
+        missing_meta.body
+    );
+    assert_eq!(
+        http.served_directly(),
+        0,
+        "none of these is served directly"
+    );
+    http.shutdown().await.unwrap();
+}
