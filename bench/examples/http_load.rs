@@ -1,5 +1,5 @@
 //! HTTP load generator: platform's streamable HTTP transport against a plain rmcp server
-//! built the same way and a minimal axum JSON echo (the machine's ceiling, no MCP), all in
+//! built the same way and a minimal hyper JSON echo (the machine's ceiling, no MCP), all in
 //! this process, on 127.0.0.1, interleaved round by round.
 //!
 //! ```sh
@@ -23,14 +23,14 @@
 //! runs with direct dispatch off (every request through the SDK's service, as plain rmcp).
 //!
 //! Environment: `PLATFORM_STACK=bare` runs platform without middleware;
-//! `HTTP_LOAD_ONLY=<text>` loads only the servers whose name contains the text.
+//! `HTTP_LOAD_ONLY=<text>` loads only the server of that name, or else the servers whose
+//! name contains the text.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::routing::post;
 use axum::serve::ListenerExt as _;
 use platform_runtime::transport::http::{HttpConfig, start};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -75,20 +75,40 @@ async fn listen() -> Result<(tokio::net::TcpListener, SocketAddr), Fail> {
     Ok((listener, addr))
 }
 
-/// The ceiling: an axum route answering a fixed JSON-RPC-shaped body.
+/// The ceiling: a minimal hyper HTTP/1.1 server (no router, no MCP) that reads each
+/// request's body and answers a fixed JSON-RPC-shaped reply, with `TCP_NODELAY`.
 async fn ceiling() -> Result<SocketAddr, Fail> {
+    use http_body_util::{BodyExt as _, Full};
+    const REPLY: &str =
+        r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hello"}]}}"#;
     let (listener, addr) = listen().await?;
-    let app = Router::new().route(
-        "/mcp",
-        post(|body: axum::body::Bytes| async move {
-            let _ = body;
-            (
-                [("content-type", "application/json")],
-                r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hello"}]}}"#,
-            )
-        }),
-    );
-    tokio::spawn(async move { axum::serve(nodelay(listener), app).await });
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    |request: hyper::Request<hyper::body::Incoming>| async move {
+                        let _ = request.into_body().collect().await;
+                        let mut response = hyper::Response::new(Full::new(
+                            axum::body::Bytes::from_static(REPLY.as_bytes()),
+                        ));
+                        response.headers_mut().insert(
+                            "content-type",
+                            axum::http::HeaderValue::from_static("application/json"),
+                        );
+                        Ok::<_, std::convert::Infallible>(response)
+                    },
+                );
+                let io = hyper_util::rt::TokioIo::new(tcp);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
     Ok(addr)
 }
 
@@ -339,7 +359,7 @@ async fn main() -> Result<(), Fail> {
     let ceiling_addr = ceiling().await?;
     let targets = [
         Target {
-            name: "ceiling (axum JSON echo, no MCP)",
+            name: "ceiling (hyper JSON echo, no MCP)",
             addr: ceiling_addr,
             path: "/mcp",
             era: Era::Raw,
@@ -382,8 +402,13 @@ async fn main() -> Result<(), Fail> {
         },
     ];
     let stack = std::env::var("PLATFORM_STACK").unwrap_or_else(|_| "default".into());
-    // `HTTP_LOAD_ONLY=<text>`: load only the servers whose name contains it (for profiling).
+    // `HTTP_LOAD_ONLY=<text>`: load only the server so named, or those whose name contains it.
     let only = std::env::var("HTTP_LOAD_ONLY").ok();
+    let selected = |name: &str| match only.as_deref() {
+        None => true,
+        Some(only) if targets.iter().any(|t| t.name == only) => name == only,
+        Some(only) => name.contains(only),
+    };
     println!("platform middleware: {stack}; {seconds} s per cell, {rounds} rounds, medians");
     let cells = [(1, true), (16, true), (1, false), (16, false)];
     // results[target][cell] = (calls/s, p50, p99 per round)
@@ -391,10 +416,7 @@ async fn main() -> Result<(), Fail> {
     for round in 0..rounds {
         for (c, &(workers, keep_alive)) in cells.iter().enumerate() {
             for (t, target) in targets.iter().enumerate() {
-                if only
-                    .as_deref()
-                    .is_some_and(|only| !target.name.contains(only))
-                {
+                if !selected(target.name) {
                     continue;
                 }
                 let (rate, p50, p99) = run(target, workers, keep_alive, duration).await?;

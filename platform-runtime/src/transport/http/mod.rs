@@ -146,7 +146,7 @@ fn build(
         direct,
     };
     let router = Router::new()
-        .nest_service(&config.path, fixed)
+        .route_service(&config.path, fixed)
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
