@@ -242,7 +242,9 @@ impl Direct {
                 let (transport, _closed) = tokio::io::duplex(64);
                 let running: RunningService<RoleServer, McpHandler> =
                     rmcp::service::serve_directly(self.handler.clone(), transport, None);
-                running.peer().clone()
+                let peer = running.peer().clone();
+                running.cancellation_token().cancel();
+                peer
             })
             .clone()
     }
