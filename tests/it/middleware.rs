@@ -676,3 +676,78 @@ async fn principal_rate_limits_and_cache_scopes_partition_by_caller() {
     assert_eq!(acme, acme_again, "one tenant shares its entries");
     assert_ne!(acme, globex, "tenants never share");
 }
+
+/// A plain tower layer (not `from_fn`): counts the tool calls that pass.
+#[derive(Clone)]
+struct CountCalls {
+    calls: Calls,
+}
+
+#[derive(Clone)]
+struct Counted {
+    inner: platform_runtime::middleware::McpService,
+    calls: Calls,
+}
+
+impl tower::Layer<platform_runtime::middleware::McpService> for CountCalls {
+    type Service = Counted;
+
+    fn layer(&self, inner: platform_runtime::middleware::McpService) -> Counted {
+        Counted {
+            inner,
+            calls: self.calls.clone(),
+        }
+    }
+}
+
+impl tower::Service<McpRequest> for Counted {
+    type Response = platform_runtime::middleware::McpResponse;
+    type Error = ToolError;
+    type Future = <platform_runtime::middleware::McpService as tower::Service<McpRequest>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), ToolError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: McpRequest) -> Self::Future {
+        if request.method() == Method::CallTool {
+            self.calls.bump();
+        }
+        self.inner.call(request)
+    }
+}
+
+#[tokio::test]
+async fn a_plain_tower_layer_runs_in_the_pipeline_with_the_built_ins() {
+    let calls = Calls::default();
+    let server = Server::builder("tower")
+        .layer(CountCalls {
+            calls: calls.clone(),
+        })
+        .tools(tools![echo])
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server.clone()).await.unwrap();
+    for text in ["one", "two"] {
+        let result = client
+            .call_tool("echo", json!({ "text": text }))
+            .await
+            .unwrap();
+        assert_eq!(result.text(), text);
+    }
+    assert_eq!(calls.get(), 2);
+    assert!(client.call_tool("nope", json!({})).await.is_err());
+    assert_eq!(calls.get(), 3, "errors pass through the layer too");
+    assert_eq!(
+        server
+            .stats()
+            .timings
+            .get(Method::CallTool, Some("echo"))
+            .count,
+        2,
+        "the default timing layer around it saw the same calls"
+    );
+}
