@@ -585,3 +585,38 @@ async fn get_and_delete_follow_each_era_and_versions_must_agree() {
     );
     http.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_idle_legacy_session_is_reaped() {
+    let http = serve(HttpConfig {
+        session_idle_timeout: Duration::from_millis(100),
+        ..HttpConfig::default()
+    })
+    .await;
+    let addr = http.local_addr();
+    let init = request(addr, "POST", "/mcp", &[JSON, ACCEPT], INITIALIZE.as_bytes()).await;
+    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let headers = [
+        JSON,
+        ACCEPT,
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let live = request(addr, "POST", "/mcp", &headers, list.as_bytes()).await;
+    assert_eq!(live.status, 200, "a fresh session serves");
+    // Left alone, the session ends. Each check is activity, so checks are spaced well
+    // beyond the idle period; bounded, without timing assertions.
+    let reaped = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let reply = request(addr, "POST", "/mcp", &headers, list.as_bytes()).await;
+            if reply.status == 404 {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(reaped.is_ok(), "an idle session is closed and then unknown");
+    http.shutdown().await.unwrap();
+}
