@@ -507,3 +507,24 @@ async fn a_panic_past_the_middleware_is_an_internal_error_not_a_dropped_connecti
     assert_eq!(listed.status, 200);
     http.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_malformed_body_with_a_modern_head_is_handed_over_and_answered_as_ever() {
+    let http = serve(true).await;
+    let headers = [
+        JSON,
+        ACCEPT,
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "add"),
+    ];
+    let addr = http.local_addr();
+    let broken = request(addr, "POST", "/mcp", &headers, b"{\"jsonrpc\":\"2.0\",").await;
+    assert_eq!(broken.status, 400, "{}", broken.body);
+    assert!(broken.body.contains("-32700"), "{}", broken.body);
+    let not_rpc = request(addr, "POST", "/mcp", &headers, b"[1,2,3]").await;
+    assert_eq!(not_rpc.status, 400, "{}", not_rpc.body);
+    assert!(not_rpc.body.contains("-32600"), "{}", not_rpc.body);
+    assert_eq!(http.served_directly(), 0);
+    http.shutdown().await.unwrap();
+}

@@ -140,13 +140,13 @@ fn build(
         Arc::new(sessions),
         mcp_config,
     );
-    let fixed = StatusFix {
+    let front = Front {
         inner: Arc::new(service),
         limit: config.max_body_bytes,
         direct,
     };
     let router = Router::new()
-        .route_service(&config.path, fixed)
+        .route_service(&config.path, front)
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
@@ -185,7 +185,7 @@ fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
 /// `DELETE` with 202 (clients expect 200 or 204). Only those replies are touched; a
 /// request that is not a direct candidate passes through without being buffered or copied.
 #[derive(Clone)]
-struct StatusFix {
+struct Front {
     /// Shared rather than cloned per request: the SDK's `call` clones the whole service,
     /// configuration included, every time.
     inner: Arc<SdkService>,
@@ -196,7 +196,7 @@ struct StatusFix {
 /// The SDK's service for this server.
 type SdkService = StreamableHttpService<McpHandler, LocalSessionManager>;
 
-impl tower::Service<Request<Body>> for StatusFix {
+impl tower::Service<Request<Body>> for Front {
     type Response = Response;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
