@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
 use crate::model::{FnModel, Kind, ParamKind, check_name, is_option};
-use crate::parse::{PromptArgs, ResourceArgs, ToolArgs};
+use crate::parse::{PromptArgs, ResourceArgs, StringList, ToolArgs};
 use crate::paths::Runtime;
 
 /// The parsed options of a component attribute.
@@ -82,6 +82,20 @@ pub(crate) fn opt_bool(value: Option<bool>, private: &TokenStream) -> TokenStrea
         Some(b) => quote!(#private::Some(#b)),
         None => quote!(#private::None),
     }
+}
+
+/// `.annotations(…)` on a tool definition from the four hints (unset ones stay `None`).
+pub(crate) fn annotations(hints: [Option<bool>; 4], private: &TokenStream) -> TokenStream {
+    let [r, d, i, o] = hints.map(|hint| opt_bool(hint, private));
+    quote!(.annotations(#r, #d, #i, #o))
+}
+
+/// `.tags([…])` on a definition, when tags were given.
+pub(crate) fn tags(tags: Option<&StringList>) -> Option<TokenStream> {
+    tags.map(|t| {
+        let tags = &t.0;
+        quote!(.tags([#(#tags),*]))
+    })
 }
 
 /// The variables of a URI template, checked with the runtime's grammar.
@@ -298,17 +312,16 @@ pub(crate) fn definition(
                     output
                 }
             };
-            let annotations = {
-                let r = opt_bool(args.read_only, &private);
-                let d = opt_bool(args.destructive, &private);
-                let i = opt_bool(args.idempotent, &private);
-                let o = opt_bool(args.open_world, &private);
-                quote!(.annotations(#r, #d, #i, #o))
-            };
-            let tags = args.tags.as_ref().map(|t| {
-                let tags = &t.0;
-                quote!(.tags([#(#tags),*]))
-            });
+            let annotations = annotations(
+                [
+                    args.read_only,
+                    args.destructive,
+                    args.idempotent,
+                    args.open_world,
+                ],
+                &private,
+            );
+            let tags = tags(args.tags.as_ref());
             let icons = args.icons.as_ref().map(|list| {
                 let icons = list.0.iter().map(|i| quote!(.icon(#i, #private::None)));
                 quote!(#(#icons)*)

@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
-use super::def::opt_bool;
+use super::def;
 use crate::docs;
 use crate::model::{Kind, check_name, is_option};
 use crate::parse::{self, DeriveArgs};
@@ -33,11 +33,19 @@ fn helper_args(attrs: &[syn::Attribute], errors: &mut darling::error::Accumulato
         .unwrap_or_default()
 }
 
+/// The struct's named fields (none for a unit struct), with an error for any other shape
+/// of input and for generic parameters.
 fn named_fields<'a>(
     input: &'a syn::DeriveInput,
     what: &str,
     errors: &mut darling::error::Accumulator,
 ) -> Vec<&'a syn::Field> {
+    if !input.generics.params.is_empty() {
+        errors.push(
+            darling::Error::custom(format!("a `#[derive({what})]` struct cannot be generic"))
+                .with_span(&input.generics),
+        );
+    }
     match &input.data {
         syn::Data::Struct(syn::DataStruct {
             fields: syn::Fields::Named(named),
@@ -56,6 +64,22 @@ fn named_fields<'a>(
             );
             Vec::new()
         }
+    }
+}
+
+/// The component's name: the one given (checked), or the struct's name in snake case.
+fn component_name(
+    given: Option<&syn::LitStr>,
+    kind: Kind,
+    ident: &syn::Ident,
+    errors: &mut darling::error::Accumulator,
+) -> String {
+    match given {
+        Some(lit) => {
+            check_name(kind, lit, errors);
+            lit.value()
+        }
+        None => to_snake(&ident.to_string()),
     }
 }
 
@@ -88,22 +112,10 @@ pub(crate) fn tool(item: TokenStream) -> TokenStream {
         );
     }
     let _ = named_fields(&input, "Tool", &mut errors);
-    if !input.generics.params.is_empty() {
-        errors.push(
-            darling::Error::custom("a `#[derive(Tool)]` struct cannot be generic")
-                .with_span(&input.generics),
-        );
-    }
     let runtime = Runtime::new(args.krate.as_ref());
     let private = runtime.private();
     let ident = &input.ident;
-    let name = match &args.name {
-        Some(lit) => {
-            check_name(Kind::Tool, lit, &mut errors);
-            lit.value()
-        }
-        None => to_snake(&ident.to_string()),
-    };
+    let name = component_name(args.name.as_ref(), Kind::Tool, ident, &mut errors);
     let description = args
         .description
         .as_ref()
@@ -119,17 +131,16 @@ pub(crate) fn tool(item: TokenStream) -> TokenStream {
     }
     let description = description.unwrap_or_default();
     let title = args.title.as_ref().map(|t| quote!(.title(#t)));
-    let annotations = {
-        let r = opt_bool(args.read_only, &private);
-        let d = opt_bool(args.destructive, &private);
-        let i = opt_bool(args.idempotent, &private);
-        let o = opt_bool(args.open_world, &private);
-        quote!(.annotations(#r, #d, #i, #o))
-    };
-    let tags = args.tags.as_ref().map(|t| {
-        let tags = &t.0;
-        quote!(.tags([#(#tags),*]))
-    });
+    let annotations = def::annotations(
+        [
+            args.read_only,
+            args.destructive,
+            args.idempotent,
+            args.open_world,
+        ],
+        &private,
+    );
+    let tags = def::tags(args.tags.as_ref());
     let span = ident.span();
     let body = quote_spanned! {span=>
         let (__platform_schema, __platform_take) = #private::whole::<#ident>();
@@ -179,22 +190,10 @@ pub(crate) fn prompt(item: TokenStream) -> TokenStream {
     let mut errors = darling::Error::accumulator();
     let args = helper_args(&input.attrs, &mut errors);
     let fields = named_fields(&input, "Prompt", &mut errors);
-    if !input.generics.params.is_empty() {
-        errors.push(
-            darling::Error::custom("a `#[derive(Prompt)]` struct cannot be generic")
-                .with_span(&input.generics),
-        );
-    }
     let runtime = Runtime::new(args.krate.as_ref());
     let private = runtime.private();
     let ident = &input.ident;
-    let name = match &args.name {
-        Some(lit) => {
-            check_name(Kind::Prompt, lit, &mut errors);
-            lit.value()
-        }
-        None => to_snake(&ident.to_string()),
-    };
+    let name = component_name(args.name.as_ref(), Kind::Prompt, ident, &mut errors);
     let field_names: Vec<String> = fields
         .iter()
         .filter_map(|f| {

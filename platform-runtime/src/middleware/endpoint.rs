@@ -174,6 +174,19 @@ async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpRespon
     let registry = inner.registry();
     let modern = request.era() == Era::Modern;
     let page_size = inner.page_size;
+    // One page of a list as the `$result` type (the SDK's list results share fields, not a
+    // type), cacheable by anyone on 2026-07-28.
+    macro_rules! list_reply {
+        ($result:ident, $reply:ident, $items:expr) => {{
+            let (items, next) = page($items, cursor(&request.params), page_size)?;
+            let mut result = $result::with_all_items(items);
+            if modern {
+                result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
+            }
+            result.next_cursor = next;
+            Ok(McpResponse::new(Reply::$reply(result)))
+        }};
+    }
     match request.method {
         // Reached only if a caller bypassed `Endpoint::call`; boxed to keep this future small.
         Method::CallTool => Box::pin(call_tool(inner.clone(), request)).await,
@@ -182,13 +195,7 @@ async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpRespon
                 .visible_tools()
                 .map(|t| t.descriptor.clone())
                 .collect();
-            let (tools, next) = page(tools, cursor(&request.params), page_size)?;
-            let mut result = ListToolsResult::with_all_items(tools);
-            if modern {
-                result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
-            }
-            result.next_cursor = next;
-            Ok(McpResponse::new(Reply::Tools(result)))
+            list_reply!(ListToolsResult, Tools, tools)
         }
         Method::ListResources => {
             let items: Vec<_> = registry
@@ -197,13 +204,7 @@ async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpRespon
                 .filter(|r| !r.is_template())
                 .map(|r| r.as_resource())
                 .collect();
-            let (items, next) = page(items, cursor(&request.params), page_size)?;
-            let mut result = ListResourcesResult::with_all_items(items);
-            if modern {
-                result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
-            }
-            result.next_cursor = next;
-            Ok(McpResponse::new(Reply::Resources(result)))
+            list_reply!(ListResourcesResult, Resources, items)
         }
         Method::ListResourceTemplates => {
             let items: Vec<_> = registry
@@ -212,24 +213,12 @@ async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpRespon
                 .filter(|r| r.is_template())
                 .map(|r| r.as_template())
                 .collect();
-            let (items, next) = page(items, cursor(&request.params), page_size)?;
-            let mut result = ListResourceTemplatesResult::with_all_items(items);
-            if modern {
-                result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
-            }
-            result.next_cursor = next;
-            Ok(McpResponse::new(Reply::Templates(result)))
+            list_reply!(ListResourceTemplatesResult, Templates, items)
         }
         Method::ReadResource => read_resource(&registry, request, modern).await,
         Method::ListPrompts => {
             let items: Vec<_> = registry.prompts.iter().map(|p| p.as_prompt()).collect();
-            let (items, next) = page(items, cursor(&request.params), page_size)?;
-            let mut result = ListPromptsResult::with_all_items(items);
-            if modern {
-                result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
-            }
-            result.next_cursor = next;
-            Ok(McpResponse::new(Reply::Prompts(result)))
+            list_reply!(ListPromptsResult, Prompts, items)
         }
         Method::GetPrompt => {
             let name = request.target.clone().unwrap_or_default();

@@ -146,24 +146,64 @@ impl McpHandler {
         }
     }
 
-    async fn run_other(&self, request: McpRequest) -> Result<Reply, ErrorData> {
+    /// Whether the tool `name`'s input schema binds arguments to HTTP headers.
+    pub(crate) fn tool_binds_headers(&self, name: &str) -> bool {
+        self.inner.registry().tool_binds_headers(name)
+    }
+
+    /// Run a request other than a tool call; its reply as the method's result type.
+    async fn run_as<T: FromReply>(&self, request: McpRequest) -> Result<T, ErrorData> {
         let method = request.method;
         let target = request.target.clone();
         match self.run(request).await {
-            Ok(response) => Ok(response.reply),
+            Ok(response) => T::from_reply(response.reply).ok_or_else(|| wrong_reply(method)),
             Err(error) => Err(protocol_failure(method, target.as_deref(), error)),
         }
     }
+
+    /// One page of a list, of the result type the method's reply carries.
+    async fn list<T: FromReply>(
+        &self,
+        method: Method,
+        page: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<T, ErrorData> {
+        self.run_as(self.request(method, None, None, Params::Page(page), context))
+            .await
+    }
 }
 
-macro_rules! expect_reply {
-    ($reply:expr, $variant:ident, $method:expr) => {
-        match $reply {
-            Reply::$variant(result) => Ok(result),
-            _ => Err(wrong_reply($method)),
-        }
-    };
+/// A method's result taken out of the pipeline's reply (`None`: a middleware answered with
+/// another method's result).
+trait FromReply: Sized {
+    fn from_reply(reply: Reply) -> Option<Self>;
 }
+
+macro_rules! from_reply {
+    ($($result:ty => $variant:ident),* $(,)?) => {$(
+        impl FromReply for $result {
+            fn from_reply(reply: Reply) -> Option<Self> {
+                match reply {
+                    Reply::$variant(result) => Some(result),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+from_reply!(
+    InitializeResult => Initialize,
+    DiscoverResult => Discover,
+    CallToolResponse => Call,
+    ReadResourceResponse => Read,
+    GetPromptResponse => Prompt,
+    CompleteResult => Complete,
+    ListToolsResult => Tools,
+    ListResourcesResult => Resources,
+    ListResourceTemplatesResult => Templates,
+    ListPromptsResult => Prompts,
+);
 
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
@@ -202,11 +242,7 @@ impl ServerHandler for McpHandler {
             Params::Initialized(Box::new(negotiated)),
             context,
         );
-        expect_reply!(
-            self.run_other(request).await?,
-            Initialize,
-            Method::Initialize
-        )
+        self.run_as(request).await
     }
 
     async fn discover(
@@ -224,7 +260,7 @@ impl ServerHandler for McpHandler {
             Params::Discovered(Box::new(result)),
             context,
         );
-        expect_reply!(self.run_other(request).await?, Discover, Method::Discover)
+        self.run_as(request).await
     }
 
     fn accepted_subscription_filter(
@@ -290,14 +326,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let request = self.request(
-            Method::ListTools,
-            None,
-            None,
-            Params::Page(request),
-            context,
-        );
-        expect_reply!(self.run_other(request).await?, Tools, Method::ListTools)
+        self.list(Method::ListTools, request, context).await
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -325,7 +354,8 @@ impl ServerHandler for McpHandler {
             context,
         );
         match self.run(mcp).await {
-            Ok(response) => expect_reply!(response.reply, Call, Method::CallTool),
+            Ok(response) => CallToolResponse::from_reply(response.reply)
+                .ok_or_else(|| wrong_reply(Method::CallTool)),
             Err(error) => tool_failure(&name, error),
         }
     }
@@ -335,18 +365,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let request = self.request(
-            Method::ListResources,
-            None,
-            None,
-            Params::Page(request),
-            context,
-        );
-        expect_reply!(
-            self.run_other(request).await?,
-            Resources,
-            Method::ListResources
-        )
+        self.list(Method::ListResources, request, context).await
     }
 
     async fn list_resource_templates(
@@ -354,18 +373,8 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let request = self.request(
-            Method::ListResourceTemplates,
-            None,
-            None,
-            Params::Page(request),
-            context,
-        );
-        expect_reply!(
-            self.run_other(request).await?,
-            Templates,
-            Method::ListResourceTemplates
-        )
+        self.list(Method::ListResourceTemplates, request, context)
+            .await
     }
 
     async fn read_resource(
@@ -380,7 +389,7 @@ impl ServerHandler for McpHandler {
             Params::None,
             context,
         );
-        expect_reply!(self.run_other(request).await?, Read, Method::ReadResource)
+        self.run_as(request).await
     }
 
     async fn list_prompts(
@@ -388,14 +397,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let request = self.request(
-            Method::ListPrompts,
-            None,
-            None,
-            Params::Page(request),
-            context,
-        );
-        expect_reply!(self.run_other(request).await?, Prompts, Method::ListPrompts)
+        self.list(Method::ListPrompts, request, context).await
     }
 
     async fn get_prompt(
@@ -414,7 +416,7 @@ impl ServerHandler for McpHandler {
             params,
             context,
         );
-        expect_reply!(self.run_other(request).await?, Prompt, Method::GetPrompt)
+        self.run_as(request).await
     }
 
     async fn complete(
@@ -429,6 +431,6 @@ impl ServerHandler for McpHandler {
             Params::Complete(Box::new(request)),
             context,
         );
-        expect_reply!(self.run_other(request).await?, Complete, Method::Complete)
+        self.run_as(request).await
     }
 }

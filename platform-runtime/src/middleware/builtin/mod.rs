@@ -41,6 +41,9 @@ pub type MiddlewareFuture = Pin<Box<dyn Future<Output = Result<McpResponse, Tool
 #[error("store error: {0}")]
 pub struct StoreError(pub String);
 
+/// What a shared store's operations return (rate limits, cache).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
 /// A built-in middleware: what it does with one request and the rest of the pipeline.
 pub(crate) trait Middleware: Clone + Send + Sync + 'static {
     fn handle(&self, request: McpRequest, next: McpService) -> MiddlewareFuture;

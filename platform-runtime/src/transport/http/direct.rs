@@ -36,7 +36,6 @@ const MODERN: &str = "2026-07-28";
 
 /// Serves eligible requests inline. One per HTTP server.
 pub(super) struct Direct {
-    server: Server,
     /// One handler for every direct request: its per-session state (legacy log level,
     /// legacy resource subscriptions) is never used on this path.
     handler: McpHandler,
@@ -82,7 +81,6 @@ impl Direct {
         served: Arc<AtomicU64>,
     ) -> Self {
         Self {
-            server: server.clone(),
             handler: server.session_handler(),
             peer: OnceLock::new(),
             allowed_hosts: allowed_hosts
@@ -185,12 +183,7 @@ impl Direct {
         // Requests whose replies cannot stream, and that need no session.
         let name = match &request.request {
             ClientRequest::CallToolRequest(call) => {
-                if self
-                    .server
-                    .inner
-                    .registry()
-                    .tool_binds_headers(&call.params.name)
-                {
+                if self.handler.tool_binds_headers(&call.params.name) {
                     return None;
                 }
                 Some(call.params.name.as_ref())

@@ -10,7 +10,7 @@ use rmcp::model::{CallToolResponse, CallToolResult};
 use serde_json::Value;
 use tower::ServiceExt as _;
 
-use super::{Middleware, MiddlewareFuture, StoreError, impl_layer};
+use super::{Middleware, MiddlewareFuture, StoreError, StoreFuture, impl_layer};
 use crate::middleware::policy::{CachePolicy, CacheScope};
 use crate::middleware::request::Reply;
 use crate::middleware::{McpRequest, McpResponse, McpService, Method};
@@ -32,9 +32,6 @@ impl CachedResponse {
             .map_err(|e| StoreError(e.to_string()))
     }
 }
-
-type StoreFuture<'a, T> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// Where cached responses live: in process by default, in a shared store (Redis) when the
 /// server runs as several replicas.

@@ -10,7 +10,7 @@ use governor::clock::Clock;
 use governor::{Quota, RateLimiter};
 use tower::ServiceExt as _;
 
-use super::{Middleware, MiddlewareFuture, StoreError, impl_layer};
+use super::{Middleware, MiddlewareFuture, StoreFuture, impl_layer};
 use crate::ToolError;
 use crate::middleware::policy::{RateLimit, RateLimitKey};
 use crate::middleware::{McpRequest, McpService};
@@ -37,9 +37,7 @@ pub trait RateLimitStore: Send + Sync + 'static {
         scope: &'a str,
         limit: &'a RateLimit,
         key: &'a str,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<RateDecision, StoreError>> + Send + 'a>,
-    >;
+    ) -> StoreFuture<'a, RateDecision>;
 }
 
 /// The clock of the in-process limiter: tokio's, so paused-time tests control it.
@@ -121,9 +119,7 @@ impl RateLimitStore for InProcessRateLimits {
         scope: &'a str,
         limit: &'a RateLimit,
         key: &'a str,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<RateDecision, StoreError>> + Send + 'a>,
-    > {
+    ) -> StoreFuture<'a, RateDecision> {
         let limiter = self.limiter(scope, limit);
         let decision = match limiter.check_key(&key.to_owned()) {
             Ok(()) => RateDecision::Allowed,
