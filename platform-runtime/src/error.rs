@@ -6,8 +6,10 @@ use std::fmt;
 /// An error a tool returns to the model as a tool result with `isError: true`.
 ///
 /// The message is shown to the client as written, so write it for the model: say what was
-/// wrong and what to do instead. Any `E: Display` returned from a handler's `Result` becomes a
-/// `ToolError` carrying its display text.
+/// wrong and what to do instead. A plain message (`String`, `&str`) returned as a handler's
+/// error becomes a `ToolError` carrying it; any other error type (`std::io::Error`,
+/// `anyhow::Error`, a database error) is an internal error, masked on the wire and logged in
+/// full (see [`IntoToolError`]).
 ///
 /// ```
 /// use platform_runtime::ToolError;
@@ -223,8 +225,17 @@ impl std::error::Error for ToolError {}
 
 /// Conversion of a handler's error type into a [`ToolError`].
 ///
-/// Implemented for every `E: Display + 'static`; a [`ToolError`] passes through unchanged,
-/// any other error becomes a tool error carrying its display text.
+/// Implemented for every `E: Display + 'static`:
+///
+/// - a [`ToolError`] passes through unchanged;
+/// - a plain message (`String`, `&'static str`, `Cow<'static, str>`, `Box<str>`,
+///   `Arc<str>`) becomes a tool error the model sees as written;
+/// - any other error (`std::io::Error`, a database error, `anyhow::Error`, …) is a fault
+///   inside the server: an internal error. The client sees a generic message with a
+///   reference, and the full text (with its chain of causes, as `{:#}` shows it) is logged
+///   under that reference, as for a panic — unless masking is turned off for development
+///   ([`crate::ServerBuilder::mask_internal_errors`]). Return a [`ToolError`] (or a message)
+///   for failures the model should see.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned as a tool error",
     label = "this error type does not implement `Display`",
@@ -238,13 +249,30 @@ pub trait IntoToolError {
 impl<E: fmt::Display + 'static> IntoToolError for E {
     fn into_tool_error(self) -> ToolError {
         let any: Box<dyn std::any::Any> = Box::new(self);
-        match any.downcast::<ToolError>() {
-            Ok(error) => *error,
-            Err(any) => match any.downcast::<E>() {
-                Ok(error) => ToolError::new(error.to_string()),
-                // Unreachable: the box was built from an `E` just above.
-                Err(_) => ToolError::internal("error of an unexpected type"),
-            },
+        let any = match any.downcast::<ToolError>() {
+            Ok(error) => return *error,
+            Err(any) => any,
+        };
+        let message = |text: &dyn fmt::Display| ToolError::new(text.to_string());
+        if let Some(text) = any.downcast_ref::<String>() {
+            return message(text);
+        }
+        if let Some(text) = any.downcast_ref::<&'static str>() {
+            return message(text);
+        }
+        if let Some(text) = any.downcast_ref::<Cow<'static, str>>() {
+            return message(text);
+        }
+        if let Some(text) = any.downcast_ref::<Box<str>>() {
+            return message(text);
+        }
+        if let Some(text) = any.downcast_ref::<std::sync::Arc<str>>() {
+            return message(text);
+        }
+        match any.downcast::<E>() {
+            Ok(error) => ToolError::internal(format!("{error:#} ({})", std::any::type_name::<E>())),
+            // Unreachable: the box was built from an `E` just above.
+            Err(_) => ToolError::internal("error of an unexpected type"),
         }
     }
 }
@@ -260,11 +288,26 @@ mod tests {
     }
 
     #[test]
-    fn display_errors_keep_their_text() {
-        let error = "boom".to_string().into_tool_error();
-        assert_eq!(error.kind(), ToolErrorKind::Tool);
-        assert_eq!(error.message(), "boom");
+    fn plain_messages_are_tool_errors() {
+        for error in [
+            "boom".to_string().into_tool_error(),
+            "boom".into_tool_error(),
+            Cow::<'static, str>::Borrowed("boom").into_tool_error(),
+            Box::<str>::from("boom").into_tool_error(),
+            std::sync::Arc::<str>::from("boom").into_tool_error(),
+        ] {
+            assert_eq!(error.kind(), ToolErrorKind::Tool);
+            assert_eq!(error.message(), "boom");
+        }
+    }
+
+    #[test]
+    fn other_errors_are_internal_with_their_full_text() {
         let io = std::io::Error::other("disk full").into_tool_error();
-        assert_eq!(io.message(), "disk full");
+        assert_eq!(io.kind(), ToolErrorKind::Internal);
+        assert_eq!(io.message(), "disk full (std::io::error::Error)");
+        let parse = "x".parse::<u8>().unwrap_err().into_tool_error();
+        assert_eq!(parse.kind(), ToolErrorKind::Internal);
+        assert!(parse.message().contains("invalid digit"), "{parse}");
     }
 }

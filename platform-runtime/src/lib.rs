@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
+mod digest;
 pub mod error;
 pub mod handler;
 pub mod identity;

@@ -331,8 +331,8 @@ async fn direct_dispatch_answers_exactly_as_the_sdk_and_only_where_it_may() {
         assert!(fast.status != 0, "{}: no reply", case.what);
     }
     assert_eq!(sdk.served_directly(), 0, "direct dispatch off means off");
-    direct.shutdown().await.unwrap();
-    sdk.shutdown().await.unwrap();
+    crate::http::stop(direct).await;
+    crate::http::stop(sdk).await;
 }
 
 #[tokio::test]
@@ -353,8 +353,8 @@ async fn an_oversized_direct_candidate_gets_the_same_413() {
     assert_eq!(fast.status, 413);
     assert_eq!((fast.status, &fast.body), (slow.status, &slow.body));
     assert_eq!(direct.served_directly(), 0);
-    direct.shutdown().await.unwrap();
-    sdk.shutdown().await.unwrap();
+    crate::http::stop(direct).await;
+    crate::http::stop(sdk).await;
 }
 
 #[tokio::test]
@@ -399,7 +399,7 @@ async fn direct_replies_carry_the_results_the_handlers_made() {
         Some("text/event-stream"),
         "a call that may stream goes to the SDK and streams"
     );
-    http.shutdown().await.unwrap();
+    crate::http::stop(http).await;
 }
 
 /// Send a `wait_for_cancel` call on a new connection and return once direct dispatch has it.
@@ -442,7 +442,7 @@ async fn a_client_that_goes_away_cancels_its_direct_request() {
     tokio::time::timeout(Duration::from_secs(5), seen.notified())
         .await
         .expect("hanging up cancels the request's token");
-    http.shutdown().await.unwrap();
+    crate::http::stop(http).await;
 }
 
 #[tokio::test]
@@ -458,7 +458,7 @@ async fn shutdown_abandons_a_direct_request_after_the_grace_period_with_503() {
     )
     .await;
     let mut stream = start_waiting_call(&http).await;
-    http.shutdown().await.unwrap();
+    crate::http::stop(http).await;
     let mut reply = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut reply))
         .await
@@ -505,7 +505,7 @@ async fn a_panic_past_the_middleware_is_an_internal_error_not_a_dropped_connecti
     // The server is still serving.
     let listed = send(&http, all.iter().find(|c| c.what == "tools/list").unwrap()).await;
     assert_eq!(listed.status, 200);
-    http.shutdown().await.unwrap();
+    crate::http::stop(http).await;
 }
 
 #[tokio::test]
@@ -526,5 +526,5 @@ async fn a_malformed_body_with_a_modern_head_is_handed_over_and_answered_as_ever
     assert_eq!(not_rpc.status, 400, "{}", not_rpc.body);
     assert!(not_rpc.body.contains("-32600"), "{}", not_rpc.body);
     assert_eq!(http.served_directly(), 0);
-    http.shutdown().await.unwrap();
+    crate::http::stop(http).await;
 }

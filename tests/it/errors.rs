@@ -17,6 +17,13 @@ fn parse(text: String) -> Result<i64, std::num::ParseIntError> {
     text.parse()
 }
 
+/// Parse a number, explaining a failure to the model.
+#[tool]
+fn parse_explained(text: String) -> Result<i64, String> {
+    text.parse()
+        .map_err(|e| format!("`{text}` is not a whole number ({e})"))
+}
+
 /// Always panics.
 #[tool]
 async fn explode() -> String {
@@ -25,7 +32,7 @@ async fn explode() -> String {
 
 fn server() -> Server {
     Server::builder("errors")
-        .tools(tools![divide, parse, explode])
+        .tools(tools![divide, parse, parse_explained, explode])
         .build()
         .unwrap()
 }
@@ -40,11 +47,54 @@ async fn tool_errors_are_results_with_is_error() {
     assert!(result.is_error());
     assert_eq!(result.text(), "`b` must not be zero");
     let result = client
+        .call_tool("parse_explained", json!({ "text": "x" }))
+        .await
+        .unwrap();
+    assert!(result.is_error());
+    assert_eq!(
+        result.text(),
+        "`x` is not a whole number (invalid digit found in string)"
+    );
+}
+
+#[tokio::test]
+async fn an_error_that_is_not_a_message_is_internal_and_masked() {
+    let server = server();
+    let client = TestClient::connect(server.clone()).await.unwrap();
+    let result = client
         .call_tool("parse", json!({ "text": "x" }))
         .await
         .unwrap();
     assert!(result.is_error());
-    assert_eq!(result.text(), "invalid digit found in string");
+    let text = result.text();
+    assert!(
+        text.starts_with("internal error in `parse` (reference "),
+        "{text}"
+    );
+    assert!(!text.contains("invalid digit"), "masked: {text}");
+    assert_eq!(
+        server
+            .stats()
+            .errors
+            .count(platform_runtime::ToolErrorKind::Internal),
+        1
+    );
+    // With masking off (development), the message shows.
+    let unmasked = Server::builder("errors")
+        .mask_internal_errors(false)
+        .tools(tools![parse])
+        .build()
+        .unwrap();
+    let client = TestClient::connect(unmasked).await.unwrap();
+    let result = client
+        .call_tool("parse", json!({ "text": "x" }))
+        .await
+        .unwrap();
+    assert!(
+        result.text().contains("invalid digit found in string"),
+        "{}",
+        result.text()
+    );
 }
 
 #[tokio::test]

@@ -36,6 +36,11 @@ pub(crate) async fn serve_with(server: Server, config: HttpConfig) -> HttpServer
     .unwrap()
 }
 
+/// Stop `http` without the drain delay (tests that look at draining use `shutdown`).
+pub(crate) async fn stop(http: HttpServer) {
+    http.shutdown_after(Duration::ZERO).await.unwrap();
+}
+
 /// The status code, headers (lowercased names) and as much body as arrived.
 pub(crate) struct Reply {
     pub(crate) status: u16,
@@ -129,7 +134,7 @@ async fn health_and_readiness_probes_answer() {
             .status,
         200
     );
-    http.shutdown().await.unwrap();
+    stop(http).await;
 }
 
 #[tokio::test]
@@ -166,7 +171,7 @@ async fn both_eras_are_served_on_one_endpoint() {
         modern.header("mcp-session-id").is_none(),
         "2026-07-28 is stateless"
     );
-    http.shutdown().await.unwrap();
+    stop(http).await;
 }
 
 #[tokio::test]
@@ -191,7 +196,7 @@ async fn a_bad_origin_with_a_good_host_is_forbidden() {
     )
     .await;
     assert_eq!(local.status, 200, "loopback origins are allowed by default");
-    http.shutdown().await.unwrap();
+    stop(http).await;
 }
 
 #[tokio::test]
@@ -218,7 +223,7 @@ async fn a_disallowed_host_is_forbidden_and_an_allowed_one_passes() {
     stream.write_all(head.as_bytes()).await.unwrap();
     let n = stream.read(&mut raw).await.unwrap();
     assert!(String::from_utf8_lossy(&raw[..n]).starts_with("HTTP/1.1 200"));
-    http.shutdown().await.unwrap();
+    stop(http).await;
 }
 
 #[tokio::test]
@@ -231,20 +236,37 @@ async fn an_oversized_body_gets_413() {
     let big = vec![b'a'; 4096];
     let reply = request(http.local_addr(), "POST", "/mcp", &[JSON, ACCEPT], &big).await;
     assert_eq!(reply.status, 413);
-    http.shutdown().await.unwrap();
+    stop(http).await;
 }
 
 #[tokio::test]
-async fn shutdown_drains_and_returns() {
+async fn shutdown_turns_readiness_off_before_closing_the_listener() {
     let http = serve(HttpConfig {
         shutdown_grace: Duration::from_secs(2),
+        drain_delay: Duration::from_secs(3),
         ..HttpConfig::default()
     })
     .await;
     let addr = http.local_addr();
+    assert_eq!(request(addr, "GET", "/readyz", &[], b"").await.status, 200);
+    let stopping = tokio::spawn(http.shutdown());
+    // During the drain delay the server still accepts, and says it is not ready.
+    let mut draining = false;
+    for _ in 0..200 {
+        let reply = request(addr, "GET", "/readyz", &[], b"").await;
+        if reply.status == 503 {
+            assert_eq!(reply.body, "draining");
+            draining = true;
+            break;
+        }
+        assert_eq!(reply.status, 200);
+        tokio::task::yield_now().await;
+    }
+    assert!(draining, "/readyz turned 503 while the listener was open");
     assert_eq!(request(addr, "GET", "/healthz", &[], b"").await.status, 200);
-    tokio::time::timeout(Duration::from_secs(5), http.shutdown())
+    tokio::time::timeout(Duration::from_secs(10), stopping)
         .await
+        .unwrap()
         .unwrap()
         .unwrap();
     assert!(
@@ -341,7 +363,7 @@ async fn the_legacy_session_lifecycle_answers_with_the_spec_statuses() {
     )
     .await;
     assert_eq!(after.status, 404, "a deleted session is gone");
-    http.shutdown().await.unwrap();
+    stop(http).await;
 }
 
 #[tokio::test]
@@ -368,7 +390,7 @@ async fn malformed_bodies_get_json_rpc_errors_not_media_type_errors() {
     // The server still serves.
     let init = request(addr, "POST", "/mcp", &[JSON, ACCEPT], INITIALIZE.as_bytes()).await;
     assert_eq!(init.status, 200);
-    http.shutdown().await.unwrap();
+    stop(http).await;
 }
 
 #[tokio::test]
@@ -415,7 +437,7 @@ async fn modern_requests_must_name_their_method_in_the_headers() {
         request(addr, "POST", "/mcp", &headers, call.as_bytes()).await
     };
     assert_eq!(wrong_name.status, 400, "Mcp-Name must match the tool");
-    http.shutdown().await.unwrap();
+    stop(http).await;
 }
 
 #[tokio::test]
@@ -476,7 +498,7 @@ async fn every_request_carries_a_request_id_that_middleware_can_read() {
         Some(first.as_str()),
         "middleware sees the assigned id"
     );
-    http.shutdown().await.unwrap();
+    stop(http).await;
 }
 
 #[tokio::test]
@@ -583,7 +605,7 @@ async fn get_and_delete_follow_each_era_and_versions_must_agree() {
         0,
         "none of these is served directly"
     );
-    http.shutdown().await.unwrap();
+    stop(http).await;
 }
 
 #[tokio::test]
@@ -618,5 +640,5 @@ async fn an_idle_legacy_session_is_reaped() {
     })
     .await;
     assert!(reaped.is_ok(), "an idle session is closed and then unknown");
-    http.shutdown().await.unwrap();
+    stop(http).await;
 }

@@ -77,7 +77,7 @@ async fn exclusive(State(gate): State<Arc<Gate>>) -> &'static str {
 fn flaky(State(calls): State<Calls>, fail: bool) -> Result<&'static str, ToolError> {
     calls.bump();
     if fail {
-        Err(ToolError::new("upstream failed"))
+        Err(ToolError::unavailable("upstream failed"))
     } else {
         Ok("fine")
     }

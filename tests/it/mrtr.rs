@@ -19,7 +19,7 @@ fn deploy(ctx: Context, service: String) -> Result<ToolResponse, ToolError> {
         return Ok(ToolResult::new().with_content(Content::text(text)).into());
     }
     let schema = json!({ "type": "object", "properties": { "ok": { "type": "boolean" } } });
-    let state = ctx.seal_state(&json!({ "service": service }), 300);
+    let state = ctx.seal_state(&json!({ "service": service }), 300)?;
     Ok(InputRequired::new()
         .elicit("confirm", &format!("Deploy {service}?"), schema)
         .sample("summary", "Summarise the release notes", 64)

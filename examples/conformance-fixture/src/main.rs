@@ -304,7 +304,7 @@ fn test_input_required_result_request_state(ctx: Context) -> Result<ToolResponse
         )));
     }
     let schema = serde_json::json!({ "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] });
-    let state = ctx.seal_state(&serde_json::json!({ "step": "confirm" }), 300);
+    let state = ctx.seal_state(&serde_json::json!({ "step": "confirm" }), 300)?;
     Ok(InputRequired::new()
         .elicit("confirm", "Please confirm", schema)
         .state(state)
@@ -320,7 +320,7 @@ fn test_input_required_result_multiple_inputs(ctx: Context) -> Result<ToolRespon
     if complete && ctx.open_state()?.is_some() {
         return Ok(text("All inputs received"));
     }
-    let state = ctx.seal_state(&serde_json::json!({ "step": "all" }), 300);
+    let state = ctx.seal_state(&serde_json::json!({ "step": "all" }), 300)?;
     Ok(InputRequired::new()
         .elicit("user_name", "What is your name?", name_schema("name"))
         .sample("greeting", "Generate a greeting", 50)
@@ -347,7 +347,7 @@ fn test_input_required_result_multi_round(ctx: Context) -> Result<ToolResponse, 
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            let state = ctx.seal_state(&serde_json::json!({ "round": 2, "name": name }), 300);
+            let state = ctx.seal_state(&serde_json::json!({ "round": 2, "name": name }), 300)?;
             Ok(InputRequired::new()
                 .elicit(
                     "step2",
@@ -366,7 +366,7 @@ fn test_input_required_result_multi_round(ctx: Context) -> Result<ToolResponse, 
             Ok(text(format!("Completed: {name} likes {color}")))
         }
         _ => {
-            let state = ctx.seal_state(&serde_json::json!({ "round": 1 }), 300);
+            let state = ctx.seal_state(&serde_json::json!({ "round": 1 }), 300)?;
             Ok(InputRequired::new()
                 .elicit("step1", "Step 1: What is your name?", name_schema("name"))
                 .state(state)
@@ -382,7 +382,7 @@ fn test_input_required_result_tampered_state(ctx: Context) -> Result<ToolRespons
         return Ok(text("state-ok"));
     }
     let schema = serde_json::json!({ "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] });
-    let state = ctx.seal_state(&serde_json::json!({ "step": "confirm" }), 300);
+    let state = ctx.seal_state(&serde_json::json!({ "step": "confirm" }), 300)?;
     Ok(InputRequired::new()
         .elicit("confirm", "Please confirm", schema)
         .state(state)

@@ -169,8 +169,9 @@ fn config_dir(toml: &str) -> std::path::PathBuf {
 
 #[test]
 fn config_prints_the_effective_configuration_with_secrets_redacted() {
-    let dir =
-        config_dir("[transport]\nkind = \"http\"\n[redis]\nurl = \"redis://:hunter2@127.0.0.1\"\n");
+    let dir = config_dir(
+        "[transport]\nkind = \"http\"\n[sealing]\nkey = \"0123456789abcdef0123456789abcdef-hunter2\"\n",
+    );
     let out = Command::new(BIN)
         .args([
             "--config-dir",
@@ -198,7 +199,7 @@ fn config_prints_the_effective_configuration_with_secrets_redacted() {
         "the environment is read: {text}"
     );
     assert!(
-        text.contains("url = \"[redacted]\"") && !text.contains("hunter2"),
+        text.contains("key = \"[redacted]\"") && !text.contains("hunter2"),
         "{text}"
     );
 }

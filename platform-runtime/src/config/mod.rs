@@ -1,10 +1,13 @@
 //! Layered configuration: defaults < `platform.toml` < `platform.<profile>.toml` <
 //! environment (`PLATFORM_…`, nested with `__`) < command-line flags.
 //!
-//! Typed sections for the framework (`transport`, `limits`, `telemetry`, `auth`, `redis`)
-//! reject unknown keys with the key path and a suggestion; other top-level sections belong to
-//! the application and are read with [`Config::section`]. Secrets are [`Secret`]s: from the
-//! environment or a `*_file` path, never shown by `Debug`, logs or the `config` command.
+//! Typed sections for the framework (`transport`, `limits`, `telemetry`, `sealing`) reject
+//! unknown keys with the key path and a suggestion; other top-level sections belong to the
+//! application and are read with [`Config::section`]. Configuration is applied or refused:
+//! every framework key is applied by `serve()`, a key that applies only to a transport not in
+//! use is an error, and `[auth]` and `[redis]` are reserved (refused until authentication and
+//! shared stores exist). Secrets are [`Secret`]s: from the environment or a `*_file` path,
+//! never shown by `Debug`, logs, error messages or the `config` command.
 
 mod secret;
 
@@ -18,11 +21,51 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use secret::Secret;
+use secret::secret_config_key;
+pub(crate) use secret::secret_name;
 
 use crate::middleware::policy::parse_duration;
 
 /// The framework's sections, in order.
-const SECTIONS: &[&str] = &["transport", "limits", "telemetry", "auth", "redis"];
+const SECTIONS: &[&str] = &[
+    "transport",
+    "limits",
+    "telemetry",
+    "sealing",
+    "auth",
+    "redis",
+];
+
+/// Sections whose names are kept for features not built yet: setting any key in them is an
+/// error, never a silent no-op.
+const RESERVED: &[(&str, &str)] = &[
+    (
+        "auth",
+        "authentication is not available in this version, so nothing would enforce it",
+    ),
+    (
+        "redis",
+        "shared stores in Redis are not available in this version; every store is in process",
+    ),
+];
+
+/// `[transport]` keys that only the HTTP transport applies.
+const HTTP_KEYS: &[&str] = &[
+    "bind",
+    "path",
+    "allowed_hosts",
+    "allowed_origins",
+    "shutdown_grace",
+    "drain_delay",
+    "session_idle_timeout",
+    "direct_dispatch",
+    "header_read_timeout",
+    "idle_timeout",
+    "body_read_timeout",
+    "max_connections",
+    "max_sessions",
+    "max_sessions_per_client",
+];
 
 /// A duration written as `"10s"`, `"250ms"`, `"1m30s"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,15 +108,30 @@ pub struct TransportSection {
     pub allowed_hosts: Vec<String>,
     /// `Origin`s accepted besides loopback.
     pub allowed_origins: Vec<String>,
-    /// The largest request body, in bytes.
+    /// The largest request body (HTTP) or message (stdio), in bytes.
     pub max_body_bytes: usize,
     /// How long in-flight requests may finish after a shutdown signal.
     pub shutdown_grace: ConfigDuration,
+    /// On SIGTERM, how long `/readyz` answers 503 before the listener closes.
+    pub drain_delay: ConfigDuration,
     /// How long an idle legacy session lives.
     pub session_idle_timeout: ConfigDuration,
     /// Serve plain 2026-07-28 requests without the SDK's per-request session (see
     /// [`crate::transport::http::HttpConfig::direct_dispatch`]).
     pub direct_dispatch: bool,
+    /// How long a client may take to send a request's head, from its first byte (or from
+    /// the connection's opening, for the first request).
+    pub header_read_timeout: ConfigDuration,
+    /// How long a keep-alive connection may sit idle between requests.
+    pub idle_timeout: ConfigDuration,
+    /// How long a client may take to send a request's body, from its head.
+    pub body_read_timeout: ConfigDuration,
+    /// The most connections served at once.
+    pub max_connections: usize,
+    /// The most legacy sessions live at once.
+    pub max_sessions: usize,
+    /// The most legacy sessions live at once from one client address.
+    pub max_sessions_per_client: usize,
 }
 
 impl Default for TransportSection {
@@ -87,8 +145,15 @@ impl Default for TransportSection {
             allowed_origins: Vec::new(),
             max_body_bytes: http.max_body_bytes,
             shutdown_grace: ConfigDuration(http.shutdown_grace),
+            drain_delay: ConfigDuration(http.drain_delay),
             session_idle_timeout: ConfigDuration(http.session_idle_timeout),
             direct_dispatch: http.direct_dispatch,
+            header_read_timeout: ConfigDuration(http.header_read_timeout),
+            idle_timeout: ConfigDuration(http.idle_timeout),
+            body_read_timeout: ConfigDuration(http.body_read_timeout),
+            max_connections: http.max_connections,
+            max_sessions: http.max_sessions,
+            max_sessions_per_client: http.max_sessions_per_client,
         }
     }
 }
@@ -101,8 +166,15 @@ impl TransportSection {
             path: self.path.clone(),
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: self.shutdown_grace.0,
+            drain_delay: self.drain_delay.0,
             session_idle_timeout: self.session_idle_timeout.0,
             direct_dispatch: self.direct_dispatch,
+            header_read_timeout: self.header_read_timeout.0,
+            idle_timeout: self.idle_timeout.0,
+            body_read_timeout: self.body_read_timeout.0,
+            max_connections: self.max_connections,
+            max_sessions: self.max_sessions,
+            max_sessions_per_client: self.max_sessions_per_client,
             ..Default::default()
         };
         config
@@ -115,16 +187,24 @@ impl TransportSection {
     }
 }
 
-/// `[limits]`: server-wide limits.
+/// `[limits]`: server-wide limits, applied by `serve()` over what the builder set.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsSection {
-    /// Requests in flight before load shedding.
+    /// Requests in flight (every method) before load shedding.
     pub max_in_flight: Option<usize>,
     /// The largest tool, resource or prompt payload, in bytes.
     pub max_response_bytes: Option<usize>,
-    /// The timeout of tools that declare none.
+    /// The timeout of tools that declare none, and of every resource read and prompt get.
     pub timeout: Option<ConfigDuration>,
+    /// The longest resource URI accepted (default 8192 bytes).
+    pub max_uri_bytes: Option<usize>,
+    /// The most resource subscriptions one legacy session may hold (default 64).
+    pub max_subscriptions: Option<usize>,
+    /// The in-process response cache's bound, in bytes (default 64 MiB).
+    pub cache_max_bytes: Option<u64>,
+    /// The most partitions each in-process rate limiter tracks (default 100 000).
+    pub rate_limit_max_keys: Option<usize>,
 }
 
 /// `[telemetry]`: logging (traces and metrics come later).
@@ -146,25 +226,15 @@ impl Default for TelemetrySection {
     }
 }
 
-/// `[auth]`: reserved for authentication settings.
+/// `[sealing]`: the key that seals multi-round request state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
-pub struct AuthSection {
-    /// A static API key (for development), from `PLATFORM_AUTH__API_KEY` or
-    /// `PLATFORM_AUTH__API_KEY_FILE`.
-    pub api_key: Option<Secret>,
-    /// A file holding the API key.
-    pub api_key_file: Option<PathBuf>,
-}
-
-/// `[redis]`: the shared store for replicas.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct RedisSection {
-    /// The connection URL (it may carry a password: a secret).
-    pub url: Option<Secret>,
-    /// A file holding the URL.
-    pub url_file: Option<PathBuf>,
+pub struct SealingSection {
+    /// At least 32 bytes, shared by replicas that must open each other's state (default: a
+    /// random key per process). From `PLATFORM_SEALING__KEY` or a file.
+    pub key: Option<Secret>,
+    /// A file holding the key.
+    pub key_file: Option<PathBuf>,
 }
 
 /// Why the configuration could not be loaded.
@@ -197,7 +267,22 @@ impl ConfigError {
                     .collect::<Vec<_>>()
                     .join(".")
             };
-            let mut text = error.kind.to_string();
+            let secret = path.rsplit('.').next().is_some_and(secret_config_key);
+            let mut text = match &error.kind {
+                // The value itself stays out of the message when the key holds a secret.
+                figment::error::Kind::InvalidType(_, expected)
+                | figment::error::Kind::InvalidValue(_, expected)
+                    if secret =>
+                {
+                    format!("invalid value (not shown: a secret); expected {expected}")
+                }
+                figment::error::Kind::Message(_) | figment::error::Kind::InvalidLength(..)
+                    if secret =>
+                {
+                    "invalid value (not shown: a secret)".to_owned()
+                }
+                kind => kind.to_string(),
+            };
             if let figment::error::Kind::UnknownField(field, expected) = &error.kind
                 && let Some(suggestion) = closest(field, expected)
             {
@@ -324,7 +409,8 @@ impl ConfigSource {
             figment = figment.merge(Toml::file(path));
         }
         // `PLATFORM_TRANSPORT__BIND=…` sets `transport.bind`; values parse as TOML scalars or
-        // arrays where they can (`8000`, `true`, `["a","b"]`), else stay strings.
+        // arrays where they can (`8000`, `true`, `["a","b"]`), else stay strings. A secret
+        // (`PLATFORM_SEALING__KEY=12345678`) is always the string as given.
         for (name, value) in &environment {
             let Some(rest) = name.strip_prefix(&self.env_prefix) else {
                 continue;
@@ -337,9 +423,10 @@ impl ConfigSource {
                 .map(str::to_ascii_lowercase)
                 .collect::<Vec<_>>()
                 .join(".");
-            let parsed = format!("v = {value}")
-                .parse::<toml::Table>()
-                .ok()
+            let secret = key.rsplit('.').next().is_some_and(secret_config_key);
+            let parsed = (!secret)
+                .then(|| format!("v = {value}").parse::<toml::Table>().ok())
+                .flatten()
                 .and_then(|mut t| t.remove("v"))
                 .filter(|v| !matches!(v, toml::Value::Table(_)))
                 .unwrap_or_else(|| toml::Value::String(value.clone()));
@@ -352,12 +439,12 @@ impl ConfigSource {
             transport: section(&figment, "transport")?,
             limits: section(&figment, "limits")?,
             telemetry: section(&figment, "telemetry")?,
-            auth: section(&figment, "auth")?,
-            redis: section(&figment, "redis")?,
+            sealing: section(&figment, "sealing")?,
             profile,
             figment,
         };
         config.check_top_level()?;
+        config.check_applied()?;
         Ok(config)
     }
 }
@@ -380,10 +467,8 @@ pub struct Config {
     pub limits: LimitsSection,
     /// `[telemetry]`.
     pub telemetry: TelemetrySection,
-    /// `[auth]`.
-    pub auth: AuthSection,
-    /// `[redis]`.
-    pub redis: RedisSection,
+    /// `[sealing]`.
+    pub sealing: SealingSection,
     profile: Option<String>,
     figment: Figment,
 }
@@ -395,8 +480,7 @@ impl std::fmt::Debug for Config {
             .field("transport", &self.transport)
             .field("limits", &self.limits)
             .field("telemetry", &self.telemetry)
-            .field("auth", &self.auth)
-            .field("redis", &self.redis)
+            .field("sealing", &self.sealing)
             .field("profile", &self.profile)
             .finish_non_exhaustive()
     }
@@ -419,14 +503,9 @@ impl Config {
         section(&self.figment, name)
     }
 
-    /// The Redis URL, from `redis.url` or the file named by `redis.url_file`.
-    pub fn redis_url(&self) -> Result<Option<Secret>, ConfigError> {
-        secret_or_file(&self.redis.url, &self.redis.url_file, "redis.url")
-    }
-
-    /// The API key, from `auth.api_key` or the file named by `auth.api_key_file`.
-    pub fn api_key(&self) -> Result<Option<Secret>, ConfigError> {
-        secret_or_file(&self.auth.api_key, &self.auth.api_key_file, "auth.api_key")
+    /// The sealing key, from `sealing.key` or the file named by `sealing.key_file`.
+    pub fn sealing_key(&self) -> Result<Option<Secret>, ConfigError> {
+        secret_or_file(&self.sealing.key, &self.sealing.key_file, "sealing.key")
     }
 
     /// The effective configuration as TOML, every secret shown as `"[redacted]"`.
@@ -436,15 +515,13 @@ impl Config {
             transport: &'a TransportSection,
             limits: &'a LimitsSection,
             telemetry: &'a TelemetrySection,
-            auth: &'a AuthSection,
-            redis: &'a RedisSection,
+            sealing: &'a SealingSection,
         }
         let view = View {
             transport: &self.transport,
             limits: &self.limits,
             telemetry: &self.telemetry,
-            auth: &self.auth,
-            redis: &self.redis,
+            sealing: &self.sealing,
         };
         let mut text = toml::to_string_pretty(&view).unwrap_or_default();
         if let Some(profile) = &self.profile {
@@ -468,6 +545,56 @@ impl Config {
                     "unknown section `{key}`; did you mean `{section}`?"
                 )));
             }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Every key set is applied: reserved sections are empty, and HTTP-only keys are not
+    /// set for another transport.
+    fn check_applied(&self) -> Result<(), ConfigError> {
+        for (section, why) in RESERVED {
+            let Ok(value) = self.figment.find_value(section) else {
+                continue;
+            };
+            let keys = match value {
+                figment::value::Value::Dict(_, dict) => dict
+                    .keys()
+                    .map(|k| format!("`{section}.{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => format!("`{section}`"),
+            };
+            if keys.is_empty() {
+                continue;
+            }
+            return Err(ConfigError::new(format!(
+                "{keys} is set, but {why}: remove it (`[{section}]` is reserved)"
+            )));
+        }
+        if self.transport.kind != "http" {
+            for key in HTTP_KEYS {
+                let path = format!("transport.{key}");
+                if let Ok(value) = self.figment.find_value(&path) {
+                    let source = self
+                        .figment
+                        .find_metadata(&path)
+                        .map(|m| format!(" (from {})", m.name))
+                        .unwrap_or_default();
+                    let _ = value;
+                    return Err(ConfigError::new(format!(
+                        "`{path}`{source} applies only to the HTTP transport, and the transport is `{}`: remove it, or serve with `--transport http` (`transport.kind = \"http\"`)",
+                        self.transport.kind
+                    )));
+                }
+            }
+        }
+        if !["stdio", "http"].contains(&self.transport.kind.as_str()) {
+            return Err(ConfigError::new(format!(
+                "`transport.kind` is `{}`: use `stdio` or `http`",
+                self.transport.kind
+            )));
         }
         Ok(())
     }

@@ -118,24 +118,27 @@ fn a_misspelt_section_is_an_error_and_application_sections_are_read_typed() {
 
 #[test]
 fn secrets_come_from_the_environment_or_a_file_and_are_never_shown() {
-    let d = dir(&[("redis-url", "redis://:hunter2@127.0.0.1:6379\n")]);
-    let file = d.join("redis-url").to_str().unwrap().to_owned();
+    let d = dir(&[("sealing-key", "0123456789abcdef0123456789abcdef-hunter2\n")]);
+    let file = d.join("sealing-key").to_str().unwrap().to_owned();
     let config = source(&d, "PTEST_SECRET_")
         .environment([
-            ("PTEST_SECRET_REDIS__URL_FILE".to_owned(), file),
-            (
-                "PTEST_SECRET_AUTH__API_KEY".to_owned(),
-                "k-live-123".to_owned(),
-            ),
+            ("PTEST_SECRET_SEALING__KEY_FILE".to_owned(), file),
             ("PTEST_SECRET_PROFILE".to_owned(), String::new()),
         ])
         .load()
         .unwrap();
     assert_eq!(
-        config.redis_url().unwrap().unwrap().expose(),
-        "redis://:hunter2@127.0.0.1:6379"
+        config.sealing_key().unwrap().unwrap().expose(),
+        "0123456789abcdef0123456789abcdef-hunter2"
     );
-    assert_eq!(config.api_key().unwrap().unwrap().expose(), "k-live-123");
+    let config = source(&d, "PTEST_SECRET2_")
+        .environment([("PTEST_SECRET2_SEALING__KEY", "k-live-123")])
+        .load()
+        .unwrap();
+    assert_eq!(
+        config.sealing_key().unwrap().unwrap().expose(),
+        "k-live-123"
+    );
     let printed = config.to_redacted_toml();
     let debugged = format!("{config:?}");
     for shown in [&printed, &debugged] {
@@ -144,7 +147,118 @@ fn secrets_come_from_the_environment_or_a_file_and_are_never_shown() {
             "{shown}"
         );
     }
-    assert!(printed.contains("api_key = \"[redacted]\""), "{printed}");
+    assert!(printed.contains("key = \"[redacted]\""), "{printed}");
+}
+
+#[test]
+fn a_secret_that_looks_like_a_number_is_a_string_and_never_echoed() {
+    // From the environment: kept as given, not parsed as TOML.
+    let config = source(&dir(&[]), "PTEST_NUMERIC_")
+        .environment([("PTEST_NUMERIC_SEALING__KEY", "12345678")])
+        .load()
+        .unwrap();
+    assert_eq!(config.sealing_key().unwrap().unwrap().expose(), "12345678");
+    // From a file with the wrong type: the error names the key, never the value.
+    let d = dir(&[("platform.toml", "[sealing]\nkey = 987654321\n")]);
+    let error = source(&d, "PTEST_NUMERIC2_")
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("sealing.key"), "{error}");
+    assert!(!error.contains("987654321"), "{error}");
+    // Application sections get the same care for secret-looking keys.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    #[allow(dead_code)]
+    struct Billing {
+        api_token: String,
+    }
+    let d = dir(&[("platform.toml", "[billing]\napi_token = 55501234\n")]);
+    let error = source(&d, "PTEST_NUMERIC3_")
+        .load()
+        .unwrap()
+        .section::<Billing>("billing")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("billing.api_token"), "{error}");
+    assert!(!error.contains("55501234"), "{error}");
+}
+
+#[test]
+fn reserved_sections_are_refused() {
+    for (name, text, key) in [
+        ("auth file", "[auth]\napi_key = \"k\"\n", "auth.api_key"),
+        (
+            "redis file",
+            "[redis]\nurl = \"redis://127.0.0.1\"\n",
+            "redis.url",
+        ),
+    ] {
+        let d = dir(&[("platform.toml", text)]);
+        let error = source(&d, "PTEST_RESERVED_")
+            .load()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(key), "{name}: {error}");
+        assert!(error.contains("reserved"), "{name}: {error}");
+        assert!(!error.contains("redis://"), "{name}: {error}");
+    }
+    let error = source(&dir(&[]), "PTEST_RESERVED2_")
+        .environment([("PTEST_RESERVED2_AUTH__API_KEY", "12345678")])
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("auth.api_key"), "{error}");
+    assert!(!error.contains("12345678"), "{error}");
+}
+
+#[test]
+fn http_keys_are_refused_for_stdio() {
+    let d = dir(&[("platform.toml", "[transport]\nbind = \"127.0.0.1:9\"\n")]);
+    let error = source(&d, "PTEST_STDIO_").load().unwrap_err().to_string();
+    assert!(error.contains("transport.bind"), "{error}");
+    assert!(error.contains("HTTP transport"), "{error}");
+    // The same file serves HTTP.
+    let config = source(&d, "PTEST_STDIO2_")
+        .set("transport.kind", "http")
+        .load()
+        .unwrap();
+    assert_eq!(config.transport.bind.to_string(), "127.0.0.1:9");
+    // The message size applies to both.
+    let d = dir(&[("platform.toml", "[transport]\nmax_body_bytes = 1024\n")]);
+    assert_eq!(
+        source(&d, "PTEST_STDIO3_")
+            .load()
+            .unwrap()
+            .transport
+            .max_body_bytes,
+        1024
+    );
+    let error = source(&dir(&[]), "PTEST_STDIO4_")
+        .set("transport.kind", "grpc")
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("use `stdio` or `http`"), "{error}");
+}
+
+#[test]
+fn limits_read_from_file_and_environment() {
+    let d = dir(&[(
+        "platform.toml",
+        "[limits]\nmax_in_flight = 64\nmax_uri_bytes = 2048\ncache_max_bytes = 1048576\n",
+    )]);
+    let config = source(&d, "PTEST_LIMITS_")
+        .environment([
+            ("PTEST_LIMITS_LIMITS__MAX_IN_FLIGHT", "8"),
+            ("PTEST_LIMITS_LIMITS__RATE_LIMIT_MAX_KEYS", "500"),
+        ])
+        .load()
+        .unwrap();
+    assert_eq!(config.limits.max_in_flight, Some(8), "the environment wins");
+    assert_eq!(config.limits.max_uri_bytes, Some(2048));
+    assert_eq!(config.limits.cache_max_bytes, Some(1 << 20));
+    assert_eq!(config.limits.rate_limit_max_keys, Some(500));
 }
 
 #[test]

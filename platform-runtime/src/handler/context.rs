@@ -10,7 +10,8 @@ use rmcp::model::{
 use rmcp::service::Peer;
 use tokio_util::sync::CancellationToken;
 
-use super::extract::{RequestParts, StateMap};
+use super::extract::{RequestParts, Shared};
+use super::mrtr::Binding;
 use crate::ToolError;
 
 /// The protocol era of a request.
@@ -111,8 +112,10 @@ pub struct Context {
     protocol_version: Option<ProtocolVersion>,
     /// Modern era: the level the request asked for; legacy: the session's level.
     log_level: Option<LogLevel>,
-    states: Arc<StateMap>,
+    shared: Arc<Shared>,
+    kind: &'static str,
     component: Arc<str>,
+    arguments_digest: [u8; 32],
     meta: rmcp::model::JsonObject,
     client: Option<(String, String)>,
     request_state: Option<String>,
@@ -138,8 +141,10 @@ impl Context {
             era,
             protocol_version,
             log_level,
-            states: parts.states.clone(),
+            shared: parts.shared.clone(),
+            kind: parts.kind,
             component: parts.component.clone(),
+            arguments_digest: parts.arguments_digest,
             meta: rmcp.meta.0.0.clone(),
             client: rmcp.client_info().map(|info| (info.name, info.version)),
             request_state: parts.request_state.clone(),
@@ -151,7 +156,7 @@ impl Context {
 
     /// A clone of the shared state of type `T` given to the server builder.
     pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
-        self.states.get::<T>().cloned()
+        self.shared.states.get::<T>().cloned()
     }
 
     /// The request's `_meta` object, as sent (progress token, protocol metadata on
@@ -272,18 +277,29 @@ impl Context {
             .is_some_and(|c| c.get(capability).is_some_and(|v| !v.is_null()))
     }
 
-    /// Seal `data` as multi-round request state for this component, valid for `ttl_secs`:
-    /// the client cannot read it usefully, change it, or use it with another component.
-    pub fn seal_state(&self, data: &serde_json::Value, ttl_secs: u64) -> String {
-        super::mrtr::seal(&self.component, data, ttl_secs)
+    /// Seal `data` as multi-round request state for this component and these arguments,
+    /// valid for `ttl_secs`: encrypted and authenticated, so the client can neither read nor
+    /// change it, nor use it with another server, component or set of arguments. Fails only
+    /// if the OS random source does.
+    pub fn seal_state(&self, data: &serde_json::Value, ttl_secs: u64) -> Result<String, ToolError> {
+        self.shared.sealer.seal(self.binding(), data, ttl_secs)
     }
 
     /// The data sealed in this retry's request state, or `None` on a first call. Changed,
-    /// foreign or expired state is an invalid-params error.
+    /// foreign (another server, component or arguments) or expired state is an
+    /// invalid-params error.
     pub fn open_state(&self) -> Result<Option<serde_json::Value>, ToolError> {
         match &self.request_state {
             None => Ok(None),
-            Some(sealed) => super::mrtr::open(&self.component, sealed).map(Some),
+            Some(sealed) => self.shared.sealer.open(self.binding(), sealed).map(Some),
+        }
+    }
+
+    fn binding(&self) -> Binding<'_> {
+        Binding {
+            kind: self.kind,
+            component: &self.component,
+            arguments: &self.arguments_digest,
         }
     }
 

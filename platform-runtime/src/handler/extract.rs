@@ -19,9 +19,14 @@ use crate::server::SessionState;
 pub struct RequestParts {
     pub(crate) rmcp: RequestContext<RoleServer>,
     pub(crate) session: Arc<SessionState>,
-    pub(crate) states: Arc<StateMap>,
+    pub(crate) shared: Arc<Shared>,
+    /// `"tool"`, `"prompt"` or `"resource"`.
+    pub(crate) kind: &'static str,
     pub(crate) component: Arc<str>,
     pub(crate) arguments: Option<JsonObject>,
+    /// SHA-256 of the canonical arguments, taken when they are handed to the handler:
+    /// multi-round state is sealed for, and opens only with, the same arguments.
+    pub(crate) arguments_digest: [u8; 32],
     /// Multi-round retries (2026-07-28): the state the server asked the client to echo.
     pub(crate) request_state: Option<String>,
     /// Multi-round retries: the client's answers, by input-request key.
@@ -36,7 +41,7 @@ impl RequestParts {
 
     /// The shared state of type `T` given to the server builder.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.states.get::<T>()
+        self.shared.states.get::<T>()
     }
 
     /// The raw JSON arguments of a tool call (after extraction of typed arguments, `None`).
@@ -52,8 +57,17 @@ impl RequestParts {
 
     #[doc(hidden)]
     pub fn __take_object(&mut self) -> JsonObject {
-        self.arguments.take().unwrap_or_default()
+        let arguments = self.arguments.take().unwrap_or_default();
+        self.arguments_digest = crate::digest::digest(&[], Some(&arguments));
+        arguments
     }
+}
+
+/// What every request of one server shares: the typed state given to the builder, and the
+/// sealer of multi-round request state.
+pub(crate) struct Shared {
+    pub(crate) states: StateMap,
+    pub(crate) sealer: super::mrtr::Sealer,
 }
 
 /// Deserialize a JSON object into `T`, naming the offending field on failure.
@@ -131,12 +145,18 @@ pub struct State<T>(pub T);
 
 impl<T: Clone + Send + Sync + 'static> FromContext for State<T> {
     async fn from_context(parts: &RequestParts) -> Result<Self, ToolError> {
-        parts.states.get::<T>().cloned().map(State).ok_or_else(|| {
-            ToolError::internal(format!(
-                "no state of type `{}` was given to the server builder",
-                type_name::<T>()
-            ))
-        })
+        parts
+            .shared
+            .states
+            .get::<T>()
+            .cloned()
+            .map(State)
+            .ok_or_else(|| {
+                ToolError::internal(format!(
+                    "no state of type `{}` was given to the server builder",
+                    type_name::<T>()
+                ))
+            })
     }
 }
 
@@ -164,7 +184,7 @@ impl<T: Clone + Send + Sync + 'static> FromContext for State<T> {
 pub struct Params<T>(pub T);
 
 /// The typed shared state of a server, keyed by type.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct StateMap {
     values: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
 }

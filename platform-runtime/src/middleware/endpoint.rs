@@ -77,9 +77,35 @@ pub(crate) async fn guarded<T>(
     }
 }
 
-/// One page of `items`, and the cursor of the next.
-pub(crate) fn page<T: Clone>(
-    items: Vec<T>,
+/// Run a resource read or prompt get within the server's default timeout, dropping (so
+/// cancelling) its work when the time is up.
+async fn limited<T>(
+    timeout: Option<std::time::Duration>,
+    what: &str,
+    work: impl Future<Output = Result<T, ToolError>>,
+) -> Result<T, ToolError> {
+    let Some(duration) = timeout else {
+        return work.await;
+    };
+    match tokio::time::timeout(duration, work).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                component = what,
+                ?duration,
+                "request timed out; its work was cancelled"
+            );
+            Err(ToolError::timeout(format!(
+                "`{what}` timed out after {duration:?}"
+            )))
+        }
+    }
+}
+
+/// One page of `items`, and the cursor of the next. A cursor that is not one this server
+/// gave out is a `-32602` error that does not repeat it.
+pub(crate) fn page<T>(
+    mut items: Vec<T>,
     cursor: Option<&str>,
     size: Option<usize>,
 ) -> Result<(Vec<T>, Option<String>), ToolError> {
@@ -89,14 +115,20 @@ pub(crate) fn page<T: Clone>(
             .parse::<usize>()
             .ok()
             .filter(|&offset| offset <= items.len())
-            .ok_or_else(|| ToolError::invalid_params(format!("invalid cursor `{cursor}`")))?,
+            .ok_or_else(|| {
+                tracing::debug!(bytes = cursor.len(), "invalid pagination cursor");
+                ToolError::invalid_params(
+                    "invalid cursor: pass the `nextCursor` of the previous page, or none",
+                )
+            })?,
     };
-    let Some(size) = size else {
-        return Ok((items.into_iter().skip(start).collect(), None));
-    };
-    let end = (start + size).min(items.len());
+    let end = size.map_or(items.len(), |size| {
+        start.saturating_add(size).min(items.len())
+    });
     let next = (end < items.len()).then(|| end.to_string());
-    Ok((items[start..end].to_vec(), next))
+    items.truncate(end);
+    items.drain(..start);
+    Ok((items, next))
 }
 
 fn cursor(params: &Params) -> Option<&str> {
@@ -115,7 +147,7 @@ pub(crate) async fn invoke_tool(
     let McpRequest {
         ctx,
         session,
-        states,
+        shared,
         arguments,
         params,
         ..
@@ -130,9 +162,11 @@ pub(crate) async fn invoke_tool(
     let parts = RequestParts {
         rmcp: ctx,
         session,
-        states,
+        shared,
+        kind: "tool",
         component: key.clone(),
         arguments,
+        arguments_digest: [0; 32],
         request_state,
         input_responses,
     };
@@ -239,14 +273,17 @@ async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpRespon
             let parts = RequestParts {
                 rmcp: request.ctx,
                 session: request.session,
-                states: request.states,
+                shared: request.shared,
+                kind: "prompt",
                 component: prompt.key.clone(),
                 arguments: Some(arguments),
+                arguments_digest: [0; 32],
                 request_state,
                 input_responses,
             };
             let handler = prompt.handler.clone();
-            let mut result = guarded("prompt", &name, async move { handler(parts).await }).await?;
+            let work = guarded("prompt", &name, async move { handler(parts).await });
+            let mut result = limited(registry.limits.timeout, &name, work).await?;
             if let Some(input) = result.input_required.take() {
                 return Ok(McpResponse::new(Reply::Prompt(
                     rmcp::model::GetPromptResponse::InputRequired(input.into_result()?),
@@ -295,9 +332,9 @@ async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpRespon
                 // Remember the session's peer for `notifications/tools/list_changed`.
                 // Registering here rather than on `notifications/initialized` means a change
                 // made right after the handshake is never missed.
-                let mut peers = inner.peers.lock().unwrap_or_else(|e| e.into_inner());
-                peers.retain(|(p, _)| !p.is_transport_closed());
-                peers.push((request.ctx.peer.clone(), request.session.clone()));
+                inner
+                    .sessions
+                    .register(request.ctx.peer.clone(), &request.session);
                 Ok(McpResponse::new(Reply::Initialize(*result)))
             }
             _ => Err(ToolError::internal(
@@ -317,6 +354,7 @@ async fn read_resource(
     modern: bool,
 ) -> Result<McpResponse, ToolError> {
     let uri: Arc<str> = request.target.clone().unwrap_or_default();
+    registry.limits.check_uri(&uri)?;
     let Some((resource, variables)) = registry.resource(&uri) else {
         tracing::debug!(uri = &*uri, "read of an unknown resource");
         return Err(ToolError::not_found(format!("resource not found: {uri}")));
@@ -324,14 +362,17 @@ async fn read_resource(
     let parts = RequestParts {
         rmcp: request.ctx,
         session: request.session,
-        states: request.states,
+        shared: request.shared,
+        kind: "resource",
         component: uri.clone(),
         arguments: Some(variables),
+        arguments_digest: [0; 32],
         request_state: None,
         input_responses: None,
     };
     let handler = resource.handler.clone();
-    let contents = guarded("resource", &uri, async move { handler(parts).await }).await?;
+    let work = guarded("resource", &uri, async move { handler(parts).await });
+    let contents = limited(registry.limits.timeout, &uri, work).await?;
     if contents.is_empty() {
         return Err(ToolError::not_found(format!("resource not found: {uri}")));
     }
@@ -362,7 +403,20 @@ mod tests {
         assert_eq!((second, next.as_deref()), (vec![2, 3], Some("4")));
         let (last, next) = page(items.clone(), Some("4"), Some(2)).unwrap();
         assert_eq!((last, next), (vec![4], None));
-        assert!(page(items.clone(), Some("nope"), Some(2)).is_err());
-        assert!(page(items, Some("99"), Some(2)).is_err());
+        let bad = page(items.clone(), Some("nope-<script>"), Some(2)).unwrap_err();
+        assert_eq!(bad.kind(), crate::ToolErrorKind::InvalidParams);
+        assert!(
+            !bad.message().contains("nope"),
+            "the cursor is not echoed: {bad}"
+        );
+        assert!(page(items.clone(), Some("99"), Some(2)).is_err());
+        assert!(page(items.clone(), Some("-1"), Some(2)).is_err());
+        // No overflow at the edges of the arithmetic.
+        let (all, next) = page(items.clone(), Some("1"), Some(usize::MAX)).unwrap();
+        assert_eq!((all, next), (vec![1, 2, 3, 4], None));
+        let (rest, next) = page(items.clone(), Some("5"), Some(usize::MAX)).unwrap();
+        assert_eq!((rest, next), (vec![], None));
+        let (unpaged, next) = page(items, Some("3"), None).unwrap();
+        assert_eq!((unpaged, next), (vec![3, 4], None));
     }
 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::policy::Policies;
 use crate::handler::Era;
-use crate::handler::extract::StateMap;
+use crate::handler::extract::Shared;
 use crate::identity::Principal;
 use crate::model::ToolResult;
 use crate::server::SessionState;
@@ -164,7 +164,7 @@ pub struct McpRequest {
     pub(crate) params: Params,
     pub(crate) ctx: RequestContext<RoleServer>,
     pub(crate) session: Arc<SessionState>,
-    pub(crate) states: Arc<StateMap>,
+    pub(crate) shared: Arc<Shared>,
     /// The tool looked up when the request was built: the registry it was found in, and
     /// its position there (so the endpoint does not look it up again).
     pub(crate) resolved: Option<(Arc<crate::registry::Registry>, usize)>,
@@ -288,7 +288,7 @@ impl McpRequest {
             params,
             ctx: self.ctx.clone(),
             session: self.session.clone(),
-            states: self.states.clone(),
+            shared: self.shared.clone(),
             resolved: self.resolved.clone(),
         })
     }

@@ -662,9 +662,56 @@ impl Components {
     }
 }
 
+/// Server-wide bounds the router applies to every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RequestLimits {
+    /// The timeout of resource reads and prompt gets (tools carry theirs in their stack).
+    pub(crate) timeout: Option<std::time::Duration>,
+    /// The longest resource URI accepted (`resources/read`, `resources/subscribe`).
+    pub(crate) max_uri_bytes: usize,
+    /// The most resource subscriptions one legacy session may hold.
+    pub(crate) max_subscriptions: usize,
+}
+
+/// The default of [`RequestLimits::max_uri_bytes`]: 8 KiB.
+pub(crate) const DEFAULT_MAX_URI_BYTES: usize = 8 << 10;
+
+/// The default of [`RequestLimits::max_subscriptions`].
+pub(crate) const DEFAULT_MAX_SUBSCRIPTIONS: usize = 64;
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            timeout: None,
+            max_uri_bytes: DEFAULT_MAX_URI_BYTES,
+            max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
+        }
+    }
+}
+
+impl RequestLimits {
+    /// Refuse a URI over the limit with `-32602`, without echoing it.
+    pub(crate) fn check_uri(&self, uri: &str) -> Result<(), ToolError> {
+        if uri.len() > self.max_uri_bytes {
+            tracing::warn!(
+                bytes = uri.len(),
+                max = self.max_uri_bytes,
+                "resource URI over the limit"
+            );
+            return Err(ToolError::invalid_params(format!(
+                "the resource URI is {} bytes long; the limit is {} bytes",
+                uri.len(),
+                self.max_uri_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The routing table the server answers from; immutable, swapped whole on change.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
+    pub(crate) limits: RequestLimits,
     pub(crate) tools: Vec<ToolDef>,
     tool_index: HashMap<String, usize>,
     pub(crate) resources: Vec<ResourceDef>,
@@ -688,7 +735,7 @@ fn mentions_header_binding(schema: &serde_json::Value) -> bool {
 }
 
 impl Registry {
-    pub(crate) fn new(components: Components) -> Self {
+    pub(crate) fn new(components: Components, limits: RequestLimits) -> Self {
         let Components {
             tools,
             resources,
@@ -720,6 +767,7 @@ impl Registry {
             })
             .collect();
         Self {
+            limits,
             header_bound,
             tools,
             tool_index,

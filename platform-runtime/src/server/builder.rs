@@ -2,16 +2,21 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use super::{IntoComponents, Server, ServerInfo, ServerInner, ServerStats};
+use super::{IntoComponents, Server, ServerInfo, ServerInner, ServerStats, Sessions};
 use crate::ToolError;
-use crate::handler::extract::StateMap;
+use crate::config::{Config, Secret};
+use crate::handler::extract::{Shared, StateMap};
+use crate::handler::mrtr::Sealer;
 use crate::middleware::policy::RateLimit;
 use crate::middleware::{
-    CacheStore, Endpoint, ErrorHandlingLayer, GlobalLimitLayer, InProcessCache,
-    InProcessRateLimits, LayerFn, LoggingLayer, McpRequest, McpResponse, McpService, PolicyRuntime,
-    RateLimitLayer, RateLimitStore, ResponseSizeLimitLayer, TimingLayer, erase_builtin, stack,
+    CacheStore, DEFAULT_CACHE_BYTES, DEFAULT_MAX_KEYS, Endpoint, ErrorHandlingLayer,
+    GlobalLimitLayer, InProcessCache, InProcessRateLimits, LayerFn, LoggingLayer, McpRequest,
+    McpResponse, McpService, PolicyRuntime, RateLimitLayer, RateLimitStore, ResponseSizeLimitLayer,
+    TimingLayer, erase_builtin, stack,
 };
-use crate::registry::{Components, PromptDef, Registry, ResourceDef, StateRequirement, ToolDef};
+use crate::registry::{
+    Components, PromptDef, Registry, RequestLimits, ResourceDef, StateRequirement, ToolDef,
+};
 
 /// Builds a [`Server`]: identity, shared state and components; [`ServerBuilder::build`]
 /// validates names, duplicates and state requirements.
@@ -38,6 +43,13 @@ pub struct ServerBuilder {
     components: Components,
     page_size: Option<usize>,
     problems: Vec<String>,
+    settings: Settings,
+}
+
+/// Everything the builder is given besides identity, state and components: the server
+/// keeps it, so configuration loaded later (by `serve()`) is applied to the same recipe.
+#[derive(Clone)]
+pub(crate) struct Settings {
     layers: Vec<LayerFn>,
     default_middleware: bool,
     mask_internal_errors: bool,
@@ -46,8 +58,187 @@ pub struct ServerBuilder {
     timeout: Option<Duration>,
     max_in_flight: Option<usize>,
     max_response_bytes: Option<usize>,
+    limits: RequestLimits,
+    cache_max_bytes: u64,
+    rate_limit_max_keys: usize,
     rate_limit_store: Option<Arc<dyn RateLimitStore>>,
     cache_store: Option<Arc<dyn CacheStore>>,
+    sealing_key: Option<Secret>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            layers: Vec::new(),
+            default_middleware: true,
+            mask_internal_errors: true,
+            log_payloads: None,
+            rate_limit: None,
+            timeout: None,
+            max_in_flight: None,
+            max_response_bytes: None,
+            limits: RequestLimits::default(),
+            cache_max_bytes: DEFAULT_CACHE_BYTES,
+            rate_limit_max_keys: DEFAULT_MAX_KEYS,
+            rate_limit_store: None,
+            cache_store: None,
+            sealing_key: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Take `[limits]`, `[telemetry]` and `[sealing]` from a loaded configuration; a value
+    /// set there wins over the builder's. (`[telemetry] log` is the log filter, which
+    /// `serve()` installs; `[transport]` is the transport's.)
+    pub(crate) fn apply(&mut self, config: &Config) -> Result<(), String> {
+        let limits = &config.limits;
+        if let Some(limit) = limits.max_in_flight {
+            self.max_in_flight = Some(limit);
+        }
+        if let Some(max) = limits.max_response_bytes {
+            self.max_response_bytes = Some(max);
+        }
+        if let Some(timeout) = limits.timeout {
+            self.timeout = Some(timeout.0);
+        }
+        if let Some(max) = limits.max_uri_bytes {
+            self.limits.max_uri_bytes = max;
+        }
+        if let Some(max) = limits.max_subscriptions {
+            self.limits.max_subscriptions = max;
+        }
+        if let Some(max) = limits.cache_max_bytes {
+            self.cache_max_bytes = max;
+        }
+        if let Some(max) = limits.rate_limit_max_keys {
+            self.rate_limit_max_keys = max;
+        }
+        if let Some(max) = config.telemetry.log_payloads {
+            self.log_payloads = Some(max);
+        }
+        if let Some(key) = config.sealing_key().map_err(|e| e.to_string())? {
+            self.sealing_key = Some(key);
+        }
+        Ok(())
+    }
+
+    /// The stores and defaults per-tool policies use.
+    fn policy_runtime(&self) -> PolicyRuntime {
+        PolicyRuntime {
+            rate_limits: self.rate_limit_store.clone().unwrap_or_else(|| {
+                Arc::new(InProcessRateLimits::with_max_keys(self.rate_limit_max_keys))
+            }),
+            cache: self
+                .cache_store
+                .clone()
+                .unwrap_or_else(|| Arc::new(InProcessCache::with_max_bytes(self.cache_max_bytes))),
+            default_timeout: self.timeout,
+        }
+    }
+
+    fn request_limits(&self) -> RequestLimits {
+        RequestLimits {
+            timeout: self.timeout,
+            ..self.limits
+        }
+    }
+
+    /// The sealer of multi-round state: from the configured key, else a random one.
+    fn sealer(&self, server: &str) -> Result<Sealer, String> {
+        match &self.sealing_key {
+            Some(key) => Sealer::with_key(server, key.expose().as_bytes()),
+            None => Sealer::random(server),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    /// The server-level pipeline around `inner`'s registry (`None`: no middleware).
+    fn pipeline(
+        &self,
+        inner: &Arc<ServerInner>,
+        rate_limits: &Arc<dyn RateLimitStore>,
+    ) -> Option<McpService> {
+        let stats = &inner.stats;
+        // Outermost first: defaults, the user's layers, then the server-wide limits.
+        let mut layers: Vec<LayerFn> = Vec::new();
+        if self.default_middleware {
+            layers.push(erase_builtin(
+                ErrorHandlingLayer::new(stats.errors.clone())
+                    .mask_internal_errors(self.mask_internal_errors),
+            ));
+            let logging = match self.log_payloads {
+                Some(max) => LoggingLayer::new().with_payloads(max),
+                None => LoggingLayer::new(),
+            };
+            layers.push(erase_builtin(logging));
+            layers.push(erase_builtin(TimingLayer::new(stats.timings.clone())));
+        }
+        layers.extend(self.layers.iter().cloned());
+        if let Some(limit) = self.max_in_flight {
+            layers.push(erase_builtin(GlobalLimitLayer::new(limit)));
+        }
+        if let Some(limit) = &self.rate_limit {
+            layers.push(erase_builtin(RateLimitLayer::new(
+                limit.clone(),
+                "*",
+                rate_limits.clone(),
+            )));
+        }
+        if let Some(max) = self.max_response_bytes {
+            layers.push(erase_builtin(ResponseSizeLimitLayer::new(max)));
+        }
+        // Without middleware, requests go straight to the endpoint.
+        (!layers.is_empty()).then(|| {
+            let endpoint = McpService::new(Endpoint {
+                inner: inner.clone(),
+            });
+            stack(endpoint, &layers)
+        })
+    }
+}
+
+impl Server {
+    /// Apply a loaded configuration — `[limits]` (in-flight limit, response size, default
+    /// timeout, URI length, subscriptions, cache and rate-limit bounds), `[telemetry]`
+    /// (payload logging) and `[sealing]` (the key of multi-round state) —
+    /// on top of what the builder set. `serve()` does this with the configuration it loads;
+    /// call it when serving with [`crate::transport::http::start`] yourself.
+    ///
+    /// The server is updated in place: handles taken earlier see the same server.
+    pub fn with_config(mut self, config: &Config) -> Result<Self, BuildError> {
+        let mut settings = (*self.settings).clone();
+        settings.apply(config).map_err(BuildError::one)?;
+        let sealer = settings
+            .sealer(&self.inner.info.name)
+            .map_err(BuildError::one)?;
+        let runtime = settings.policy_runtime();
+        let shared = self.inner.shared();
+        *self.inner.shared.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Shared {
+            states: shared.states.clone(),
+            sealer,
+        });
+        {
+            let mut registry = self
+                .inner
+                .registry
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            let mut components = registry.components();
+            for tool in &mut components.tools {
+                tool.stack = crate::middleware::tool_stack(tool, &runtime);
+            }
+            *registry = Arc::new(Registry::new(components, settings.request_limits()));
+        }
+        self.pipeline = settings.pipeline(&self.inner, &runtime.rate_limits);
+        *self
+            .inner
+            .policy_runtime
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = runtime;
+        self.settings = Arc::new(settings);
+        Ok(self)
+    }
 }
 
 impl ServerBuilder {
@@ -58,16 +249,7 @@ impl ServerBuilder {
             components: Components::default(),
             page_size: None,
             problems: Vec::new(),
-            layers: Vec::new(),
-            default_middleware: true,
-            mask_internal_errors: true,
-            log_payloads: None,
-            rate_limit: None,
-            timeout: None,
-            max_in_flight: None,
-            max_response_bytes: None,
-            rate_limit_store: None,
-            cache_store: None,
+            settings: Settings::default(),
         }
     }
 
@@ -85,51 +267,51 @@ impl ServerBuilder {
             + 'static,
         <L::Service as tower::Service<McpRequest>>::Future: Send + 'static,
     {
-        self.layers.push(crate::middleware::erase(layer));
+        self.settings.layers.push(crate::middleware::erase(layer));
         self
     }
 
     /// Leave out the default middleware (error handling, logging, timing). Internal errors
     /// are still masked when they reach the wire.
     pub fn without_default_middleware(mut self) -> Self {
-        self.default_middleware = false;
+        self.settings.default_middleware = false;
         self
     }
 
     /// Whether internal error messages are masked behind a log reference (default: yes).
     pub fn mask_internal_errors(mut self, mask: bool) -> Self {
-        self.mask_internal_errors = mask;
+        self.settings.mask_internal_errors = mask;
         self
     }
 
     /// Log arguments and results (redacted, truncated to `max_bytes`) with each request.
     pub fn log_payloads(mut self, max_bytes: usize) -> Self {
-        self.log_payloads = Some(max_bytes);
+        self.settings.log_payloads = Some(max_bytes);
         self
     }
 
     /// A server-wide rate limit on every request (tools with `#[rate_limit]` have theirs
     /// too).
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
-        self.rate_limit = Some(limit);
+        self.settings.rate_limit = Some(limit);
         self
     }
 
     /// The timeout of tool calls that declare no `#[timeout]`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.settings.timeout = Some(timeout);
         self
     }
 
     /// At most `limit` requests in flight; more are refused with a "busy" error.
     pub fn max_in_flight(mut self, limit: usize) -> Self {
-        self.max_in_flight = Some(limit);
+        self.settings.max_in_flight = Some(limit);
         self
     }
 
     /// Refuse responses whose payload exceeds `max_bytes`.
     pub fn max_response_bytes(mut self, max_bytes: usize) -> Self {
-        self.max_response_bytes = Some(max_bytes);
+        self.settings.max_response_bytes = Some(max_bytes);
         self
     }
 
@@ -137,29 +319,29 @@ impl ServerBuilder {
     pub fn config(mut self, config: &crate::config::Config) -> Self {
         let limits = &config.limits;
         if let Some(limit) = limits.max_in_flight {
-            self.max_in_flight = Some(limit);
+            self.settings.max_in_flight = Some(limit);
         }
         if let Some(max) = limits.max_response_bytes {
-            self.max_response_bytes = Some(max);
+            self.settings.max_response_bytes = Some(max);
         }
         if let Some(timeout) = limits.timeout {
-            self.timeout = Some(timeout.0);
+            self.settings.timeout = Some(timeout.0);
         }
         if let Some(max) = config.telemetry.log_payloads {
-            self.log_payloads = Some(max);
+            self.settings.log_payloads = Some(max);
         }
         self
     }
 
     /// Keep rate-limit state in `store` (default: in process).
     pub fn rate_limit_store(mut self, store: Arc<dyn RateLimitStore>) -> Self {
-        self.rate_limit_store = Some(store);
+        self.settings.rate_limit_store = Some(store);
         self
     }
 
-    /// Keep cached responses in `store` (default: in process, 10 000 entries).
+    /// Keep cached responses in `store` (default: in process, 64 MiB).
     pub fn cache_store(mut self, store: Arc<dyn CacheStore>) -> Self {
-        self.cache_store = Some(store);
+        self.settings.cache_store = Some(store);
         self
     }
 
@@ -325,64 +507,39 @@ impl ServerBuilder {
         if !problems.is_empty() {
             return Err(BuildError { problems });
         }
-        let rate_limits: Arc<dyn RateLimitStore> = self
-            .rate_limit_store
-            .unwrap_or_else(|| Arc::new(InProcessRateLimits::new()));
-        let policy_runtime = PolicyRuntime {
-            rate_limits: rate_limits.clone(),
-            cache: self
-                .cache_store
-                .unwrap_or_else(|| Arc::new(InProcessCache::default())),
-            default_timeout: self.timeout,
+        let settings = self.settings;
+        let sealer = match settings.sealer(&self.info.name) {
+            Ok(sealer) => sealer,
+            Err(problem) => return Err(BuildError::one(problem)),
         };
+        let runtime = settings.policy_runtime();
         let mut components = self.components;
         for tool in &mut components.tools {
             tool.refresh_info();
-            tool.stack = crate::middleware::tool_stack(tool, &policy_runtime);
+            tool.stack = crate::middleware::tool_stack(tool, &runtime);
         }
-        let stats = ServerStats::default();
         let inner = Arc::new(ServerInner {
             info: self.info,
-            registry: RwLock::new(Arc::new(Registry::new(components))),
-            states: Arc::new(self.states),
+            registry: RwLock::new(Arc::new(Registry::new(
+                components,
+                settings.request_limits(),
+            ))),
+            shared: RwLock::new(Arc::new(Shared {
+                states: self.states,
+                sealer,
+            })),
             page_size: self.page_size,
-            peers: Mutex::new(Vec::new()),
+            sessions: Arc::new(Sessions::default()),
             listeners: Mutex::new(Vec::new()),
-            policy_runtime,
-            stats: stats.clone(),
+            policy_runtime: RwLock::new(runtime.clone()),
+            stats: ServerStats::default(),
         });
-        // Outermost first: defaults, the user's layers, then the server-wide limits.
-        let mut layers: Vec<LayerFn> = Vec::new();
-        if self.default_middleware {
-            layers.push(erase_builtin(
-                ErrorHandlingLayer::new(stats.errors.clone())
-                    .mask_internal_errors(self.mask_internal_errors),
-            ));
-            let logging = match self.log_payloads {
-                Some(max) => LoggingLayer::new().with_payloads(max),
-                None => LoggingLayer::new(),
-            };
-            layers.push(erase_builtin(logging));
-            layers.push(erase_builtin(TimingLayer::new(stats.timings.clone())));
-        }
-        layers.extend(self.layers);
-        if let Some(limit) = self.max_in_flight {
-            layers.push(erase_builtin(GlobalLimitLayer::new(limit)));
-        }
-        if let Some(limit) = self.rate_limit {
-            layers.push(erase_builtin(RateLimitLayer::new(limit, "*", rate_limits)));
-        }
-        if let Some(max) = self.max_response_bytes {
-            layers.push(erase_builtin(ResponseSizeLimitLayer::new(max)));
-        }
-        // Without middleware, requests go straight to the endpoint.
-        let pipeline = (!layers.is_empty()).then(|| {
-            let endpoint = crate::middleware::McpService::new(Endpoint {
-                inner: inner.clone(),
-            });
-            stack(endpoint, &layers)
-        });
-        Ok(Server { inner, pipeline })
+        let pipeline = settings.pipeline(&inner, &runtime.rate_limits);
+        Ok(Server {
+            inner,
+            pipeline,
+            settings: Arc::new(settings),
+        })
     }
 }
 
@@ -417,6 +574,12 @@ pub struct BuildError {
 }
 
 impl BuildError {
+    fn one(problem: String) -> Self {
+        Self {
+            problems: vec![problem],
+        }
+    }
+
     /// The problems found.
     pub fn problems(&self) -> &[String] {
         &self.problems

@@ -134,7 +134,7 @@ impl McpHandler {
             params,
             ctx,
             session: self.session.clone(),
-            states: self.inner.states.clone(),
+            shared: self.inner.shared(),
             resolved,
         }
     }
@@ -298,8 +298,30 @@ impl ServerHandler for McpHandler {
         request: rmcp::model::SubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.session.subscribe(request.uri);
-        Ok(())
+        let registry = self.inner.registry();
+        let limits = registry.limits;
+        limits
+            .check_uri(&request.uri)
+            .map_err(|e| protocol_failure(Method::ReadResource, None, e))?;
+        if registry.resource(&request.uri).is_none() {
+            tracing::debug!(
+                bytes = request.uri.len(),
+                "subscription to an unknown resource refused"
+            );
+            return Err(ErrorData::invalid_params(
+                "no resource matches this URI; subscribe to a listed resource or one of the resource templates",
+                None,
+            ));
+        }
+        self.session
+            .subscribe(request.uri, limits.max_subscriptions)
+            .map_err(|super::SubscribeError::Full(max)| {
+                tracing::warn!(max, "subscription refused: the session holds the most it may");
+                ErrorData::invalid_params(
+                    format!("this session already holds {max} subscriptions, the most it may; unsubscribe from one first"),
+                    None,
+                )
+            })
     }
 
     async fn unsubscribe(

@@ -5,17 +5,20 @@ mod builder;
 mod handler;
 mod serve;
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use rmcp::RoleServer;
 use rmcp::service::Peer;
 
+pub(crate) use builder::Settings;
 pub use builder::{BuildError, ServerBuilder};
 pub(crate) use handler::McpHandler;
 pub use serve::{ServeError, serve, serve_from};
 
 use crate::handler::LogLevel;
-use crate::handler::extract::StateMap;
+use crate::handler::extract::Shared;
 use crate::registry::{Components, Registry, ToolDef};
 
 /// Identity and instructions a server announces to clients.
@@ -98,6 +101,8 @@ pub struct Server {
     pub(crate) inner: Arc<ServerInner>,
     /// The server-level middleware around the registry (`None`: no middleware).
     pub(crate) pipeline: Option<crate::middleware::McpService>,
+    /// What the builder was given, kept so configuration can be applied later.
+    pub(crate) settings: Arc<Settings>,
 }
 
 /// What the built-in middleware measured: timings per method and component, error counts.
@@ -112,13 +117,14 @@ pub struct ServerStats {
 pub(crate) struct ServerInner {
     pub(crate) info: ServerInfo,
     pub(crate) registry: RwLock<Arc<Registry>>,
-    pub(crate) states: Arc<StateMap>,
+    /// The builder's typed state and the sealer of multi-round state.
+    pub(crate) shared: RwLock<Arc<Shared>>,
     pub(crate) page_size: Option<usize>,
-    /// Legacy sessions: their peer and per-session state (log level, subscriptions).
-    pub(crate) peers: Mutex<Vec<(Peer<RoleServer>, Arc<SessionState>)>>,
+    /// Initialized legacy sessions, for list-changed and resource-updated notifications.
+    pub(crate) sessions: Arc<Sessions>,
     /// 2026-07-28 `subscriptions/listen` streams that asked for `toolsListChanged`.
     pub(crate) listeners: Mutex<Vec<rmcp::service::SubscriptionSink>>,
-    pub(crate) policy_runtime: crate::middleware::PolicyRuntime,
+    pub(crate) policy_runtime: RwLock<crate::middleware::PolicyRuntime>,
     pub(crate) stats: ServerStats,
 }
 
@@ -128,6 +134,62 @@ impl ServerInner {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn policy_runtime(&self) -> crate::middleware::PolicyRuntime {
+        self.policy_runtime
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// The initialized legacy sessions of a server. A session leaves the table when its state
+/// is dropped (the session ended), so registering one costs the same however many are live.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    live: Mutex<HashMap<u64, Registered>>,
+}
+
+/// A registered session: its peer, and its state while it lives.
+type Registered = (Peer<RoleServer>, Weak<SessionState>);
+
+impl Sessions {
+    /// Remember `session`'s peer until the session ends.
+    pub(crate) fn register(self: &Arc<Self>, peer: Peer<RoleServer>, session: &Arc<SessionState>) {
+        if session.registered.set(Arc::downgrade(self)).is_err() {
+            return; // `initialize` twice on one connection: already known.
+        }
+        self.lock()
+            .insert(session.id, (peer, Arc::downgrade(session)));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Registered>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The peers of live sessions that `keep` accepts.
+    fn peers(&self, keep: impl Fn(&SessionState) -> bool) -> Vec<Peer<RoleServer>> {
+        self.lock()
+            .values()
+            .filter(|(peer, session)| {
+                !peer.is_transport_closed() && session.upgrade().is_some_and(|s| keep(&s))
+            })
+            .map(|(peer, _)| peer.clone())
+            .collect()
+    }
+
+    /// How many sessions are registered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
     }
 }
 
@@ -239,10 +301,40 @@ impl std::fmt::Debug for Server {
 
 /// Per-connection state: the log level a legacy client set, and its resource
 /// subscriptions.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SessionState {
+    id: u64,
     log_level: Mutex<Option<LogLevel>>,
     subscriptions: Mutex<std::collections::HashSet<String>>,
+    /// The table this session is registered in, once initialized.
+    registered: OnceLock<Weak<Sessions>>,
+}
+
+impl Default for SessionState {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            log_level: Mutex::default(),
+            subscriptions: Mutex::default(),
+            registered: OnceLock::new(),
+        }
+    }
+}
+
+impl Drop for SessionState {
+    fn drop(&mut self) {
+        if let Some(sessions) = self.registered.get().and_then(Weak::upgrade) {
+            sessions.lock().remove(&self.id);
+        }
+    }
+}
+
+/// Why a subscription was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SubscribeError {
+    /// The session holds the most subscriptions it may.
+    Full(usize),
 }
 
 impl SessionState {
@@ -254,11 +346,14 @@ impl SessionState {
         *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(level);
     }
 
-    pub(crate) fn subscribe(&self, uri: String) {
-        self.subscriptions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(uri);
+    /// Subscribe to `uri`, unless the session already holds `max` other subscriptions.
+    pub(crate) fn subscribe(&self, uri: String, max: usize) -> Result<(), SubscribeError> {
+        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+        if subscriptions.len() >= max && !subscriptions.contains(&uri) {
+            return Err(SubscribeError::Full(max));
+        }
+        subscriptions.insert(uri);
+        Ok(())
     }
 
     pub(crate) fn unsubscribe(&self, uri: &str) {
@@ -312,7 +407,7 @@ impl ServerHandle {
     /// Add a tool, or replace the one with the same name.
     pub fn add_tool(&self, mut tool: ToolDef) {
         tool.refresh_info();
-        tool.stack = crate::middleware::tool_stack(&tool, &self.inner.policy_runtime);
+        tool.stack = crate::middleware::tool_stack(&tool, &self.inner.policy_runtime());
         self.update(|components| {
             components.tools.retain(|t| t.name() != tool.name());
             components.tools.push(tool);
@@ -331,15 +426,7 @@ impl ServerHandle {
 
     /// Tell the sessions subscribed to `uri` (`resources/subscribe`) that it changed.
     pub fn notify_resource_updated(&self, uri: &str) {
-        let peers: Vec<_> = {
-            let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
-            peers.retain(|(p, _)| !p.is_transport_closed());
-            peers
-                .iter()
-                .filter(|(_, s)| s.is_subscribed(uri))
-                .map(|(p, _)| p.clone())
-                .collect()
-        };
+        let peers = self.inner.sessions.peers(|s| s.is_subscribed(uri));
         if peers.is_empty() {
             return;
         }
@@ -367,7 +454,7 @@ impl ServerHandle {
             let mut components = guard.components();
             let changed = change(&mut components);
             if changed {
-                *guard = Arc::new(Registry::new(components));
+                *guard = Arc::new(Registry::new(components, guard.limits));
             }
             changed
         };
@@ -378,11 +465,7 @@ impl ServerHandle {
     }
 
     fn notify_tools_changed(&self) {
-        let peers: Vec<_> = {
-            let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
-            peers.retain(|(p, _)| !p.is_transport_closed());
-            peers.iter().map(|(p, _)| p.clone()).collect()
-        };
+        let peers = self.inner.sessions.peers(|_| true);
         let listeners: Vec<_> = self
             .inner
             .listeners
@@ -408,5 +491,34 @@ impl ServerHandle {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_session_leaves_the_table_when_it_ends() {
+        let sessions = Arc::new(Sessions::default());
+        let (transport, _other) = tokio::io::duplex(64);
+        let running = rmcp::service::serve_directly(
+            crate::Server::builder("t")
+                .build()
+                .unwrap()
+                .session_handler(),
+            transport,
+            None,
+        );
+        let peer = running.peer().clone();
+        let states: Vec<Arc<SessionState>> = (0..3).map(|_| Arc::default()).collect();
+        for state in &states {
+            sessions.register(peer.clone(), state);
+            sessions.register(peer.clone(), state); // twice: still once
+        }
+        assert_eq!(sessions.len(), 3);
+        drop(states);
+        assert_eq!(sessions.len(), 0);
+        running.cancellation_token().cancel();
     }
 }

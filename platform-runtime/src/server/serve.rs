@@ -157,10 +157,15 @@ where
         Command::Serve(args) => {
             let config = args.load(cli.profile, cli.config_dir, cli.log.as_deref())?;
             init_logging(&config.telemetry.log);
+            // Listen for signals before serving: one that arrives right after start-up is
+            // still a graceful shutdown.
+            let signals = Signals::install()?;
+            // `[limits]`, `[telemetry]` and `[sealing]` apply to the server itself.
+            let server = server.with_config(&config)?;
             if config.transport.kind == "http" {
-                serve_http(server, &config).await
+                serve_http(server, &config, signals).await
             } else {
-                serve_stdio(server).await
+                serve_stdio(server, config.transport.max_body_bytes, signals).await
             }
         }
     }
@@ -229,16 +234,30 @@ impl ServeArgs {
     }
 }
 
-/// Serve over streamable HTTP until a shutdown signal arrives, then drain.
-async fn serve_http(server: Server, config: &Config) -> Result<(), ServeError> {
+/// Serve over streamable HTTP until a shutdown signal arrives, then drain: after the drain
+/// delay on SIGTERM (what orchestrators send), at once on ctrl-c (someone at a terminal).
+async fn serve_http(
+    server: Server,
+    config: &Config,
+    mut signals: Signals,
+) -> Result<(), ServeError> {
     let running = crate::transport::http::start(server, config.transport.http_config()).await?;
-    let signal = shutdown_signal().await;
+    let signal = signals.recv().await;
     tracing::info!(signal, "shutting down");
-    running.shutdown().await
+    if signal == "ctrl-c" {
+        running.shutdown_after(std::time::Duration::ZERO).await
+    } else {
+        running.shutdown().await
+    }
 }
 
-/// Serve over stdio until the client closes stdin or a shutdown signal arrives.
-async fn serve_stdio(server: Server) -> Result<(), ServeError> {
+/// Serve over stdio until the client closes stdin or a shutdown signal arrives; a message
+/// over `max_message_bytes` is refused.
+async fn serve_stdio(
+    server: Server,
+    max_message_bytes: usize,
+    mut signals: Signals,
+) -> Result<(), ServeError> {
     let info = server.info().clone();
     tracing::info!(
         name = info.name,
@@ -247,11 +266,8 @@ async fn serve_stdio(server: Server) -> Result<(), ServeError> {
         "serving MCP"
     );
     let handler = server.session_handler();
-    let (io, guard) = crate::transport::stdio::guard(
-        tokio::io::stdin(),
-        tokio::io::stdout(),
-        crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
-    );
+    let (io, guard) =
+        crate::transport::stdio::guard(tokio::io::stdin(), tokio::io::stdout(), max_message_bytes);
     let running = handler
         .serve(io)
         .await
@@ -259,7 +275,7 @@ async fn serve_stdio(server: Server) -> Result<(), ServeError> {
     let cancel = running.cancellation_token();
     let outcome = tokio::select! {
         outcome = running.waiting() => outcome.map(|reason| format!("{reason:?}")),
-        signal = shutdown_signal() => {
+        signal = signals.recv() => {
             tracing::info!(signal, "shutting down");
             cancel.cancel();
             Ok(signal.to_owned())
@@ -275,26 +291,42 @@ async fn serve_stdio(server: Server) -> Result<(), ServeError> {
     }
 }
 
-/// Resolves on ctrl-c or SIGTERM, naming the signal.
-async fn shutdown_signal() -> &'static str {
+/// The shutdown signals, listened for from the moment they are installed.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "ctrl-c",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "ctrl-c"
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self, ServeError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Resolves on ctrl-c or SIGTERM, naming the signal.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "ctrl-c",
+                _ = self.terminate.recv() => "SIGTERM",
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "ctrl-c"
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "ctrl-c"
+        }
     }
 }
 

@@ -10,9 +10,6 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWrite
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// The default cap on one message, as for HTTP bodies.
-pub(crate) const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 << 20;
-
 /// The tasks of a guarded pipe; `finish` waits for pending output to be written.
 pub(crate) struct Guard {
     input: JoinHandle<()>,

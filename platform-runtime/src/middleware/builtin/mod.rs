@@ -17,13 +17,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-pub use cache::{CacheLayer, CacheStore, CachedResponse, InProcessCache};
+pub use cache::{CacheLayer, CacheStore, CachedResponse, DEFAULT_CACHE_BYTES, InProcessCache};
 pub use circuit_breaker::CircuitBreakerLayer;
 pub use concurrency::{ConcurrencyLimitLayer, GlobalLimitLayer};
 pub use errors::{ErrorHandlingLayer, ErrorStats};
 pub(crate) use errors::{new_reference, panic_message as errors_panic_message};
 pub use logging::LoggingLayer;
-pub use rate_limit::{InProcessRateLimits, RateDecision, RateLimitLayer, RateLimitStore};
+pub use rate_limit::{
+    DEFAULT_MAX_KEYS, InProcessRateLimits, RateDecision, RateLimitLayer, RateLimitStore,
+};
 pub use retry::RetryLayer;
 pub use size_limit::ResponseSizeLimitLayer;
 pub use timeout::TimeoutLayer;

@@ -100,14 +100,7 @@ impl Direct {
             && !parts.contains_key("mcp-session-id")
             && !parts.contains_key(header::ORIGIN)
             && accepts_json_and_sse(parts)
-            && parts
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| {
-                    v.split(';').next().is_some_and(|essence| {
-                        essence.trim().eq_ignore_ascii_case("application/json")
-                    })
-                })
+            && super::is_json(parts)
             && self.host_allowed(parts)
     }
 
@@ -250,18 +243,7 @@ impl Direct {
 /// `result` or `error`); `tools/call` is then parsed as exactly that request type, and other
 /// methods as the SDK does.
 fn parse_request(body: &[u8]) -> Option<JsonRpcRequest<ClientRequest>> {
-    #[derive(serde::Deserialize)]
-    struct Shape<'a> {
-        #[serde(borrow)]
-        method: Option<std::borrow::Cow<'a, str>>,
-        result: Option<serde::de::IgnoredAny>,
-        error: Option<serde::de::IgnoredAny>,
-    }
-    let shape: Shape<'_> = serde_json::from_slice(body).ok()?;
-    if shape.result.is_some() || shape.error.is_some() {
-        return None;
-    }
-    if shape.method.as_deref() == Some("tools/call") {
+    if method(body)? == "tools/call" {
         let request: JsonRpcRequest<CallToolRequest> = serde_json::from_slice(body).ok()?;
         return Some(JsonRpcRequest {
             jsonrpc: request.jsonrpc,
@@ -273,6 +255,23 @@ fn parse_request(body: &[u8]) -> Option<JsonRpcRequest<ClientRequest>> {
         Ok(JsonRpcMessage::Request(request)) => Some(request),
         _ => None,
     }
+}
+
+/// The method of a body that is one JSON-RPC request (an object with a `method` and no
+/// `result` or `error`), read in one allocation-free pass; `None` for anything else.
+pub(super) fn method(body: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    #[derive(serde::Deserialize)]
+    struct Shape<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+        result: Option<serde::de::IgnoredAny>,
+        error: Option<serde::de::IgnoredAny>,
+    }
+    let shape: Shape<'_> = serde_json::from_slice(body).ok()?;
+    if shape.result.is_some() || shape.error.is_some() {
+        return None;
+    }
+    shape.method
 }
 
 /// The single value of header `name`, as text; `None` when absent, repeated or not text.

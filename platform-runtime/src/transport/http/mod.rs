@@ -1,5 +1,12 @@
 //! Streamable HTTP: both protocol eras on one endpoint (`/mcp` by default) through the SDK's
-//! `StreamableHttpService`, served by axum with the protections a network server needs.
+//! `StreamableHttpService`, routed by axum and served by our own connection layer
+//! ([`conn`]) with the protections a network server needs.
+//!
+//! - Every connection is bounded in time: the request head, the body and idle keep-alive
+//!   each have a timeout, and at most [`HttpConfig::max_connections`] are served at once
+//!   (beyond that, probes still answer).
+//! - Legacy sessions are capped in total and per client address (503 / 429 with
+//!   `Retry-After` beyond), and reaped when idle.
 //!
 //! - `Origin` is validated (403 for one not allowed; requests without `Origin` pass), and the
 //!   `Host` allow-list defaults to loopback (DNS-rebinding protection).
@@ -16,7 +23,9 @@
 //!   visible ASCII characters), a generated one otherwise; it is echoed on the response and
 //!   readable by middleware ([`crate::middleware::McpRequest::http_request_id`]), and the
 //!   logging middleware records it.
-//! - Graceful shutdown: stop accepting, let in-flight requests finish within a grace period.
+//! - Graceful shutdown: `/readyz` turns 503, the listener stays open for the drain delay (so a
+//!   load balancer notices), then stops accepting and lets in-flight requests finish within
+//!   a grace period.
 //! - Plain 2026-07-28 requests (ones that cannot stream a reply) are served directly, without
 //!   the SDK's per-request session machinery; see [`HttpConfig::direct_dispatch`].
 
@@ -34,14 +43,17 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use crate::server::{McpHandler, ServeError, Server};
 
+pub use conn::{BodyTimeout, ClientAddress, OVERFLOW_CONNECTIONS};
+
+mod conn;
 mod direct;
+mod sessions;
 
 /// How the HTTP transport is set up.
 #[derive(Debug, Clone)]
@@ -61,8 +73,32 @@ pub struct HttpConfig {
     pub json_response: bool,
     /// Close legacy sessions idle for this long (default 5 minutes).
     pub session_idle_timeout: Duration,
+    /// At most this many legacy sessions live at once (default 1024); an `initialize` beyond
+    /// it gets **503** with `Retry-After`.
+    pub max_sessions: usize,
+    /// At most this many live legacy sessions per client address (default 128); beyond it
+    /// **429** with `Retry-After`. Behind a reverse proxy every client has the proxy's
+    /// address: raise it to `max_sessions` there.
+    pub max_sessions_per_client: usize,
+    /// How long a client may take to send a request head (default 10 s): from the
+    /// connection's opening for the first request, from the first byte for later ones.
+    pub header_read_timeout: Duration,
+    /// Close a keep-alive connection with no request in progress and no traffic for this
+    /// long (default 60 s).
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a request body, from its head (default 30 s);
+    /// **408** after that.
+    pub body_read_timeout: Duration,
+    /// At most this many connections served at once (default 1024). Beyond it a few more
+    /// are answered in probe-only mode (`/healthz`, `/readyz`; 503 for the rest) and the
+    /// others closed at once.
+    pub max_connections: usize,
     /// How long in-flight requests may run after a shutdown signal (default 10 s).
     pub shutdown_grace: Duration,
+    /// On shutdown, how long `/readyz` answers 503 while the server still accepts, before
+    /// the listener closes (default 5 s), so load balancers stop sending first. `serve()`
+    /// skips it on ctrl-c.
+    pub drain_delay: Duration,
     /// Serve plain 2026-07-28 requests directly (default: yes): a request that cannot
     /// stream its reply (no progress token, no log level), needs no session and passes
     /// every header check is dispatched inline and answered with one JSON body, instead
@@ -92,32 +128,131 @@ impl Default for HttpConfig {
             max_body_bytes: 4 << 20,
             json_response: true,
             session_idle_timeout: Duration::from_secs(300),
+            max_sessions: 1024,
+            max_sessions_per_client: 128,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
             shutdown_grace: Duration::from_secs(10),
+            drain_delay: Duration::from_secs(5),
             direct_dispatch: true,
         }
     }
 }
 
+impl HttpConfig {
+    /// Check what would otherwise fail late or panic: the endpoint path and the bounds.
+    pub fn validate(&self) -> Result<(), String> {
+        let path = &self.path;
+        if !path.starts_with('/') {
+            return Err(format!(
+                "the MCP endpoint path `{path}` must start with `/` (for example `/mcp`)"
+            ));
+        }
+        if path.len() > 1 && path.ends_with('/') {
+            return Err(format!(
+                "the MCP endpoint path `{path}` must not end with `/`"
+            ));
+        }
+        if let Some(bad) = path.chars().find(|c| {
+            matches!(c, '{' | '}' | '*' | '?' | '#' | '%') || c.is_whitespace() || c.is_control()
+        }) {
+            return Err(format!(
+                "the MCP endpoint path `{path}` must not contain `{}`",
+                bad.escape_default()
+            ));
+        }
+        if path == "/" || PROBES.contains(&path.as_str()) {
+            return Err(format!(
+                "the MCP endpoint path `{path}` is taken: `/healthz` and `/readyz` are the probes; use another, such as `/mcp`"
+            ));
+        }
+        let positive = [
+            ("max_connections", self.max_connections),
+            ("max_sessions", self.max_sessions),
+            ("max_sessions_per_client", self.max_sessions_per_client),
+            ("max_body_bytes", self.max_body_bytes),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(format!("`transport.{name}` must be at least 1"));
+        }
+        let timeouts = [
+            ("header_read_timeout", self.header_read_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+        ];
+        if let Some((name, _)) = timeouts.iter().find(|(_, value)| value.is_zero()) {
+            return Err(format!("`transport.{name}` must be longer than 0s"));
+        }
+        Ok(())
+    }
+}
+
+/// The probe paths, which the MCP endpoint may not take.
+const PROBES: &[&str] = &["/healthz", "/readyz"];
+
+/// How long a refused `initialize` is told to wait.
+const SESSION_RETRY_AFTER_SECS: u64 = 10;
+
 /// The axum router serving `server` over streamable HTTP, with health endpoints. `shutdown`
 /// closes streams and sessions when cancelled; `draining` turns `/readyz` to 503.
+///
+/// It holds the MCP endpoint's protections that live in the request path (origin, host,
+/// body size, session caps), not the connection layer's timeouts and cap, which
+/// [`start`] adds.
 pub fn router(
     server: &Server,
     config: &HttpConfig,
     shutdown: CancellationToken,
     draining: Arc<AtomicBool>,
 ) -> Router {
-    build(server, config, shutdown, draining).0
+    build(server, config, shutdown, draining).router
 }
 
-/// The router, and the count of requests it served directly.
+/// What [`build`] makes.
+struct Built {
+    router: Router,
+    probes: Router,
+    served_directly: Arc<AtomicU64>,
+    sessions: Arc<sessions::SessionTable>,
+}
+
+/// The probe routes, shared by the full router and the probe-only one.
+fn probe_routes(draining: Arc<AtomicBool>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let draining = draining.clone();
+                async move {
+                    if draining.load(Ordering::Relaxed) {
+                        (StatusCode::SERVICE_UNAVAILABLE, "draining")
+                    } else {
+                        (StatusCode::OK, "ready")
+                    }
+                }
+            }),
+        )
+}
+
 fn build(
     server: &Server,
     config: &HttpConfig,
     shutdown: CancellationToken,
     draining: Arc<AtomicBool>,
-) -> (Router, Arc<AtomicU64>) {
-    let mut sessions = LocalSessionManager::default();
-    sessions.session_config.keep_alive = Some(config.session_idle_timeout);
+) -> Built {
+    let mut local = LocalSessionManager::default();
+    local.session_config.keep_alive = Some(config.session_idle_timeout);
+    // Completed request streams are kept only briefly for late resumption: a session's
+    // memory does not grow with how many requests it made in the last minute.
+    local.session_config.completed_cache_ttl = COMPLETED_CACHE_TTL;
+    let table = sessions::SessionTable::new(config.max_sessions, config.max_sessions_per_client);
+    let sessions = sessions::Counted {
+        inner: local,
+        table: table.clone(),
+    };
     let mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(config.allowed_hosts.clone())
         .with_allowed_origins(config.allowed_origins.clone())
@@ -144,25 +279,26 @@ fn build(
         inner: Arc::new(service),
         limit: config.max_body_bytes,
         direct,
+        sessions: table.clone(),
     };
-    let router = Router::new()
-        .route_service(&config.path, front)
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(move || {
-                let draining = draining.clone();
-                async move {
-                    if draining.load(Ordering::Relaxed) {
-                        (StatusCode::SERVICE_UNAVAILABLE, "draining")
-                    } else {
-                        (StatusCode::OK, "ready")
-                    }
-                }
-            }),
-        );
-    (router, served_directly)
+    let router = probe_routes(draining.clone()).route_service(&config.path, front);
+    let probes = probe_routes(draining).fallback(|| async {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1"), (header::CONNECTION, "close")],
+            "Service Unavailable: the server is at its connection limit; retry shortly",
+        )
+    });
+    Built {
+        router,
+        probes,
+        served_directly,
+        sessions: table,
+    }
 }
+
+/// How long the SDK keeps a completed request's stream for resumption (its default: 60 s).
+const COMPLETED_CACHE_TTL: Duration = Duration::from_secs(10);
 
 /// A JSON-RPC error body with a null id, for requests that never became a message.
 fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
@@ -179,11 +315,11 @@ fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
         .into_response()
 }
 
-/// In front of the SDK's service: assigns request ids, serves eligible requests directly
-/// ([`direct`]), and fixes the statuses the SDK gets wrong for a network server: it answers
+/// In front of the SDK's service: assigns request ids, reads POST bodies (bounded in size and
+/// time), serves eligible requests directly ([`direct`]), admits new legacy sessions
+/// ([`sessions`]), and fixes the statuses the SDK gets wrong for a network server: it answers
 /// a malformed JSON body with 415 (`fail to deserialize request body: …`), and a session
-/// `DELETE` with 202 (clients expect 200 or 204). Only those replies are touched; a
-/// request that is not a direct candidate passes through without being buffered or copied.
+/// `DELETE` with 202 (clients expect 200 or 204).
 #[derive(Clone)]
 struct Front {
     /// Shared rather than cloned per request: the SDK's `call` clones the whole service,
@@ -191,10 +327,11 @@ struct Front {
     inner: Arc<SdkService>,
     limit: usize,
     direct: Option<Arc<direct::Direct>>,
+    sessions: Arc<sessions::SessionTable>,
 }
 
 /// The SDK's service for this server.
-type SdkService = StreamableHttpService<McpHandler, LocalSessionManager>;
+type SdkService = StreamableHttpService<McpHandler, sessions::Counted<LocalSessionManager>>;
 
 impl tower::Service<Request<Body>> for Front {
     type Response = Response;
@@ -215,43 +352,102 @@ impl tower::Service<Request<Body>> for Front {
             }
         };
         let delete = request.method() == Method::DELETE;
-        let post_json = request.method() == Method::POST
-            && request
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        let limit = self.limit;
-        if let Some(direct) = self
-            .direct
-            .as_ref()
-            .filter(|d| post_json && d.head_eligible(request.headers()))
-        {
-            let direct = direct.clone();
-            let inner = self.inner.clone();
+        let post_json = request.method() == Method::POST && is_json(request.headers());
+        let front = self.clone();
+        if !post_json {
+            // GET, DELETE, and POSTs the SDK refuses without reading the body.
             return Box::pin(async move {
-                let (parts, body) = request.into_parts();
-                let body = match read_body(body, limit).await {
-                    Ok(body) => body,
-                    Err(response) => return Ok(with_request_id(response, request_id)),
-                };
-                let response = match direct.serve(parts, body).await {
-                    Ok(response) => response,
-                    Err((parts, body)) => {
-                        let request = Request::from_parts(parts, Body::from(body));
-                        let response = inner.handle(request).await.map(Body::new);
-                        fix(response, delete, post_json, limit).await
-                    }
-                };
+                let response = front.inner.handle(request).await.map(Body::new);
+                let response = fix(response, delete, false, front.limit).await;
                 Ok(with_request_id(response, request_id))
             });
         }
-        let inner = self.inner.clone();
         Box::pin(async move {
-            let response = inner.handle(request).await.map(Body::new);
-            let response = fix(response, delete, post_json, limit).await;
+            let (parts, body) = request.into_parts();
+            let body = match read_body(body, front.limit).await {
+                Ok(body) => body,
+                Err(response) => return Ok(with_request_id(response, request_id)),
+            };
+            let (mut parts, body) = match front
+                .direct
+                .as_ref()
+                .filter(|direct| direct.head_eligible(&parts.headers))
+            {
+                Some(direct) => match direct.clone().serve(parts, body).await {
+                    Ok(response) => return Ok(with_request_id(response, request_id)),
+                    Err(handed_back) => handed_back,
+                },
+                None => (parts, body),
+            };
+            if !parts.headers.contains_key("mcp-session-id")
+                && direct::method(&body).as_deref() == Some("initialize")
+            {
+                let client = parts
+                    .extensions
+                    .get::<ClientAddress>()
+                    .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.0.ip());
+                match front.sessions.reserve(client) {
+                    Ok(reservation) => {
+                        parts.extensions.insert(reservation);
+                    }
+                    Err(refusal) => {
+                        return Ok(with_request_id(
+                            session_refused(refusal, client),
+                            request_id,
+                        ));
+                    }
+                }
+            }
+            let request = Request::from_parts(parts, Body::from(body));
+            let response = front.inner.handle(request).await.map(Body::new);
+            let response = fix(response, delete, true, front.limit).await;
             Ok(with_request_id(response, request_id))
         })
     }
+}
+
+/// Whether the request's `Content-Type` is JSON: its media type is `application/json`
+/// exactly (any case, parameters such as `charset` allowed), as the SDK checks it.
+fn is_json(headers: &header::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The answer to an `initialize` over a session cap: 503 when the server is full, 429 when
+/// this client holds its share; both say when to retry.
+fn session_refused(refusal: sessions::Refusal, client: std::net::IpAddr) -> Response {
+    let (status, message) = match refusal {
+        sessions::Refusal::Full(max) => {
+            tracing::warn!(
+                max,
+                "legacy session refused: the server holds its most sessions"
+            );
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the server holds its most sessions ({max}); retry later, or close unused sessions with DELETE"
+                ),
+            )
+        }
+        sessions::Refusal::ClientFull(max) => {
+            tracing::warn!(%client, max, "legacy session refused: the client holds its most sessions");
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "this client holds its most sessions ({max}); close unused sessions with DELETE, or retry later"
+                ),
+            )
+        }
+    };
+    let mut response = jsonrpc_error(status, -32000, message);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(SESSION_RETRY_AFTER_SECS),
+    );
+    response
 }
 
 /// The SDK's reply with its wrong statuses fixed.
@@ -273,7 +469,8 @@ fn with_request_id(mut response: Response, id: header::HeaderValue) -> Response 
     response
 }
 
-/// The whole body, or the SDK's 413 reply when it is over the limit.
+/// The whole body; 413 (as the SDK words it) when it is over the limit, 408 when it did
+/// not arrive in time.
 async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Response> {
     use http_body_util::BodyExt as _;
     match http_body_util::Limited::new(body, limit).collect().await {
@@ -286,6 +483,12 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Respon
             )
                 .into_response())
         }
+        Err(error) if timed_out(error.as_ref()) => Err((
+            StatusCode::REQUEST_TIMEOUT,
+            [(header::CONNECTION, "close")],
+            format!("Request Timeout: {error}"),
+        )
+            .into_response()),
         Err(error) => {
             tracing::warn!(%error, "request body could not be read");
             Err((
@@ -295,6 +498,18 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Respon
                 .into_response())
         }
     }
+}
+
+/// Whether a body error is (or wraps) the connection layer's [`BodyTimeout`].
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<BodyTimeout>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 /// The request id header.
@@ -366,12 +581,35 @@ fn is_data_error(message: &str) -> bool {
     .any(|opening| message.contains(opening))
 }
 
-/// A running HTTP server: its address, and a handle to stop it.
+/// A running HTTP server: its address, what it counted, and a handle to stop it.
 pub struct HttpServer {
     addr: SocketAddr,
     served_directly: Arc<AtomicU64>,
+    counters: Arc<conn::Counters>,
+    sessions: Arc<sessions::SessionTable>,
     stop: CancellationToken,
+    drain_delay: Arc<std::sync::Mutex<Duration>>,
     task: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+/// What an [`HttpServer`] has counted so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpStats {
+    /// Connections open now.
+    pub open_connections: usize,
+    /// Legacy sessions live now (with slots reserved for ones being created).
+    pub live_sessions: usize,
+    /// Connections closed because a request head did not arrive in time.
+    pub header_timeouts: u64,
+    /// Keep-alive connections closed for idleness.
+    pub idle_closed: u64,
+    /// Connections over the cap answered in probe-only mode.
+    pub overflowed: u64,
+    /// Connections over the cap and its probe-only reserve, closed at once.
+    pub refused: u64,
+    /// Requests served by direct dispatch.
+    pub served_directly: u64,
 }
 
 impl HttpServer {
@@ -386,8 +624,32 @@ impl HttpServer {
         self.served_directly.load(Ordering::Relaxed)
     }
 
-    /// Stop accepting, let in-flight requests finish within the grace period, and wait.
+    /// What the server has counted so far.
+    pub fn stats(&self) -> HttpStats {
+        let counters = &self.counters;
+        HttpStats {
+            open_connections: counters.open.load(Ordering::Relaxed),
+            live_sessions: self.sessions.len(),
+            header_timeouts: counters.header_timeouts.load(Ordering::Relaxed),
+            idle_closed: counters.idle_closed.load(Ordering::Relaxed),
+            overflowed: counters.overflowed.load(Ordering::Relaxed),
+            refused: counters.refused.load(Ordering::Relaxed),
+            served_directly: self.served_directly(),
+        }
+    }
+
+    /// Drain and stop: `/readyz` answers 503 for the drain delay while the server still
+    /// accepts, then the listener closes and in-flight requests finish within the grace
+    /// period. Waits until it is done.
     pub async fn shutdown(self) -> Result<(), ServeError> {
+        let delay = *self.drain_delay.lock().unwrap_or_else(|e| e.into_inner());
+        self.shutdown_after(delay).await
+    }
+
+    /// [`HttpServer::shutdown`] with another drain delay (`Duration::ZERO`: close the
+    /// listener at once, as `serve()` does on ctrl-c).
+    pub async fn shutdown_after(self, drain_delay: Duration) -> Result<(), ServeError> {
+        *self.drain_delay.lock().unwrap_or_else(|e| e.into_inner()) = drain_delay;
         self.stop.cancel();
         self.task
             .await
@@ -403,8 +665,15 @@ impl HttpServer {
     }
 }
 
+/// After the grace period, how long requests abandoned with 503 get to have it written.
+const LAST_WORDS: Duration = Duration::from_secs(1);
+
 /// Bind and start serving in the background.
+///
+/// The configuration is checked first ([`HttpConfig::validate`]); apply a loaded
+/// [`crate::config::Config`] to the server with [`Server::with_config`] before calling this.
 pub async fn start(server: Server, config: HttpConfig) -> Result<HttpServer, ServeError> {
+    config.validate().map_err(ServeError::Transport)?;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| ServeError::Transport(format!("cannot listen on {}: {e}", config.bind)))?;
@@ -412,50 +681,78 @@ pub async fn start(server: Server, config: HttpConfig) -> Result<HttpServer, Ser
     let stop = CancellationToken::new();
     let sessions_shutdown = CancellationToken::new();
     let draining = Arc::new(AtomicBool::new(false));
-    let (app, served_directly) = build(
+    let built = build(
         &server,
         &config,
         sessions_shutdown.clone(),
         draining.clone(),
     );
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY not set on an accepted socket");
-        }
-    });
     tracing::info!(%addr, path = config.path, "serving MCP over HTTP");
-    let signal = stop.clone();
+    let limits = conn::Limits {
+        header_read_timeout: config.header_read_timeout,
+        idle_timeout: config.idle_timeout,
+        body_read_timeout: config.body_read_timeout,
+        max_connections: config.max_connections,
+    };
+    let counters = Arc::new(conn::Counters::default());
+    let drain = CancellationToken::new();
+    let drain_delay = Arc::new(std::sync::Mutex::new(config.drain_delay));
     let grace = config.shutdown_grace;
-    let counted = served_directly.clone();
-    let task = tokio::spawn(async move {
-        let drained = {
-            let draining = draining.clone();
-            let signal = signal.clone();
-            async move {
-                signal.cancelled().await;
-                draining.store(true, Ordering::Relaxed);
-                tracing::info!(?grace, "draining in-flight requests");
+    let served_directly = built.served_directly.clone();
+    let task = {
+        let (stop, drain_delay, counters) = (stop.clone(), drain_delay.clone(), counters.clone());
+        tokio::spawn(async move {
+            let serving = conn::serve(
+                listener,
+                built.router,
+                built.probes,
+                limits,
+                drain.clone(),
+                counters,
+            );
+            tokio::pin!(serving);
+            tokio::select! {
+                () = &mut serving => {}
+                () = stop.cancelled() => {}
             }
-        };
-        let serving = axum::serve(listener, app).with_graceful_shutdown(drained);
-        let outcome = tokio::select! {
-            outcome = serving => outcome.map_err(ServeError::Io),
-            () = async { signal.cancelled().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!(?grace, "grace period over; closing the remaining connections");
-                Ok(())
+            draining.store(true, Ordering::Relaxed);
+            let delay = *drain_delay.lock().unwrap_or_else(|e| e.into_inner());
+            tracing::info!(
+                ?delay,
+                ?grace,
+                "draining: /readyz answers 503; the listener closes after the delay"
+            );
+            tokio::select! {
+                () = &mut serving => {}
+                () = tokio::time::sleep(delay) => {}
             }
-        };
-        sessions_shutdown.cancel();
-        tracing::info!(
-            served_directly = counted.load(Ordering::Relaxed),
-            "HTTP server stopped"
-        );
-        outcome
-    });
+            drain.cancel();
+            let finished = tokio::select! {
+                () = &mut serving => true,
+                () = tokio::time::sleep(grace) => false,
+            };
+            sessions_shutdown.cancel();
+            if !finished {
+                tracing::warn!(
+                    ?grace,
+                    "grace period over; abandoning the remaining requests"
+                );
+                let _ = tokio::time::timeout(LAST_WORDS, &mut serving).await;
+            }
+            tracing::info!(
+                served_directly = served_directly.load(Ordering::Relaxed),
+                "HTTP server stopped"
+            );
+            Ok(())
+        })
+    };
     Ok(HttpServer {
         addr,
-        served_directly,
+        served_directly: built.served_directly,
+        counters,
+        sessions: built.sessions,
         stop,
+        drain_delay,
         task,
     })
 }

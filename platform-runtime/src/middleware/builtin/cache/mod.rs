@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{CallToolResponse, CallToolResult};
-use serde_json::Value;
+
 use tower::ServiceExt as _;
 
 use super::{Middleware, MiddlewareFuture, StoreError, StoreFuture, impl_layer};
+use crate::digest::{digest, hex};
 use crate::middleware::policy::{CachePolicy, CacheScope};
 use crate::middleware::request::Reply;
 use crate::middleware::{McpRequest, McpResponse, McpService, Method};
@@ -35,6 +36,9 @@ impl CachedResponse {
 
 /// Where cached responses live: in process by default, in a shared store (Redis) when the
 /// server runs as several replicas.
+///
+/// Keys are short and fixed in shape: the tool's name and a SHA-256 of the caller's scope
+/// and the canonical arguments, never the arguments themselves.
 pub trait CacheStore: Send + Sync + 'static {
     /// The fresh entry under `key`.
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<CachedResponse>>;
@@ -42,30 +46,74 @@ pub trait CacheStore: Send + Sync + 'static {
     fn put<'a>(&'a self, key: String, value: CachedResponse, ttl: Duration) -> StoreFuture<'a, ()>;
 }
 
-/// The in-process store: moka, bounded by entry count; expiry follows tokio's clock.
+/// The in-process store: moka, bounded in bytes (each entry weighs its key plus its
+/// serialized result); the least valuable entries are evicted first. Expiry follows tokio's
+/// clock.
 pub struct InProcessCache {
-    entries: moka::sync::Cache<String, (CachedResponse, tokio::time::Instant)>,
+    entries: moka::sync::Cache<String, Entry>,
+    max_entry_bytes: u64,
 }
 
+/// A cached response, its expiry and its weight in bytes.
+#[derive(Clone)]
+struct Entry {
+    response: CachedResponse,
+    deadline: tokio::time::Instant,
+    weight: u32,
+}
+
+/// The default bound of the in-process cache: 64 MiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
 impl InProcessCache {
-    /// A store holding at most `max_entries` responses (least recently used are evicted).
-    pub fn new(max_entries: u64) -> Self {
+    /// A store holding at most `max_bytes` of responses (keys included). A response larger
+    /// than an eighth of that is not cached.
+    pub fn with_max_bytes(max_bytes: u64) -> Self {
         Self {
-            entries: moka::sync::Cache::new(max_entries),
+            entries: moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|key: &String, entry: &Entry| {
+                    entry
+                        .weight
+                        .saturating_add(u32::try_from(key.len()).unwrap_or(u32::MAX))
+                })
+                .build(),
+            max_entry_bytes: max_bytes / 8,
         }
+    }
+
+    /// The bytes held now (keys and serialized responses), as last counted.
+    pub fn weighted_size(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.weighted_size()
     }
 }
 
 impl Default for InProcessCache {
     fn default() -> Self {
-        Self::new(10_000)
+        Self::with_max_bytes(DEFAULT_CACHE_BYTES)
+    }
+}
+
+/// Counts the bytes written to it.
+#[derive(Default)]
+struct ByteCount(u64);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len() as u64;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
 impl CacheStore for InProcessCache {
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<CachedResponse>> {
         let found = match self.entries.get(key) {
-            Some((value, deadline)) if tokio::time::Instant::now() < deadline => Some(value),
+            Some(entry) if tokio::time::Instant::now() < entry.deadline => Some(entry.response),
             Some(_) => {
                 self.entries.invalidate(key);
                 None
@@ -76,40 +124,26 @@ impl CacheStore for InProcessCache {
     }
 
     fn put<'a>(&'a self, key: String, value: CachedResponse, ttl: Duration) -> StoreFuture<'a, ()> {
-        self.entries
-            .insert(key, (value, tokio::time::Instant::now() + ttl));
+        let mut size = ByteCount::default();
+        let weight = match serde_json::to_writer(&mut size, &value.0) {
+            Ok(()) => size.0,
+            Err(_) => u64::MAX,
+        };
+        if weight <= self.max_entry_bytes {
+            let entry = Entry {
+                response: value,
+                deadline: tokio::time::Instant::now() + ttl,
+                weight: u32::try_from(weight).unwrap_or(u32::MAX),
+            };
+            self.entries.insert(key, entry);
+        } else {
+            tracing::debug!(
+                bytes = weight,
+                max = self.max_entry_bytes,
+                "response too large to cache"
+            );
+        }
         Box::pin(std::future::ready(Ok(())))
-    }
-}
-
-/// JSON with object keys sorted, so equal arguments give equal keys whatever their order.
-pub(crate) fn canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -135,24 +169,18 @@ impl CacheLayer {
     }
 }
 
+/// `tool:sha256(scope, identity, canonical arguments)`: fixed-size whatever the caller sends.
 fn cache_key(scope: CacheScope, request: &McpRequest) -> String {
-    let identity = match scope {
-        CacheScope::Public => "*".to_owned(),
-        CacheScope::Principal => request
-            .principal()
-            .map_or_else(|| "anonymous".to_owned(), |p| format!("p:{}", p.id())),
-        CacheScope::Tenant => request
-            .tenant()
-            .map_or_else(|| "none".to_owned(), |t| format!("t:{t}")),
+    let identity: (&[u8], &[u8]) = match scope {
+        CacheScope::Public => (b"public", b""),
+        CacheScope::Principal => (
+            b"principal",
+            request.principal().map_or(&b""[..], |p| p.id().as_bytes()),
+        ),
+        CacheScope::Tenant => (b"tenant", request.tenant().map_or(&b""[..], str::as_bytes)),
     };
-    let mut key = format!("{}|{}|", request.target().unwrap_or(""), identity);
-    let arguments = request
-        .arguments()
-        .cloned()
-        .map(Value::Object)
-        .unwrap_or(Value::Null);
-    canonical(&arguments, &mut key);
-    key
+    let hash = digest(&[identity.0, identity.1], request.arguments());
+    format!("{}:{}", request.target().unwrap_or(""), hex(&hash))
 }
 
 impl Middleware for CacheLayer {
@@ -194,28 +222,39 @@ impl_layer!(CacheLayer);
 mod tests {
     use super::*;
 
+    fn text(len: usize) -> CachedResponse {
+        CachedResponse(CallToolResult::success(vec![
+            rmcp::model::ContentBlock::text("x".repeat(len)),
+        ]))
+    }
+
     #[tokio::test]
-    async fn the_in_process_store_is_bounded() {
-        let store = InProcessCache::new(10);
+    async fn the_in_process_store_is_bounded_in_bytes() {
+        let store = InProcessCache::with_max_bytes(64 << 10);
         for i in 0..200 {
-            let value = CachedResponse(CallToolResult::success(vec![]));
             store
-                .put(format!("k{i}"), value, Duration::from_secs(60))
+                .put(format!("k{i}"), text(4 << 10), Duration::from_secs(60))
                 .await
                 .unwrap();
         }
-        store.entries.run_pending_tasks();
+        let held = store.weighted_size();
+        assert!(held <= 64 << 10, "{held} bytes held");
         assert!(
-            store.entries.entry_count() <= 10,
-            "{} entries",
-            store.entries.entry_count()
+            held >= 32 << 10,
+            "the bound is used, not avoided: {held} bytes"
         );
+        // A response over an eighth of the bound is not cached at all.
+        store
+            .put("big".into(), text(9 << 10), Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(store.get("big").await.unwrap().is_none());
     }
 
     #[tokio::test(start_paused = true)]
     async fn entries_expire_on_tokio_time() {
         let store = InProcessCache::default();
-        let value = CachedResponse(CallToolResult::success(vec![]));
+        let value = text(1);
         store
             .put("k".into(), value, Duration::from_secs(5))
             .await
@@ -223,16 +262,5 @@ mod tests {
         assert!(store.get("k").await.unwrap().is_some());
         tokio::time::advance(Duration::from_secs(6)).await;
         assert!(store.get("k").await.unwrap().is_none());
-    }
-
-    #[test]
-    fn canonical_json_sorts_keys_recursively() {
-        let a = serde_json::json!({ "b": 1, "a": { "d": [1, { "z": 0, "y": 1 }], "c": "x" } });
-        let b = serde_json::json!({ "a": { "c": "x", "d": [1, { "y": 1, "z": 0 }] }, "b": 1 });
-        let (mut ka, mut kb) = (String::new(), String::new());
-        canonical(&a, &mut ka);
-        canonical(&b, &mut kb);
-        assert_eq!(ka, kb);
-        assert_eq!(ka, r#"{"a":{"c":"x","d":[1,{"y":1,"z":0}]},"b":1}"#);
     }
 }

@@ -11,20 +11,18 @@ use crate::middleware::{McpRequest, McpService};
 /// The target of the per-request events: filter them with `platform_runtime::requests=…`.
 pub(crate) const TARGET: &str = "platform_runtime::requests";
 
-/// Keys whose values are never logged (matched case-insensitively, anywhere in the key).
-const SECRET_KEYS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "authorization",
-    "api_key",
-    "apikey",
-    "cookie",
-    "credential",
-    "private_key",
-    "session",
-];
+/// Whether a key names a secret (the configuration's list of secret names).
+fn secret_key(key: &str) -> bool {
+    crate::config::secret_name(key)
+}
+
+/// Whether a string value is itself a credential (`Bearer …`, `Basic …`), whatever its key.
+fn secret_value(value: &str) -> bool {
+    let head = value.trim_start().as_bytes();
+    [&b"bearer "[..], b"basic "].iter().any(|scheme| {
+        head.len() > scheme.len() && head[..scheme.len()].eq_ignore_ascii_case(scheme)
+    })
+}
 
 /// Logs every request.
 #[derive(Debug, Clone)]
@@ -63,8 +61,7 @@ pub(crate) fn redact(value: &Value) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let lower = k.to_ascii_lowercase();
-                    if SECRET_KEYS.iter().any(|s| lower.contains(s)) {
+                    if secret_key(k) {
                         (k.clone(), Value::String("[redacted]".into()))
                     } else {
                         (k.clone(), redact(v))
@@ -73,6 +70,7 @@ pub(crate) fn redact(value: &Value) -> Value {
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::String(text) if secret_value(text) => Value::String("[redacted]".into()),
         other => other.clone(),
     }
 }
@@ -170,6 +168,47 @@ mod tests {
                 && !redacted.contains("\"p\"")
         );
         assert!(redacted.contains("Lisbon"));
+    }
+
+    #[test]
+    fn every_common_credential_name_is_redacted() {
+        for key in [
+            "authorization",
+            "Authorization",
+            "bearer",
+            "bearer_token",
+            "api_key",
+            "x-api-key",
+            "X-API-Key",
+            "apiKey",
+            "access_key",
+            "aws-access-key",
+            "accessKey",
+            "pwd",
+            "db_pwd",
+            "secret",
+            "client_secret",
+            "token",
+            "refreshToken",
+            "password",
+            "private-key",
+        ] {
+            let value = serde_json::json!({ key: "s3cr3t", "city": "Lisbon" });
+            let redacted = redact(&value).to_string();
+            assert!(!redacted.contains("s3cr3t"), "`{key}` leaked: {redacted}");
+            assert!(redacted.contains("Lisbon"));
+        }
+        let value =
+            serde_json::json!({ "header": "Bearer eyJhbGciOi", "other": ["basic dXNlcjpw"] });
+        let redacted = redact(&value).to_string();
+        assert!(
+            !redacted.contains("eyJ") && !redacted.contains("dXNl"),
+            "{redacted}"
+        );
+        assert_eq!(
+            redact(&serde_json::json!({ "note": "bearer" })),
+            serde_json::json!({ "note": "bearer" })
+        );
     }
 
     #[test]

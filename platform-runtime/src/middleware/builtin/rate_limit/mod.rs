@@ -54,17 +54,72 @@ impl Clock for TokioClock {
 
 type KeyedLimiter = RateLimiter<
     String,
-    governor::state::keyed::DefaultKeyedStateStore<String>,
+    BoundedKeys,
     TokioClock,
     governor::middleware::NoOpMiddleware<std::time::Instant>,
 >;
 
-/// The in-process store: one keyed GCRA limiter per scope and quota. Keys idle for a while
-/// are pruned, so memory stays bounded by the active callers.
-#[derive(Default)]
+/// The partition key new callers share once a limiter holds its most keys.
+const OVERFLOW_KEY: &str = "\u{0}overflow";
+
+/// The default bound on the keys one limiter tracks.
+pub const DEFAULT_MAX_KEYS: usize = 100_000;
+
+/// The per-key state of one limiter, holding at most `max` keys: once full, a key it does
+/// not hold yet counts against one shared overflow budget, until keys whose budget is back
+/// to full are pruned (every 4096 checks). Memory stays bounded whatever keys callers
+/// invent (`key = "client"` is the client's own claim).
+struct BoundedKeys {
+    keys: governor::state::keyed::DashMapStateStore<String>,
+    max: usize,
+    overflow: String,
+}
+
+impl governor::state::StateStore for BoundedKeys {
+    type Key = String;
+
+    fn measure_and_replace<T, F, E>(&self, key: &String, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<governor::nanos::Nanos>) -> Result<(T, governor::nanos::Nanos), E>,
+    {
+        if !self.keys.contains_key(key) && self.keys.len() >= self.max {
+            return self.keys.measure_and_replace(&self.overflow, f);
+        }
+        self.keys.measure_and_replace(key, f)
+    }
+}
+
+impl governor::state::keyed::ShrinkableKeyedStateStore<String> for BoundedKeys {
+    fn retain_recent(&self, drop_below: governor::nanos::Nanos) {
+        self.keys.retain_recent(drop_below);
+    }
+
+    fn shrink_to_fit(&self) {
+        self.keys.shrink_to_fit();
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// The in-process store: one keyed GCRA limiter per scope and quota, each tracking at most
+/// [`InProcessRateLimits::with_max_keys`] keys (100 000 by default). Keys whose budget is
+/// back to full are pruned every 4096 checks.
 pub struct InProcessRateLimits {
     /// Per scope, the limiters of each quota (requests, period, burst) and a check count.
     limiters: Mutex<HashMap<Box<str>, Vec<ScopedLimiter>>>,
+    max_keys: usize,
+}
+
+impl Default for InProcessRateLimits {
+    fn default() -> Self {
+        Self::with_max_keys(DEFAULT_MAX_KEYS)
+    }
 }
 
 /// One quota's limiter within a scope, with the number of checks made.
@@ -77,6 +132,24 @@ impl InProcessRateLimits {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store whose limiters each track at most `max_keys` keys (at least 1).
+    pub fn with_max_keys(max_keys: usize) -> Self {
+        Self {
+            limiters: Mutex::default(),
+            max_keys: max_keys.max(1),
+        }
+    }
+
+    /// The keys the limiter of `scope` with `limit` tracks now.
+    pub fn key_count(&self, scope: &str, limit: &RateLimit) -> usize {
+        let id: Quota3 = (limit.requests, limit.per, limit.burst_size());
+        let limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+        limiters
+            .get(scope)
+            .and_then(|quotas| quotas.iter().find(|(q, _, _)| *q == id))
+            .map_or(0, |(_, limiter, _)| limiter.len())
     }
 
     fn limiter(&self, scope: &str, limit: &RateLimit) -> Arc<KeyedLimiter> {
@@ -96,11 +169,12 @@ impl InProcessRateLimits {
                 let quota = Quota::with_period(period)
                     .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
                     .allow_burst(burst);
-                quotas.push((
-                    id,
-                    Arc::new(RateLimiter::dashmap_with_clock(quota, TokioClock)),
-                    0,
-                ));
+                let keys = BoundedKeys {
+                    keys: governor::state::keyed::DashMapStateStore::default(),
+                    max: self.max_keys,
+                    overflow: OVERFLOW_KEY.to_owned(),
+                };
+                quotas.push((id, Arc::new(RateLimiter::new(quota, keys, TokioClock)), 0));
                 quotas.len() - 1
             }
         };
@@ -164,9 +238,12 @@ impl RateLimitLayer {
     }
 }
 
-/// The partition of `limit` a request counts against.
+/// Partition keys longer than this are replaced by their SHA-256.
+const MAX_KEY_BYTES: usize = 64;
+
+/// The partition of `limit` a request counts against, at most 64 bytes long.
 fn partition(key: RateLimitKey, request: &McpRequest) -> String {
-    match key {
+    let key = match key {
         RateLimitKey::Global => "*".to_owned(),
         RateLimitKey::Tool => request.target().unwrap_or("*").to_owned(),
         RateLimitKey::Principal => request
@@ -178,6 +255,14 @@ fn partition(key: RateLimitKey, request: &McpRequest) -> String {
         RateLimitKey::Client => request
             .client()
             .map_or_else(|| "unknown".to_owned(), |c| format!("c:{c}")),
+    };
+    if key.len() <= MAX_KEY_BYTES {
+        key
+    } else {
+        format!(
+            "h:{}",
+            crate::digest::hex(&crate::digest::digest(&[key.as_bytes()], None))
+        )
     }
 }
 
@@ -206,3 +291,48 @@ impl Middleware for RateLimitLayer {
 }
 
 impl_layer!(RateLimitLayer);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn limiters_track_a_bounded_number_of_keys() {
+        let store = InProcessRateLimits::with_max_keys(100);
+        let limit = RateLimit::new(1, Duration::from_secs(60));
+        for i in 0..1_000 {
+            store
+                .check("tool", &limit, &format!("c:{i}"))
+                .await
+                .unwrap();
+        }
+        assert!(
+            store.key_count("tool", &limit) <= 101,
+            "{}",
+            store.key_count("tool", &limit)
+        );
+        // A key held before the limiter filled keeps its own budget.
+        let store = InProcessRateLimits::with_max_keys(2);
+        assert_eq!(
+            store.check("t", &limit, "a").await.unwrap(),
+            RateDecision::Allowed
+        );
+        assert_eq!(
+            store.check("t", &limit, "b").await.unwrap(),
+            RateDecision::Allowed
+        );
+        // New keys now share the overflow budget: the first passes, the next is limited.
+        assert_eq!(
+            store.check("t", &limit, "c").await.unwrap(),
+            RateDecision::Allowed
+        );
+        assert!(matches!(
+            store.check("t", &limit, "d").await.unwrap(),
+            RateDecision::Limited { .. }
+        ));
+        assert!(matches!(
+            store.check("t", &limit, "a").await.unwrap(),
+            RateDecision::Limited { .. }
+        ));
+    }
+}

@@ -1,0 +1,489 @@
+//! The HTTP/1.1 connection layer: our own accept loop over hyper, so that no client can hold
+//! the server with a connection that never finishes.
+//!
+//! - **Header-read timeout**: once a connection opens, or once a byte of a request arrives
+//!   after the previous response, the whole request head must arrive within
+//!   [`Limits::header_read_timeout`]. A client that trickles one header byte at a time is
+//!   cut off when the time is up, however often it sends.
+//! - **Idle timeout**: a keep-alive connection with no request in progress and no traffic is
+//!   closed after [`Limits::idle_timeout`].
+//! - **Body-read timeout**: a request body must arrive within [`Limits::body_read_timeout`]
+//!   of its head; reading it fails with [`BodyTimeout`] after that.
+//! - **Connection cap**: at most [`Limits::max_connections`] connections are served. Beyond
+//!   that, a few more ([`OVERFLOW_CONNECTIONS`]) are answered in a probe-only mode —
+//!   `/healthz` and `/readyz` as usual, **503** with `Retry-After` for anything else, one
+//!   request each — so health checks keep answering while the server is full; connections
+//!   beyond those are closed at once.
+//!
+//! Every accepted socket gets `TCP_NODELAY`, and every request carries the peer's address as
+//! a [`ClientAddress`] extension. Time is tokio's, so paused-time tests control it.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::Request;
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
+
+/// How many connections beyond the cap are served in probe-only mode.
+pub const OVERFLOW_CONNECTIONS: usize = 32;
+
+/// The peer address of the connection a request came on, as a request extension.
+///
+/// Behind a reverse proxy this is the proxy's address: per-client limits then count the
+/// proxy as one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub SocketAddr);
+
+/// Reading a request body took longer than the body-read timeout.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the request body did not arrive within {0:?}")]
+pub struct BodyTimeout(pub Duration);
+
+/// The connection layer's bounds.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    pub(super) header_read_timeout: Duration,
+    pub(super) idle_timeout: Duration,
+    pub(super) body_read_timeout: Duration,
+    pub(super) max_connections: usize,
+}
+
+/// What the connection layer counted.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    /// Connections closed for a slow request head.
+    pub(super) header_timeouts: AtomicU64,
+    /// Connections closed for idleness.
+    pub(super) idle_closed: AtomicU64,
+    /// Connections answered in probe-only mode.
+    pub(super) overflowed: AtomicU64,
+    /// Connections closed at once: over the cap and the probe-only reserve.
+    pub(super) refused: AtomicU64,
+    /// Connections open now.
+    pub(super) open: AtomicUsize,
+}
+
+/// The accept loop: serves `app` on every connection until `drain` fires, then lets open
+/// connections finish their requests (new ones are not read). `probes` answers connections
+/// over the cap. Returns when every connection has closed; dropping the future (after the
+/// grace period) closes them all.
+pub(super) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    probes: Router,
+    limits: Limits,
+    drain: CancellationToken,
+    counters: Arc<Counters>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
+    let mut connections = tokio::task::JoinSet::new();
+    let last_refusal_log = AtomicU64::new(0);
+    let started = Instant::now();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = drain.cancelled() => break,
+            // Reap finished connection tasks so the set does not grow.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(%error, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set on an accepted socket");
+        }
+        let (router, mode, permit) = match slots.clone().try_acquire_owned() {
+            Ok(permit) => (app.clone(), Mode::Full, permit),
+            Err(_) => match overflow.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    counters.overflowed.fetch_add(1, Ordering::Relaxed);
+                    (probes.clone(), Mode::ProbesOnly, permit)
+                }
+                Err(_) => {
+                    counters.refused.fetch_add(1, Ordering::Relaxed);
+                    // One line a second at most, however many are refused.
+                    let second = started.elapsed().as_secs() + 1;
+                    if last_refusal_log.swap(second, Ordering::Relaxed) != second {
+                        tracing::warn!(
+                            max = limits.max_connections,
+                            "connection limit reached; new connections are closed"
+                        );
+                    }
+                    drop(stream);
+                    continue;
+                }
+            },
+        };
+        let drain = drain.clone();
+        let counters = counters.clone();
+        connections.spawn(async move {
+            counters.open.fetch_add(1, Ordering::Relaxed);
+            serve_connection(stream, peer, router, mode, limits, drain, &counters).await;
+            counters.open.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+    // Draining: no new connections; open ones finish what they are doing.
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Full,
+    ProbesOnly,
+}
+
+/// Serve one connection until it closes, times out, or (after `drain`) finishes its request.
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    mode: Mode,
+    limits: Limits,
+    drain: CancellationToken,
+    counters: &Counters,
+) {
+    let activity = Arc::new(Activity::new());
+    let io = TokioIo::new(Tracked {
+        inner: stream,
+        activity: activity.clone(),
+    });
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |request: Request<Incoming>| {
+            let guard = activity.request_started();
+            let deadline = Instant::now() + limits.body_read_timeout;
+            let mut request = request.map(|body| {
+                Body::new(TimedBody {
+                    inner: body,
+                    deadline,
+                    limit: limits.body_read_timeout,
+                    sleep: None,
+                })
+            });
+            request.extensions_mut().insert(ClientAddress(peer));
+            let response = router.clone().oneshot(request);
+            async move {
+                let response = match response.await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                Ok::<_, Infallible>(response.map(|body| Body::new(Finished { inner: body, guard })))
+            }
+        })
+    };
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    // Our own watchdog times heads (hyper's timer would also close idle connections at the
+    // header timeout), and keep-alive is off where each connection gets one answer.
+    builder
+        .header_read_timeout(None)
+        .keep_alive(mode == Mode::Full);
+    let connection = builder.serve_connection(io, service);
+    tokio::pin!(connection);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, %peer, "connection ended with an error");
+                }
+                return;
+            }
+            expired = activity.expired(limits) => {
+                match expired {
+                    Expired::Head => {
+                        counters.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(%peer, timeout = ?limits.header_read_timeout, "closed a connection: the request head did not arrive in time");
+                    }
+                    Expired::Idle => {
+                        counters.idle_closed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%peer, "closed an idle connection");
+                    }
+                }
+                return;
+            }
+            () = drain.cancelled(), if !draining => {
+                draining = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// Sentinel for "no request head in progress".
+const NONE: u64 = u64::MAX;
+
+/// What one connection is doing, for its watchdog.
+struct Activity {
+    start: Instant,
+    /// Requests whose response has not been written out yet.
+    in_flight: AtomicUsize,
+    /// Milliseconds since `start` of the last byte read or written.
+    last_io: AtomicU64,
+    /// Milliseconds since `start` when the current request head began ([`NONE`]: no head
+    /// in progress). The first head is due from the connection's opening.
+    head_from: AtomicU64,
+    /// Wakes the watchdog when a request starts or ends.
+    changed: Notify,
+}
+
+/// Why a connection was closed by its watchdog.
+enum Expired {
+    Head,
+    Idle,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_io: AtomicU64::new(0),
+            head_from: AtomicU64::new(0),
+            changed: Notify::new(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(NONE - 1)
+    }
+
+    fn at(&self, millis: u64) -> Instant {
+        self.start + Duration::from_millis(millis)
+    }
+
+    /// Bytes were read: a head starts with the first byte read while no request is in
+    /// progress.
+    fn on_read(&self) {
+        let now = self.now();
+        self.last_io.store(now, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Acquire) == 0
+            && self
+                .head_from
+                .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.changed.notify_one();
+        }
+    }
+
+    fn on_write(&self) {
+        self.last_io.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// A request head arrived; the returned guard ends the request when dropped.
+    fn request_started(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.head_from.store(NONE, Ordering::Release);
+        InFlight(self.clone())
+    }
+
+    /// Resolves when the connection has waited too long for a head, or sat idle too long.
+    async fn expired(&self, limits: Limits) -> Expired {
+        loop {
+            // Register for changes before reading the state, so none is missed.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let deadline = if self.in_flight.load(Ordering::Acquire) > 0 {
+                None
+            } else {
+                match self.head_from.load(Ordering::Acquire) {
+                    NONE => Some((
+                        self.at(self.last_io.load(Ordering::Relaxed)) + limits.idle_timeout,
+                        Expired::Idle,
+                    )),
+                    from => Some((self.at(from) + limits.header_read_timeout, Expired::Head)),
+                }
+            };
+            match deadline {
+                None => changed.await,
+                Some((at, why)) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => {
+                            // Re-check: traffic may have moved the deadline meanwhile.
+                            if Instant::now() >= at && self.in_flight.load(Ordering::Acquire) == 0 {
+                                let still = match why {
+                                    Expired::Head => self.head_from.load(Ordering::Acquire) != NONE,
+                                    Expired::Idle => {
+                                        self.head_from.load(Ordering::Acquire) == NONE
+                                            && self.at(self.last_io.load(Ordering::Relaxed)) + limits.idle_timeout <= Instant::now()
+                                    }
+                                };
+                                if still {
+                                    return why;
+                                }
+                            }
+                        }
+                        () = changed => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One request in progress on a connection.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let activity = &self.0;
+        activity.on_write();
+        if activity.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            activity.changed.notify_one();
+        }
+    }
+}
+
+/// A socket that reports its traffic to the connection's [`Activity`].
+struct Tracked {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.on_read();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, bytes);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.on_write();
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.on_write();
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A request body that fails with [`BodyTimeout`] once its deadline passes. The timer is
+/// made only if the body is not all there when first read.
+struct TimedBody {
+    inner: Incoming,
+    deadline: Instant,
+    limit: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl hyper::body::Body for TimedBody {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
+            Poll::Pending => {
+                let deadline = self.deadline;
+                let sleep = self
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if sleep.as_mut().poll(cx).is_ready() {
+                    let limit = self.limit;
+                    tracing::info!(timeout = ?limit, "request body timed out");
+                    return Poll::Ready(Some(Err(Box::new(BodyTimeout(limit)))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A response body that ends its request (for the watchdog) when it is done or dropped.
+struct Finished {
+    inner: Body,
+    #[allow(dead_code)] // held for its `Drop`
+    guard: InFlight,
+}
+
+impl hyper::body::Body for Finished {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
