@@ -120,6 +120,67 @@ async fn altered_or_foreign_state_is_invalid_params() {
 }
 
 #[tokio::test]
+async fn state_opens_only_for_the_arguments_it_was_sealed_for() {
+    let client = TestClient::connect_modern(server()).await.unwrap();
+    let asked = first_round(&client).await;
+    // The client keeps the approval for `api` and asks to deploy `billing` with it.
+    let swapped = asked.answer(
+        "confirm",
+        json!({ "action": "accept", "content": { "ok": true } }),
+    );
+    let error = client
+        .call_tool_round("deploy", json!({ "service": "billing" }), Some(swapped))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(-32602), "{error}");
+}
+
+#[tokio::test]
+async fn replicas_sharing_a_sealing_key_open_each_others_state() {
+    use platform_runtime::config::Secret;
+    let key = || Secret::new("a shared sealing key, 32 bytes or longer".into());
+    let replica = || {
+        Server::builder("mrtr")
+            .tools(tools![deploy])
+            .sealing_key(key())
+            .build()
+            .unwrap()
+    };
+    let a = TestClient::connect_modern(replica()).await.unwrap();
+    let b = TestClient::connect_modern(replica()).await.unwrap();
+    let asked = first_round(&a).await;
+    let retry = asked.answer(
+        "confirm",
+        json!({ "action": "accept", "content": { "ok": true } }),
+    );
+    let Round::Complete(result) = b
+        .call_tool_round("deploy", json!({ "service": "api" }), Some(retry))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a final result");
+    };
+    assert_eq!(result.text(), "deploying api");
+    // A server with its own (random) key does not.
+    let other = TestClient::connect_modern(server()).await.unwrap();
+    let retry = asked.answer(
+        "confirm",
+        json!({ "action": "accept", "content": { "ok": true } }),
+    );
+    let error = other
+        .call_tool_round("deploy", json!({ "service": "api" }), Some(retry))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(-32602), "{error}");
+    // A short key is refused when the server is built.
+    let short = Server::builder("mrtr")
+        .sealing_key(Secret::new("too short".into()))
+        .build()
+        .unwrap_err();
+    assert!(short.to_string().contains("at least 32 bytes"), "{short}");
+}
+
+#[tokio::test]
 async fn legacy_sessions_cannot_take_an_input_required_result() {
     let client = TestClient::connect(server()).await.unwrap();
     let error = client

@@ -218,3 +218,135 @@ fn an_unknown_config_key_stops_start_up_with_its_path() {
         "{err}"
     );
 }
+
+/// The quickstart served over HTTP on a free port, with its log on stderr.
+fn serve_http(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, std::net::SocketAddr) {
+    let mut child = Command::new(BIN)
+        .args([
+            "--config-dir",
+            dir.to_str().unwrap(),
+            "serve",
+            "--transport",
+            "http",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .envs(env.iter().copied())
+        .env("PLATFORM_TRANSPORT__DRAIN_DELAY", "0s")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the quickstart starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line
+                .split("addr=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+            {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the server logs its address")
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+/// One 2026-07-28 `resources/read` over a plain socket; the reply's body.
+fn read_over_http(addr: std::net::SocketAddr, uri: &str) -> String {
+    use std::io::Read as _;
+    let body = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "resources/read",
+        "params": { "uri": uri, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}
+        } }
+    })
+    .to_string();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /mcp HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nmcp-protocol-version: 2026-07-28\r\nmcp-method: resources/read\r\nmcp-name: {uri}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_applies_limits_from_the_file_and_the_environment() {
+    let dir = config_dir("[limits]\nmax_uri_bytes = 64\n");
+    let uri = format!("notes://{}", "1".repeat(80));
+    let (mut child, addr) = serve_http(&dir, &[]);
+    let reply = read_over_http(addr, &uri);
+    assert!(
+        reply.contains("the limit is 64 bytes"),
+        "from the file: {reply}"
+    );
+    assert!(read_over_http(addr, "notes://1").contains("Buy milk"));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let (mut child, addr) = serve_http(&dir, &[("PLATFORM_LIMITS__MAX_URI_BYTES", "32")]);
+    let reply = read_over_http(addr, &format!("notes://{}", "1".repeat(40)));
+    assert!(
+        reply.contains("the limit is 32 bytes"),
+        "the environment wins: {reply}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn a_bad_endpoint_path_stops_start_up_with_a_clear_error() {
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--transport",
+            "http",
+            "--bind",
+            "127.0.0.1:0",
+            "--path",
+            "mcp",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("must start with `/`"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn an_http_flag_with_stdio_is_refused() {
+    let out = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("`transport.bind`") && err.contains("HTTP transport"),
+        "{err}"
+    );
+}

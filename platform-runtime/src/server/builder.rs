@@ -315,21 +315,49 @@ impl ServerBuilder {
         self
     }
 
-    /// Apply the `[limits]` and `[telemetry]` sections of a loaded configuration.
-    pub fn config(mut self, config: &crate::config::Config) -> Self {
-        let limits = &config.limits;
-        if let Some(limit) = limits.max_in_flight {
-            self.settings.max_in_flight = Some(limit);
+    /// Apply the `[limits]`, `[telemetry]` and `[sealing]` sections of a loaded
+    /// configuration (see [`Server::with_config`]); a problem with them is reported by
+    /// `build()`.
+    pub fn config(mut self, config: &Config) -> Self {
+        if let Err(problem) = self.settings.apply(config) {
+            self.problems.push(problem);
         }
-        if let Some(max) = limits.max_response_bytes {
-            self.settings.max_response_bytes = Some(max);
-        }
-        if let Some(timeout) = limits.timeout {
-            self.settings.timeout = Some(timeout.0);
-        }
-        if let Some(max) = config.telemetry.log_payloads {
-            self.settings.log_payloads = Some(max);
-        }
+        self
+    }
+
+    /// The longest resource URI `resources/read` and `resources/subscribe` accept (default
+    /// 8 KiB); longer ones are refused with `-32602`.
+    pub fn max_uri_bytes(mut self, max: usize) -> Self {
+        self.settings.limits.max_uri_bytes = max;
+        self
+    }
+
+    /// The most resource subscriptions one legacy session may hold (default 64); more are
+    /// refused with `-32602`.
+    pub fn max_subscriptions(mut self, max: usize) -> Self {
+        self.settings.limits.max_subscriptions = max;
+        self
+    }
+
+    /// Bound the in-process response cache at `max_bytes` (default 64 MiB), keys and
+    /// serialized results counted. Ignored with [`ServerBuilder::cache_store`].
+    pub fn cache_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.settings.cache_max_bytes = max_bytes;
+        self
+    }
+
+    /// Bound each in-process rate limiter at `max_keys` partitions (default 100 000; see
+    /// [`InProcessRateLimits`]). Ignored with [`ServerBuilder::rate_limit_store`].
+    pub fn rate_limit_max_keys(mut self, max_keys: usize) -> Self {
+        self.settings.rate_limit_max_keys = max_keys;
+        self
+    }
+
+    /// The key that seals multi-round request state ([`crate::Context::seal_state`]): at
+    /// least 32 bytes, shared by every replica that should open what another sealed.
+    /// Default: a random key per process, from the OS random source.
+    pub fn sealing_key(mut self, key: Secret) -> Self {
+        self.settings.sealing_key = Some(key);
         self
     }
 

@@ -12,8 +12,8 @@
 //! - **Connection cap**: at most [`Limits::max_connections`] connections are served. Beyond
 //!   that, a few more ([`OVERFLOW_CONNECTIONS`]) are answered in a probe-only mode —
 //!   `/healthz` and `/readyz` as usual, **503** with `Retry-After` for anything else, one
-//!   request each — so health checks keep answering while the server is full; connections
-//!   beyond those are closed at once.
+//!   request each, due within a second — so health checks keep answering while the server is
+//!   full; connections beyond those are closed at once.
 //!
 //! Every accepted socket gets `TCP_NODELAY`, and every request carries the peer's address as
 //! a [`ClientAddress`] extension. Time is tokio's, so paused-time tests control it.
@@ -41,6 +41,10 @@ use tower::ServiceExt as _;
 
 /// How many connections beyond the cap are served in probe-only mode.
 pub const OVERFLOW_CONNECTIONS: usize = 32;
+
+/// How long a probe-only connection may take to send its one request: probes send theirs
+/// at once, so a connection that holds an overflow slot idle is let go quickly.
+const OVERFLOW_HEAD_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The peer address of the connection a request came on, as a request extension.
 ///
@@ -134,6 +138,14 @@ pub(super) async fn serve(
                     drop(stream);
                     continue;
                 }
+            },
+        };
+        let limits = match mode {
+            Mode::Full => limits,
+            Mode::ProbesOnly => Limits {
+                header_read_timeout: limits.header_read_timeout.min(OVERFLOW_HEAD_TIMEOUT),
+                idle_timeout: limits.idle_timeout.min(OVERFLOW_HEAD_TIMEOUT),
+                ..limits
             },
         };
         let drain = drain.clone();
