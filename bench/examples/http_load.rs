@@ -32,11 +32,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::serve::ListenerExt as _;
+use platform_bench::client::Conn;
 use platform_runtime::transport::http::{HttpConfig, start};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 
 const MODERN_CALL: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
 const LEGACY_CALL: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
@@ -154,119 +153,17 @@ async fn platform(direct: bool) -> Result<SocketAddr, Fail> {
     Ok(addr)
 }
 
-/// A minimal HTTP/1.1 connection: one request at a time, replies read by content length or
-/// chunked encoding.
-struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Conn {
-    async fn open(addr: SocketAddr) -> std::io::Result<Self> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(Self {
-            stream,
-            buf: Vec::with_capacity(8192),
-        })
-    }
-
-    /// POST `body`; return the status, the session header if any, and the reply body.
-    async fn post(
-        &mut self,
-        target: &Target,
-        headers: &str,
-        body: &str,
-        close: bool,
-    ) -> std::io::Result<(u16, Option<String>, String)> {
-        let connection = if close { "close" } else { "keep-alive" };
-        let request = format!(
-            "POST {} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: {connection}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\n{headers}content-length: {}\r\n\r\n{body}",
-            target.path,
-            body.len()
-        );
-        self.stream.write_all(request.as_bytes()).await?;
-        self.buf.clear();
-        let head_end = loop {
-            if let Some(at) = find(&self.buf, b"\r\n\r\n") {
-                break at + 4;
-            }
-            self.fill().await?;
-        };
-        // Header names compare case-insensitively; values (the session id) keep their case.
-        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
-        let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let header = |wanted: &str| {
-            head.lines().find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.eq_ignore_ascii_case(wanted)
-                    .then(|| value.trim().to_owned())
-            })
-        };
-        let session = header("mcp-session-id");
-        let mut body = Vec::new();
-        let mut at = head_end;
-        if let Some(length) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
-            while self.buf.len() < at + length {
-                self.fill().await?;
-            }
-            body.extend_from_slice(&self.buf[at..at + length]);
-        } else if header("transfer-encoding")
-            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
-        {
-            loop {
-                let line_end = loop {
-                    if let Some(end) = find(&self.buf[at..], b"\r\n") {
-                        break at + end;
-                    }
-                    self.fill().await?;
-                };
-                let size_text = String::from_utf8_lossy(&self.buf[at..line_end]).to_string();
-                let size =
-                    usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-                        .map_err(|_| {
-                            std::io::Error::other(format!("bad chunk size {size_text:?}"))
-                        })?;
-                while self.buf.len() < line_end + 2 + size + 2 {
-                    self.fill().await?;
-                }
-                body.extend_from_slice(&self.buf[line_end + 2..line_end + 2 + size]);
-                at = line_end + 2 + size + 2;
-                if size == 0 {
-                    break;
-                }
-            }
-        }
-        Ok((status, session, String::from_utf8_lossy(&body).into_owned()))
-    }
-
-    async fn fill(&mut self) -> std::io::Result<()> {
-        let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "connection closed",
-            ));
-        }
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(())
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 /// A legacy session on `target`: initialize, then the initialized notification.
 async fn open_session(target: &Target) -> std::io::Result<String> {
     let mut conn = Conn::open(target.addr).await?;
     let headers = "mcp-protocol-version: 2025-11-25\r\n";
-    let (status, session, _) = conn.post(target, "", INITIALIZE, false).await?;
-    let session = session
-        .ok_or_else(|| std::io::Error::other(format!("{}: no session ({status})", target.name)))?;
+    let reply = conn.post(target.path, "", INITIALIZE, false).await?;
+    let session = reply.session.ok_or_else(|| {
+        std::io::Error::other(format!("{}: no session ({})", target.name, reply.status))
+    })?;
     let with_session = format!("{headers}mcp-session-id: {session}\r\n");
-    conn.post(target, &with_session, INITIALIZED, false).await?;
+    conn.post(target.path, &with_session, INITIALIZED, false)
+        .await?;
     Ok(session)
 }
 
@@ -314,14 +211,16 @@ async fn run(
                     Some(open) => open,
                     None => conn.insert(Conn::open(target.addr).await?),
                 };
-                let (status, _, reply) = open.post(&target, &headers, body, !keep_alive).await?;
-                if status != 200
-                    || !reply.contains(r#""text":"hello""#)
-                    || reply.contains(r#""isError":true"#)
+                let reply = open.post(target.path, &headers, body, !keep_alive).await?;
+                if reply.status != 200
+                    || !reply.body.contains(r#""text":"hello""#)
+                    || reply.body.contains(r#""isError":true"#)
                 {
-                    return Err(
-                        format!("{}: unexpected reply {status}: {reply}", target.name).into(),
-                    );
+                    return Err(format!(
+                        "{}: unexpected reply {}: {}",
+                        target.name, reply.status, reply.body
+                    )
+                    .into());
                 }
                 latencies.push(started.elapsed().as_micros());
                 if !keep_alive {

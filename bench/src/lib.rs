@@ -175,3 +175,156 @@ pub async fn echo(client: &RunningService<RoleClient, ()>) {
         Err(error) => panic!("echo failed: {error}"),
     }
 }
+
+/// A minimal HTTP/1.1 client for the load generator and the soak: one request at a time on
+/// a connection, replies read by content length or chunked encoding.
+pub mod client {
+    use std::net::{IpAddr, SocketAddr};
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpStream;
+
+    /// A reply: status, the headers the benchmarks look at, and the body.
+    #[derive(Debug, Clone)]
+    pub struct Reply {
+        /// The status code.
+        pub status: u16,
+        /// `Mcp-Session-Id`, if sent.
+        pub session: Option<String>,
+        /// `Retry-After`, if sent.
+        pub retry_after: Option<String>,
+        /// The body (a JSON body, or the SSE events that arrived).
+        pub body: String,
+    }
+
+    /// One connection.
+    pub struct Conn {
+        stream: TcpStream,
+        buf: Vec<u8>,
+    }
+
+    impl Conn {
+        /// Connect to `addr`.
+        pub async fn open(addr: SocketAddr) -> std::io::Result<Self> {
+            Self::from_stream(TcpStream::connect(addr).await?)
+        }
+
+        /// Connect to `addr` from the loopback address `from` (another client).
+        pub async fn open_from(from: IpAddr, addr: SocketAddr) -> std::io::Result<Self> {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(from, 0))?;
+            Self::from_stream(socket.connect(addr).await?)
+        }
+
+        fn from_stream(stream: TcpStream) -> std::io::Result<Self> {
+            stream.set_nodelay(true)?;
+            Ok(Self {
+                stream,
+                buf: Vec::with_capacity(8192),
+            })
+        }
+
+        /// POST `body` to `path` as JSON with `headers` (each line ending in `\r\n`).
+        pub async fn post(
+            &mut self,
+            path: &str,
+            headers: &str,
+            body: &str,
+            close: bool,
+        ) -> std::io::Result<Reply> {
+            let connection = if close { "close" } else { "keep-alive" };
+            let request = format!(
+                "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: {connection}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\n{headers}content-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            self.send(request.as_bytes()).await
+        }
+
+        /// Send a whole request as written and read its reply.
+        pub async fn send(&mut self, request: &[u8]) -> std::io::Result<Reply> {
+            self.stream.write_all(request).await?;
+            self.read_reply().await
+        }
+
+        async fn read_reply(&mut self) -> std::io::Result<Reply> {
+            self.buf.clear();
+            let head_end = loop {
+                if let Some(at) = find(&self.buf, b"\r\n\r\n") {
+                    break at + 4;
+                }
+                self.fill().await?;
+            };
+            // Header names compare case-insensitively; values (the session id) keep their case.
+            let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
+            let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let header = |wanted: &str| {
+                head.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case(wanted)
+                        .then(|| value.trim().to_owned())
+                })
+            };
+            let mut body = Vec::new();
+            let mut at = head_end;
+            if let Some(length) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+                while self.buf.len() < at + length {
+                    self.fill().await?;
+                }
+                body.extend_from_slice(&self.buf[at..at + length]);
+            } else if header("transfer-encoding")
+                .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+            {
+                loop {
+                    let line_end = loop {
+                        if let Some(end) = find(&self.buf[at..], b"\r\n") {
+                            break at + end;
+                        }
+                        self.fill().await?;
+                    };
+                    let size_text = String::from_utf8_lossy(&self.buf[at..line_end]).to_string();
+                    let size =
+                        usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                            .map_err(|_| {
+                                std::io::Error::other(format!("bad chunk size {size_text:?}"))
+                            })?;
+                    while self.buf.len() < line_end + 2 + size + 2 {
+                        self.fill().await?;
+                    }
+                    body.extend_from_slice(&self.buf[line_end + 2..line_end + 2 + size]);
+                    at = line_end + 2 + size + 2;
+                    if size == 0 {
+                        break;
+                    }
+                }
+            }
+            Ok(Reply {
+                status,
+                session: header("mcp-session-id"),
+                retry_after: header("retry-after"),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            })
+        }
+
+        async fn fill(&mut self) -> std::io::Result<()> {
+            let mut chunk = [0u8; 8192];
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed",
+                ));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+            Ok(())
+        }
+
+        /// The socket, for writing byte by byte.
+        pub fn stream(&mut self) -> &mut TcpStream {
+            &mut self.stream
+        }
+    }
+
+    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        haystack.windows(needle.len()).position(|w| w == needle)
+    }
+}

@@ -73,6 +73,15 @@ impl FnModel {
         })
     }
 
+    /// Whether the handler takes a `Context`, and so may seal multi-round state bound to
+    /// its arguments.
+    pub(crate) fn takes_context(&self) -> bool {
+        self.params.iter().any(|p| {
+            matches!(p.kind, ParamKind::Extractor { state: None })
+                && last_segment(&p.ty).is_some_and(|s| s.ident == "Context")
+        })
+    }
+
     pub(crate) fn states(&self) -> impl Iterator<Item = &syn::Type> {
         self.params.iter().filter_map(|p| match &p.kind {
             ParamKind::Extractor { state } => state.as_ref(),

@@ -279,6 +279,90 @@ macro_rules! prompts {
     };
 }
 
+/// Entry points for the fuzz targets in `fuzz/`, each checking its own invariants (a
+/// failed check panics, which the fuzzer reports). Not public API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    use serde_json::Value;
+
+    /// The HTTP front's classification of a POST body (the JSON-RPC method in one pass, and
+    /// the request direct dispatch would serve): no panic, and the two agree.
+    pub fn classify_body(body: &[u8]) {
+        crate::transport::http::fuzz_classify(body);
+    }
+
+    /// Match `uri` against `template`: linear-time spans equal the exhaustive search's
+    /// (for short URIs), and every value handed out is safe as a path component.
+    pub fn match_template(template: &str, uri: &str) {
+        let Ok(parsed) = crate::registry::UriTemplate::parse(template) else {
+            return;
+        };
+        let spans = parsed.spans(uri);
+        if uri.len() <= 48 && parsed.variables().count() <= 3 {
+            assert_eq!(
+                spans,
+                parsed.exhaustive_spans(uri),
+                "{template} against {uri}"
+            );
+        }
+        let Some(values) = parsed.matches(uri) else {
+            return;
+        };
+        assert!(spans.is_some(), "values without spans");
+        for ((name, value), explode) in values.iter().zip(template_explodes(template)) {
+            assert!(!value.contains('\0'), "{name}: NUL");
+            let segments: Vec<&str> = value.split(['/', '\\']).collect();
+            assert!(
+                !segments.iter().any(|s| *s == "." || *s == ".."),
+                "{name}: dot segment in {value:?}"
+            );
+            if !explode {
+                assert_eq!(segments.len(), 1, "{name}: separator in {value:?}");
+            }
+        }
+    }
+
+    fn template_explodes(template: &str) -> Vec<bool> {
+        template
+            .split('{')
+            .skip(1)
+            .map(|rest| rest.split('}').next().is_some_and(|v| v.ends_with('*')))
+            .collect()
+    }
+
+    /// Coerce string arguments by a schema (as prompt arguments and template variables
+    /// are), then take them as typed arguments: no panic, the same keys come out, and a
+    /// property that takes strings keeps its string.
+    pub fn coerce(schema: &[u8], values: &[u8]) {
+        use crate::handler::args::Argument as _;
+        let (Ok(Value::Object(schema)), Ok(Value::Object(values))) = (
+            serde_json::from_slice::<Value>(schema),
+            serde_json::from_slice::<Value>(values),
+        ) else {
+            return;
+        };
+        let out = crate::registry::coerce_strings(&schema, values.clone());
+        assert_eq!(
+            out.keys().collect::<Vec<_>>(),
+            values.keys().collect::<Vec<_>>(),
+            "keys changed"
+        );
+        for (key, value) in &out {
+            if let (Value::String(before), Value::String(after)) = (&values[key], value) {
+                assert_eq!(before, after, "{key}: a string changed");
+            }
+            let _ = i64::from_argument(value.clone(), "i");
+            let _ = f64::from_argument(value.clone(), "f");
+            let _ = String::from_argument(value.clone(), "s");
+            let _ = Option::<u32>::from_argument(value.clone(), "o");
+            let _ = Vec::<bool>::from_argument(value.clone(), "v");
+            let _ =
+                std::collections::BTreeMap::<String, Vec<i8>>::from_argument(value.clone(), "m");
+        }
+    }
+}
+
 /// What macro expansions use. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {

@@ -83,7 +83,8 @@ fi
 # The same over streamable HTTP, on a free loopback port.
 port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 url="http://127.0.0.1:$port/mcp"
-"$bin" serve --transport http --bind "127.0.0.1:$port" 2>/dev/null &
+# No drain delay: nothing balances load here, and the script waits for the exit.
+PLATFORM_TRANSPORT__DRAIN_DELAY=0s "$bin" serve --transport http --bind "127.0.0.1:$port" 2>/dev/null &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null' EXIT
 wait_for_port
@@ -99,7 +100,7 @@ kill -TERM "$server_pid" 2>/dev/null
 wait "$server_pid" 2>/dev/null
 
 if [ -n "$fixture" ]; then
-  PORT=$port "$fixture" 2>/dev/null &
+  PLATFORM_TRANSPORT__DRAIN_DELAY=0s PORT=$port "$fixture" 2>/dev/null &
   server_pid=$!
   wait_for_port
   if out=$("$py" "$here/python_progress.py" "$url" 2>&1); then

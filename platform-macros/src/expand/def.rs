@@ -218,6 +218,13 @@ pub(crate) fn definition(
     let mut setup = Vec::new();
     let mut bindings = Vec::new();
     let mut uses_object = false;
+    // A handler that takes a `Context` may seal multi-round state, which is bound to a digest
+    // of its arguments: it takes them with their digest. Others skip the hashing.
+    let take = if model.takes_context() {
+        format_ident!("__take_object_digested")
+    } else {
+        format_ident!("__take_object")
+    };
     setup.push(quote!(let mut __platform_schema = #private::ObjectSchema::new();));
     let mut schema = quote!(__platform_schema.build());
     for (index, param) in model.params.iter().enumerate() {
@@ -244,7 +251,7 @@ pub(crate) fn definition(
                 });
                 schema = quote!(__platform_whole_schema);
                 bindings.push(quote_spanned! {span=>
-                    let #binding: #ty = #private::Params(#helper(__platform_parts.__take_object())?);
+                    let #binding: #ty = #private::Params(#helper(__platform_parts.#take())?);
                 });
             }
             ParamKind::Extractor { .. } => {
@@ -256,7 +263,7 @@ pub(crate) fn definition(
         }
     }
     let take_object = if uses_object {
-        quote!(let mut __platform_args = __platform_parts.__take_object();)
+        quote!(let mut __platform_args = __platform_parts.#take();)
     } else {
         quote!()
     };

@@ -161,7 +161,8 @@ pub(crate) fn tool(item: TokenStream) -> TokenStream {
             __platform_schema,
             __platform_spec,
             move |mut __platform_parts: #private::RequestParts| async move {
-                let __platform_input = __platform_take(__platform_parts.__take_object())?;
+                // The handler gets a `Context`, so it may seal state bound to the arguments.
+                let __platform_input = __platform_take(__platform_parts.__take_object_digested())?;
                 let __platform_value = __platform_handler(__platform_input, &__platform_parts).await?;
                 __platform_convert(__platform_value, __platform_shape)
             },

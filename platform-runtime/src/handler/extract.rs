@@ -24,8 +24,9 @@ pub struct RequestParts {
     pub(crate) kind: &'static str,
     pub(crate) component: Arc<str>,
     pub(crate) arguments: Option<JsonObject>,
-    /// SHA-256 of the canonical arguments, taken when they are handed to the handler:
-    /// multi-round state is sealed for, and opens only with, the same arguments.
+    /// SHA-256 of the canonical arguments, noted when they are handed to a handler that
+    /// takes a `Context` (all zeros otherwise): multi-round state is sealed for, and opens
+    /// only with, the same arguments.
     pub(crate) arguments_digest: [u8; 32],
     /// Multi-round retries (2026-07-28): the state the server asked the client to echo.
     pub(crate) request_state: Option<String>,
@@ -57,6 +58,12 @@ impl RequestParts {
 
     #[doc(hidden)]
     pub fn __take_object(&mut self) -> JsonObject {
+        self.arguments.take().unwrap_or_default()
+    }
+
+    /// The arguments, after noting their digest (for handlers that may seal state).
+    #[doc(hidden)]
+    pub fn __take_object_digested(&mut self) -> JsonObject {
         let arguments = self.arguments.take().unwrap_or_default();
         self.arguments_digest = crate::digest::digest(&[], Some(&arguments));
         arguments

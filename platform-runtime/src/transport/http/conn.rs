@@ -5,36 +5,43 @@
 //!   after the previous response, the whole request head must arrive within
 //!   [`Limits::header_read_timeout`]. A client that trickles one header byte at a time is
 //!   cut off when the time is up, however often it sends.
-//! - **Idle timeout**: a keep-alive connection with no request in progress and no traffic is
-//!   closed after [`Limits::idle_timeout`].
+//! - **Idle timeout**: a keep-alive connection with no request in progress and nothing read
+//!   is closed after [`Limits::idle_timeout`].
 //! - **Body-read timeout**: a request body must arrive within [`Limits::body_read_timeout`]
-//!   of its head; reading it fails with [`BodyTimeout`] after that.
+//!   of its first wait; reading it fails with [`BodyTimeout`] after that.
 //! - **Connection cap**: at most [`Limits::max_connections`] connections are served. Beyond
 //!   that, a few more ([`OVERFLOW_CONNECTIONS`]) are answered in a probe-only mode —
 //!   `/healthz` and `/readyz` as usual, **503** with `Retry-After` for anything else, one
 //!   request each, due within a second — so health checks keep answering while the server is
 //!   full; connections beyond those are closed at once.
 //!
+//! The request path only touches a few atomics of its connection. One watchdog for all
+//! connections, run by the accept loop's task, wakes every [`TICK`], advances a coarse clock
+//! the connections stamp their activity with, and signals those whose deadline passed; a
+//! deadline is enforced within two ticks. Draining is signalled the same way.
+//!
 //! Every accepted socket gets `TCP_NODELAY`, and every request carries the peer's address as
 //! a [`ClientAddress`] extension. Time is tokio's, so paused-time tests control it.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::Request;
+use futures::task::AtomicWaker;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
@@ -45,6 +52,9 @@ pub const OVERFLOW_CONNECTIONS: usize = 32;
 /// How long a probe-only connection may take to send its one request: probes send theirs
 /// at once, so a connection that holds an overflow slot idle is let go quickly.
 const OVERFLOW_HEAD_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How often the watchdog looks at every connection.
+const TICK: Duration = Duration::from_millis(250);
 
 /// The peer address of the connection a request came on, as a request extension.
 ///
@@ -82,6 +92,31 @@ pub(super) struct Counters {
     pub(super) open: AtomicUsize,
 }
 
+/// The open connections, for the watchdog.
+#[derive(Default)]
+struct Watched {
+    next: u64,
+    connections: HashMap<u64, Arc<Activity>>,
+}
+
+/// A coarse clock, in milliseconds since the accept loop started, advanced by the watchdog.
+struct Clock {
+    start: Instant,
+    now: AtomicU64,
+}
+
+impl Clock {
+    fn advance(&self) -> u64 {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(NONE - 1);
+        self.now.store(now, Ordering::Relaxed);
+        now
+    }
+
+    fn now(&self) -> u64 {
+        self.now.load(Ordering::Relaxed)
+    }
+}
+
 /// The accept loop: serves `app` on every connection until `drain` fires, then lets open
 /// connections finish their requests (new ones are not read). `probes` answers connections
 /// over the cap. Returns when every connection has closed; dropping the future (after the
@@ -96,13 +131,24 @@ pub(super) async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
+    let watched = Arc::new(Mutex::new(Watched::default()));
+    let clock = Arc::new(Clock {
+        start: Instant::now(),
+        now: AtomicU64::new(0),
+    });
     let mut connections = tokio::task::JoinSet::new();
     let last_refusal_log = AtomicU64::new(0);
-    let started = Instant::now();
+    let tick = tokio::time::sleep(TICK);
+    tokio::pin!(tick);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = drain.cancelled() => break,
+            () = tick.as_mut() => {
+                watch(&watched, &clock, &counters);
+                tick.as_mut().reset(Instant::now() + TICK);
+                continue;
+            }
             // Reap finished connection tasks so the set does not grow.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
@@ -128,7 +174,7 @@ pub(super) async fn serve(
                 Err(_) => {
                     counters.refused.fetch_add(1, Ordering::Relaxed);
                     // One line a second at most, however many are refused.
-                    let second = started.elapsed().as_secs() + 1;
+                    let second = clock.now() / 1000 + 1;
                     if last_refusal_log.swap(second, Ordering::Relaxed) != second {
                         tracing::warn!(
                             max = limits.max_connections,
@@ -140,7 +186,7 @@ pub(super) async fn serve(
                 }
             },
         };
-        let limits = match mode {
+        let timeouts = match mode {
             Mode::Full => limits,
             Mode::ProbesOnly => Limits {
                 header_read_timeout: limits.header_read_timeout.min(OVERFLOW_HEAD_TIMEOUT),
@@ -148,18 +194,81 @@ pub(super) async fn serve(
                 ..limits
             },
         };
-        let drain = drain.clone();
-        let counters = counters.clone();
+        let activity = Arc::new(Activity::new(clock.clone(), timeouts));
+        counters.open.fetch_add(1, Ordering::Relaxed);
+        let id = {
+            let mut watched = watched.lock().unwrap_or_else(|e| e.into_inner());
+            let id = watched.next;
+            watched.next += 1;
+            watched.connections.insert(id, activity.clone());
+            id
+        };
+        let entry = Entry {
+            id,
+            watched: watched.clone(),
+            counters: counters.clone(),
+        };
         connections.spawn(async move {
-            counters.open.fetch_add(1, Ordering::Relaxed);
-            serve_connection(stream, peer, router, mode, limits, drain, &counters).await;
-            counters.open.fetch_sub(1, Ordering::Relaxed);
-            drop(permit);
+            serve_connection(stream, peer, router, mode, activity, limits).await;
+            drop((entry, permit));
         });
     }
-    // Draining: no new connections; open ones finish what they are doing.
+    // Draining: no new connections; open ones finish what they are doing. The watchdog
+    // goes on, so a connection trickling a head cannot hold the drain.
     drop(listener);
-    while connections.join_next().await.is_some() {}
+    {
+        let watched = watched.lock().unwrap_or_else(|e| e.into_inner());
+        for activity in watched.connections.values() {
+            activity.signal(DRAIN);
+        }
+    }
+    loop {
+        tokio::select! {
+            joined = connections.join_next() => if joined.is_none() { break },
+            () = tick.as_mut() => {
+                watch(&watched, &clock, &counters);
+                tick.as_mut().reset(Instant::now() + TICK);
+            }
+        }
+    }
+}
+
+/// Signal every connection whose head or idle deadline has passed.
+fn watch(watched: &Mutex<Watched>, clock: &Clock, counters: &Counters) {
+    let now = clock.advance();
+    let watched = watched.lock().unwrap_or_else(|e| e.into_inner());
+    for activity in watched.connections.values() {
+        match activity.overdue(now) {
+            Some(HEAD_EXPIRED) => {
+                counters.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                activity.signal(HEAD_EXPIRED);
+            }
+            Some(why) => {
+                counters.idle_closed.fetch_add(1, Ordering::Relaxed);
+                activity.signal(why);
+            }
+            None => {}
+        }
+    }
+}
+
+/// A connection's place in the watchdog's table and the open count, given up when dropped
+/// (its task ended or was aborted).
+struct Entry {
+    id: u64,
+    watched: Arc<Mutex<Watched>>,
+    counters: Arc<Counters>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        self.counters.open.fetch_sub(1, Ordering::Relaxed);
+        self.watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .connections
+            .remove(&self.id);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,17 +277,15 @@ enum Mode {
     ProbesOnly,
 }
 
-/// Serve one connection until it closes, times out, or (after `drain`) finishes its request.
+/// Serve one connection until it closes, times out, or (after a drain) finishes its request.
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
     mode: Mode,
+    activity: Arc<Activity>,
     limits: Limits,
-    drain: CancellationToken,
-    counters: &Counters,
 ) {
-    let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Tracked {
         inner: stream,
         activity: activity.clone(),
@@ -187,11 +294,9 @@ async fn serve_connection(
         let activity = activity.clone();
         hyper::service::service_fn(move |request: Request<Incoming>| {
             let guard = activity.request_started();
-            let deadline = Instant::now() + limits.body_read_timeout;
             let mut request = request.map(|body| {
                 Body::new(TimedBody {
                     inner: body,
-                    deadline,
                     limit: limits.body_read_timeout,
                     sleep: None,
                 })
@@ -208,7 +313,7 @@ async fn serve_connection(
         })
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
-    // Our own watchdog times heads (hyper's timer would also close idle connections at the
+    // The watchdog times heads (hyper's timer would also close idle connections at the
     // header timeout), and keep-alive is off where each connection gets one answer.
     builder
         .header_read_timeout(None)
@@ -218,26 +323,22 @@ async fn serve_connection(
     let mut draining = false;
     loop {
         tokio::select! {
+            biased;
             result = connection.as_mut() => {
                 if let Err(error) = result {
                     tracing::debug!(%error, %peer, "connection ended with an error");
                 }
                 return;
             }
-            expired = activity.expired(limits) => {
-                match expired {
-                    Expired::Head => {
-                        counters.header_timeouts.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!(%peer, timeout = ?limits.header_read_timeout, "closed a connection: the request head did not arrive in time");
-                    }
-                    Expired::Idle => {
-                        counters.idle_closed.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(%peer, "closed an idle connection");
-                    }
+            signal = activity.signalled(draining) => {
+                if signal & HEAD_EXPIRED != 0 {
+                    tracing::info!(%peer, timeout = ?limits.header_read_timeout, "closed a connection: the request head did not arrive in time");
+                    return;
                 }
-                return;
-            }
-            () = drain.cancelled(), if !draining => {
+                if signal & IDLE_EXPIRED != 0 {
+                    tracing::debug!(%peer, "closed an idle connection");
+                    return;
+                }
                 draining = true;
                 connection.as_mut().graceful_shutdown();
             }
@@ -248,62 +349,56 @@ async fn serve_connection(
 /// Sentinel for "no request head in progress".
 const NONE: u64 = u64::MAX;
 
-/// What one connection is doing, for its watchdog.
+/// Signals from the watchdog and the accept loop.
+const DRAIN: u8 = 1;
+const HEAD_EXPIRED: u8 = 2;
+const IDLE_EXPIRED: u8 = 4;
+
+/// What one connection is doing, in atomics the watchdog reads, and the signal it sends
+/// back.
 struct Activity {
-    start: Instant,
+    clock: Arc<Clock>,
+    header_read_timeout: u64,
+    idle_timeout: u64,
     /// Requests whose response has not been written out yet.
     in_flight: AtomicUsize,
-    /// Milliseconds since `start` of the last byte read or written.
+    /// When (coarse milliseconds) the last byte was read, or the last response ended.
     last_io: AtomicU64,
-    /// Milliseconds since `start` when the current request head began ([`NONE`]: no head
-    /// in progress). The first head is due from the connection's opening.
+    /// When the current request head began ([`NONE`]: no head in progress). The first
+    /// head is due from the connection's opening.
     head_from: AtomicU64,
-    /// Wakes the watchdog when a request starts or ends.
-    changed: Notify,
-}
-
-/// Why a connection was closed by its watchdog.
-enum Expired {
-    Head,
-    Idle,
+    signal: AtomicU8,
+    waker: AtomicWaker,
 }
 
 impl Activity {
-    fn new() -> Self {
+    fn new(clock: Arc<Clock>, limits: Limits) -> Self {
+        let now = clock.now();
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2);
         Self {
-            start: Instant::now(),
+            header_read_timeout: millis(limits.header_read_timeout),
+            idle_timeout: millis(limits.idle_timeout),
+            clock,
             in_flight: AtomicUsize::new(0),
-            last_io: AtomicU64::new(0),
-            head_from: AtomicU64::new(0),
-            changed: Notify::new(),
+            last_io: AtomicU64::new(now),
+            head_from: AtomicU64::new(now),
+            signal: AtomicU8::new(0),
+            waker: AtomicWaker::new(),
         }
-    }
-
-    fn now(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(NONE - 1)
-    }
-
-    fn at(&self, millis: u64) -> Instant {
-        self.start + Duration::from_millis(millis)
     }
 
     /// Bytes were read: a head starts with the first byte read while no request is in
     /// progress.
     fn on_read(&self) {
-        let now = self.now();
+        let now = self.clock.now();
         self.last_io.store(now, Ordering::Relaxed);
         if self.in_flight.load(Ordering::Acquire) == 0
-            && self
-                .head_from
-                .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
+            && self.head_from.load(Ordering::Relaxed) == NONE
         {
-            self.changed.notify_one();
+            let _ = self
+                .head_from
+                .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Relaxed);
         }
-    }
-
-    fn on_write(&self) {
-        self.last_io.store(self.now(), Ordering::Relaxed);
     }
 
     /// A request head arrived; the returned guard ends the request when dropped.
@@ -313,48 +408,41 @@ impl Activity {
         InFlight(self.clone())
     }
 
-    /// Resolves when the connection has waited too long for a head, or sat idle too long.
-    async fn expired(&self, limits: Limits) -> Expired {
-        loop {
-            // Register for changes before reading the state, so none is missed.
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            let deadline = if self.in_flight.load(Ordering::Acquire) > 0 {
-                None
-            } else {
-                match self.head_from.load(Ordering::Acquire) {
-                    NONE => Some((
-                        self.at(self.last_io.load(Ordering::Relaxed)) + limits.idle_timeout,
-                        Expired::Idle,
-                    )),
-                    from => Some((self.at(from) + limits.header_read_timeout, Expired::Head)),
-                }
-            };
-            match deadline {
-                None => changed.await,
-                Some((at, why)) => {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(at) => {
-                            // Re-check: traffic may have moved the deadline meanwhile.
-                            if Instant::now() >= at && self.in_flight.load(Ordering::Acquire) == 0 {
-                                let still = match why {
-                                    Expired::Head => self.head_from.load(Ordering::Acquire) != NONE,
-                                    Expired::Idle => {
-                                        self.head_from.load(Ordering::Acquire) == NONE
-                                            && self.at(self.last_io.load(Ordering::Relaxed)) + limits.idle_timeout <= Instant::now()
-                                    }
-                                };
-                                if still {
-                                    return why;
-                                }
-                            }
-                        }
-                        () = changed => {}
-                    }
-                }
-            }
+    /// Which deadline has passed at `now`, if any.
+    fn overdue(&self, now: u64) -> Option<u8> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
         }
+        match self.head_from.load(Ordering::Acquire) {
+            NONE => (now
+                >= self
+                    .last_io
+                    .load(Ordering::Relaxed)
+                    .saturating_add(self.idle_timeout))
+            .then_some(IDLE_EXPIRED),
+            from => (now >= from.saturating_add(self.header_read_timeout)).then_some(HEAD_EXPIRED),
+        }
+    }
+
+    fn signal(&self, what: u8) {
+        self.signal.fetch_or(what, Ordering::AcqRel);
+        self.waker.wake();
+    }
+
+    /// Resolves with the signals sent (a drain already acted on does not count again).
+    fn signalled(&self, drained: bool) -> impl Future<Output = u8> + '_ {
+        let ignore = if drained { DRAIN } else { 0 };
+        std::future::poll_fn(move |cx| {
+            let pending = |s: &Self| s.signal.load(Ordering::Acquire) & !ignore;
+            if pending(self) != 0 {
+                return Poll::Ready(pending(self));
+            }
+            self.waker.register(cx.waker());
+            match pending(self) {
+                0 => Poll::Pending,
+                signal => Poll::Ready(signal),
+            }
+        })
     }
 }
 
@@ -364,14 +452,14 @@ struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         let activity = &self.0;
-        activity.on_write();
-        if activity.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            activity.changed.notify_one();
-        }
+        activity
+            .last_io
+            .store(activity.clock.now(), Ordering::Relaxed);
+        activity.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-/// A socket that reports its traffic to the connection's [`Activity`].
+/// A socket that reports what it reads to the connection's [`Activity`].
 struct Tracked {
     inner: TcpStream,
     activity: Arc<Activity>,
@@ -398,11 +486,7 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         bytes: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, bytes);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.on_write();
-        }
-        result
+        Pin::new(&mut self.inner).poll_write(cx, bytes)
     }
 
     fn poll_write_vectored(
@@ -410,11 +494,7 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.on_write();
-        }
-        result
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -430,11 +510,11 @@ impl AsyncWrite for Tracked {
     }
 }
 
-/// A request body that fails with [`BodyTimeout`] once its deadline passes. The timer is
-/// made only if the body is not all there when first read.
+/// A request body that fails with [`BodyTimeout`] once it has kept the reader waiting
+/// longer than its limit. The timer is made only if the body is not all there when first
+/// read.
 struct TimedBody {
     inner: Incoming,
-    deadline: Instant,
     limit: Duration,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -450,12 +530,11 @@ impl hyper::body::Body for TimedBody {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
             Poll::Pending => {
-                let deadline = self.deadline;
+                let limit = self.limit;
                 let sleep = self
                     .sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
                 if sleep.as_mut().poll(cx).is_ready() {
-                    let limit = self.limit;
                     tracing::info!(timeout = ?limit, "request body timed out");
                     return Poll::Ready(Some(Err(Box::new(BodyTimeout(limit)))));
                 }

@@ -242,7 +242,7 @@ impl Direct {
 /// allocation-free pass reads the method and checks the shape (a request carries no
 /// `result` or `error`); `tools/call` is then parsed as exactly that request type, and other
 /// methods as the SDK does.
-fn parse_request(body: &[u8]) -> Option<JsonRpcRequest<ClientRequest>> {
+pub(super) fn parse_request(body: &[u8]) -> Option<JsonRpcRequest<ClientRequest>> {
     if method(body)? == "tools/call" {
         let request: JsonRpcRequest<CallToolRequest> = serde_json::from_slice(body).ok()?;
         return Some(JsonRpcRequest {

@@ -1,6 +1,6 @@
 //! Streamable HTTP: both protocol eras on one endpoint (`/mcp` by default) through the SDK's
-//! `StreamableHttpService`, routed by axum and served by our own connection layer
-//! ([`conn`]) with the protections a network server needs.
+//! `StreamableHttpService`, routed by axum and served by our own HTTP/1.1 connection layer
+//! over hyper, with the protections a network server needs.
 //!
 //! - Every connection is bounded in time: the request head, the body and idle keep-alive
 //!   each have a timeout, and at most [`HttpConfig::max_connections`] are served at once
@@ -186,6 +186,23 @@ impl HttpConfig {
             return Err(format!("`transport.{name}` must be longer than 0s"));
         }
         Ok(())
+    }
+}
+
+/// The front's view of a POST body: its method from the one-pass read, and the request
+/// direct dispatch would parse from it; they must agree.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_classify(body: &[u8]) {
+    use rmcp::model::ClientRequest;
+    let method = direct::method(body);
+    if let Some(request) = direct::parse_request(body) {
+        let parsed = request.request.method();
+        assert_eq!(
+            method.as_deref(),
+            Some(parsed),
+            "the one-pass method and the full parse disagree"
+        );
+        let _: &ClientRequest = &request.request;
     }
 }
 
