@@ -576,13 +576,12 @@ impl Config {
         if self.transport.kind != "http" {
             for key in HTTP_KEYS {
                 let path = format!("transport.{key}");
-                if let Ok(value) = self.figment.find_value(&path) {
+                if self.figment.find_value(&path).is_ok() {
                     let source = self
                         .figment
                         .find_metadata(&path)
                         .map(|m| format!(" (from {})", m.name))
                         .unwrap_or_default();
-                    let _ = value;
                     return Err(ConfigError::new(format!(
                         "`{path}`{source} applies only to the HTTP transport, and the transport is `{}`: remove it, or serve with `--transport http` (`transport.kind = \"http\"`)",
                         self.transport.kind

@@ -84,21 +84,9 @@ async fn limited<T>(
     what: &str,
     work: impl Future<Output = Result<T, ToolError>>,
 ) -> Result<T, ToolError> {
-    let Some(duration) = timeout else {
-        return work.await;
-    };
-    match tokio::time::timeout(duration, work).await {
-        Ok(result) => result,
-        Err(_) => {
-            tracing::warn!(
-                component = what,
-                ?duration,
-                "request timed out; its work was cancelled"
-            );
-            Err(ToolError::timeout(format!(
-                "`{what}` timed out after {duration:?}"
-            )))
-        }
+    match timeout {
+        Some(duration) => super::builtin::timeout::within(duration, what, work).await,
+        None => work.await,
     }
 }
 

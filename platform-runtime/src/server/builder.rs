@@ -218,18 +218,13 @@ impl Server {
             states: shared.states.clone(),
             sealer,
         });
-        {
-            let mut registry = self
-                .inner
-                .registry
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            let mut components = registry.components();
-            for tool in &mut components.tools {
-                tool.stack = crate::middleware::tool_stack(tool, &runtime);
-            }
-            *registry = Arc::new(Registry::new(components, settings.request_limits()));
-        }
+        self.inner
+            .rebuild_registry(Some(settings.request_limits()), |components| {
+                for tool in &mut components.tools {
+                    tool.stack = crate::middleware::tool_stack(tool, &runtime);
+                }
+                true
+            });
         self.pipeline = settings.pipeline(&self.inner, &runtime.rate_limits);
         *self
             .inner

@@ -143,6 +143,22 @@ impl ServerInner {
             .clone()
     }
 
+    /// Rebuild the registry from its components after `change` (when it says it changed
+    /// something), with `limits` (or the current ones). Returns what `change` returned.
+    pub(crate) fn rebuild_registry(
+        &self,
+        limits: Option<crate::registry::RequestLimits>,
+        change: impl FnOnce(&mut Components) -> bool,
+    ) -> bool {
+        let mut guard = self.registry.write().unwrap_or_else(|e| e.into_inner());
+        let mut components = guard.components();
+        let changed = change(&mut components);
+        if changed {
+            *guard = Arc::new(Registry::new(components, limits.unwrap_or(guard.limits)));
+        }
+        changed
+    }
+
     pub(crate) fn policy_runtime(&self) -> crate::middleware::PolicyRuntime {
         self.policy_runtime
             .read()
@@ -445,19 +461,7 @@ impl ServerHandle {
     }
 
     fn update(&self, change: impl FnOnce(&mut Components) -> bool) -> bool {
-        let changed = {
-            let mut guard = self
-                .inner
-                .registry
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            let mut components = guard.components();
-            let changed = change(&mut components);
-            if changed {
-                *guard = Arc::new(Registry::new(components, guard.limits));
-            }
-            changed
-        };
+        let changed = self.inner.rebuild_registry(None, change);
         if changed {
             self.notify_tools_changed();
         }

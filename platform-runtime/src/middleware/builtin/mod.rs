@@ -10,7 +10,7 @@ mod logging;
 mod rate_limit;
 mod retry;
 mod size_limit;
-mod timeout;
+pub(crate) mod timeout;
 mod timing;
 
 use std::future::Future;

@@ -1,6 +1,7 @@
 //! `#[timeout("5s")]` and the server default: the handler's future is dropped (cancelled)
 //! when the time is up and the client gets a timeout error.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tower::ServiceExt as _;
@@ -22,6 +23,28 @@ impl TimeoutLayer {
     }
 }
 
+/// Run `work` for at most `duration`, dropping (so cancelling) it when the time is up; the
+/// error names `what` timed out.
+pub(crate) async fn within<T>(
+    duration: Duration,
+    what: &str,
+    work: impl Future<Output = Result<T, ToolError>>,
+) -> Result<T, ToolError> {
+    match tokio::time::timeout(duration, work).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                component = what,
+                ?duration,
+                "request timed out; its work was cancelled"
+            );
+            Err(ToolError::timeout(format!(
+                "`{what}` timed out after {duration:?}"
+            )))
+        }
+    }
+}
+
 impl Middleware for TimeoutLayer {
     fn handle(&self, request: McpRequest, next: McpService) -> MiddlewareFuture {
         let duration = self.duration;
@@ -29,21 +52,7 @@ impl Middleware for TimeoutLayer {
             .target()
             .map(str::to_owned)
             .unwrap_or_else(|| request.method().to_string());
-        Box::pin(async move {
-            match tokio::time::timeout(duration, next.oneshot(request)).await {
-                Ok(result) => result,
-                Err(_) => {
-                    tracing::warn!(
-                        component = what,
-                        ?duration,
-                        "request timed out; its work was cancelled"
-                    );
-                    Err(ToolError::timeout(format!(
-                        "`{what}` timed out after {duration:?}"
-                    )))
-                }
-            }
-        })
+        Box::pin(async move { within(duration, &what, next.oneshot(request)).await })
     }
 }
 
