@@ -523,27 +523,52 @@ fn resolve<'a>(root: &'a JsonObject, schema: &'a JsonObject) -> &'a JsonObject {
         .unwrap_or(schema)
 }
 
+/// Whether a value valid for `schema` may be a string: a `string` type, a union or enum
+/// with a string in it, or no constraint at all (`{}`, what a `serde_json::Value` parameter
+/// gets). Unions are followed at most 32 levels deep, so a recursive schema ends.
 fn accepts_string(root: &JsonObject, schema: &JsonObject) -> bool {
+    accepts_string_within(root, schema, 32)
+}
+
+fn accepts_string_within(root: &JsonObject, schema: &JsonObject, depth: u32) -> bool {
     let schema = resolve(root, schema);
     match schema.get("type") {
         Some(Value::String(t)) => t == "string",
         Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
         Some(_) => false,
         None => {
-            ["anyOf", "oneOf"].iter().any(|key| {
-                schema
-                    .get(*key)
+            const CONSTRAINTS: &[&str] = &[
+                "anyOf",
+                "oneOf",
+                "allOf",
+                "not",
+                "enum",
+                "const",
+                "$ref",
+                "properties",
+                "additionalProperties",
+                "items",
+                "required",
+            ];
+            if !CONSTRAINTS.iter().any(|key| schema.contains_key(*key)) {
+                return true;
+            }
+            depth > 0
+                && ["anyOf", "oneOf"].iter().any(|key| {
+                    schema
+                        .get(*key)
+                        .and_then(Value::as_array)
+                        .is_some_and(|variants| {
+                            variants
+                                .iter()
+                                .filter_map(Value::as_object)
+                                .any(|v| accepts_string_within(root, v, depth - 1))
+                        })
+                })
+                || schema
+                    .get("enum")
                     .and_then(Value::as_array)
-                    .is_some_and(|variants| {
-                        variants
-                            .iter()
-                            .filter_map(Value::as_object)
-                            .any(|v| accepts_string(root, v))
-                    })
-            }) || schema
-                .get("enum")
-                .and_then(Value::as_array)
-                .is_some_and(|values| values.iter().all(Value::is_string))
+                    .is_some_and(|values| values.iter().all(Value::is_string))
                 || schema.get("const").is_some_and(Value::is_string)
         }
     }
@@ -867,6 +892,27 @@ mod tests {
         assert_eq!(
             Value::Object(out),
             serde_json::json!({ "id": 42, "name": "42", "flag": true, "code": "a", "extra": "7" })
+        );
+        // An unconstrained property (a `serde_json::Value` parameter) keeps its string,
+        // even one that reads as JSON.
+        let any: JsonObject =
+            serde_json::from_value(serde_json::json!({ "properties": { "v": {} } })).unwrap();
+        let input: JsonObject =
+            serde_json::from_value(serde_json::json!({ "v": "\"quoted\"" })).unwrap();
+        assert_eq!(
+            Value::Object(coerce_strings(&any, input)),
+            serde_json::json!({ "v": "\"quoted\"" })
+        );
+        // A recursive union ends.
+        let recursive: JsonObject = serde_json::from_value(serde_json::json!({
+            "properties": { "v": { "$ref": "#/$defs/A" } },
+            "$defs": { "A": { "anyOf": [{ "$ref": "#/$defs/A" }] } }
+        }))
+        .unwrap();
+        let input: JsonObject = serde_json::from_value(serde_json::json!({ "v": "1" })).unwrap();
+        assert_eq!(
+            Value::Object(coerce_strings(&recursive, input)),
+            serde_json::json!({ "v": 1 })
         );
         assert_eq!(enum_values(&schema, "code"), vec!["a", "b"]);
         assert!(enum_values(&schema, "name").is_empty());
