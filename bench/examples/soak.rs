@@ -143,9 +143,10 @@ async fn serve_until_stdin_closes(max_sessions: usize, per_client: usize) -> Res
         .await??;
     let stats = http.stats();
     println!(
-        "{} head timeouts, {} idle closed, {} over the cap, {} refused; live sessions at the end {}",
+        "{} head timeouts, {} idle closed, {} evicted, {} over the cap, {} refused; live sessions at the end {}",
         stats.header_timeouts,
         stats.idle_closed,
+        stats.evicted,
         stats.overflowed,
         stats.refused,
         stats.live_sessions

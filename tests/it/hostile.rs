@@ -309,9 +309,15 @@ async fn the_connection_cap_holds_while_probes_answer() {
     })
     .await;
     let addr = http.local_addr();
+    // Four connections busy sending a head: none may be closed to make room.
     let mut held = Vec::new();
     for _ in 0..4 {
-        held.push(TcpStream::connect(addr).await.unwrap());
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(format!("POST /mcp HTTP/1.1\r\nhost: {addr}\r\n").as_bytes())
+            .await
+            .unwrap();
+        held.push(stream);
     }
     eventually("four connections held", || {
         http.stats().open_connections == 4
@@ -325,6 +331,7 @@ async fn the_connection_cap_holds_while_probes_answer() {
     assert_eq!(busy.status, 503, "{}", busy.body);
     assert_eq!(busy.header("retry-after"), Some("1"));
     assert!(http.stats().overflowed >= 3);
+    assert_eq!(http.stats().evicted, 0);
 
     // The probe-only reserve is bounded too: beyond it, connections are closed at once.
     let mut reserve = Vec::new();
@@ -340,8 +347,8 @@ async fn the_connection_cap_holds_while_probes_answer() {
     assert!(seen.is_empty(), "closed without an answer");
     assert!(http.stats().refused >= 1);
 
-    // Reserve connections that send nothing are let go within a second, and once the held
-    // connections close, service resumes.
+    // Reserve connections that send nothing are let go within a second or two, and once
+    // the held connections close, service resumes.
     drop(held);
     drop(reserve);
     eventually("connections released", || {
@@ -350,6 +357,52 @@ async fn the_connection_cap_holds_while_probes_answer() {
     .await;
     let listed = modern(addr, "tools/list", None, json!({})).await;
     assert_eq!(listed.status, 200, "{}", listed.body);
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn silent_connections_make_room_for_new_ones_at_the_cap() {
+    let http = serve(HttpConfig {
+        max_connections: 4,
+        header_read_timeout: Duration::from_secs(30),
+        ..HttpConfig::default()
+    })
+    .await;
+    let addr = http.local_addr();
+    // Four connections that never say anything fill the server (an attacker's, or idle
+    // keep-alive connections)…
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(TcpStream::connect(addr).await.unwrap());
+    }
+    eventually("four connections held", || {
+        http.stats().open_connections == 4
+    })
+    .await;
+    // …yet, once they have been silent a moment, new clients are served in full: each
+    // closes the longest-silent one instead of getting the probe-only answer.
+    let mut served = false;
+    for _ in 0..200 {
+        let listed = modern(addr, "tools/list", None, json!({})).await;
+        if listed.status == 200 {
+            served = true;
+            break;
+        }
+        assert_eq!(listed.status, 503, "{}", listed.body);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(served, "{:?}", http.stats());
+    assert!(http.stats().evicted >= 1, "{:?}", http.stats());
+    let mut closed = 0;
+    for stream in &mut silent {
+        let mut buf = [0u8; 1];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await
+        {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 1, "a silent connection was closed to make room");
     stop(http).await;
 }
 

@@ -9,8 +9,11 @@
 //!   is closed after [`Limits::idle_timeout`].
 //! - **Body-read timeout**: a request body must arrive within [`Limits::body_read_timeout`]
 //!   of its first wait; reading it fails with [`BodyTimeout`] after that.
-//! - **Connection cap**: at most [`Limits::max_connections`] connections are served. Beyond
-//!   that, a few more ([`OVERFLOW_CONNECTIONS`]) are answered in a probe-only mode —
+//! - **Connection cap**: at most [`Limits::max_connections`] connections are served. At the
+//!   cap, a new connection closes the one that has been silent longest (no request in
+//!   progress, no byte of the next one, for at least a tick) and takes its slot. When every
+//!   connection is busy, a few more ([`OVERFLOW_CONNECTIONS`]) are answered in a probe-only
+//!   mode —
 //!   `/healthz` and `/readyz` as usual, **503** with `Retry-After` for anything else, one
 //!   request each, due within a second — so health checks keep answering while the server is
 //!   full; connections beyond those are closed at once.
@@ -88,6 +91,8 @@ pub(super) struct Counters {
     pub(super) overflowed: AtomicU64,
     /// Connections closed at once: over the cap and the probe-only reserve.
     pub(super) refused: AtomicU64,
+    /// Silent or idle connections closed to make room for a new one.
+    pub(super) evicted: AtomicU64,
     /// Connections open now.
     pub(super) open: AtomicUsize,
 }
@@ -164,12 +169,19 @@ pub(super) async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "TCP_NODELAY not set on an accepted socket");
         }
-        let (router, mode, permit) = match slots.clone().try_acquire_owned() {
-            Ok(permit) => (app.clone(), Mode::Full, permit),
+        let admission = match slots.clone().try_acquire_owned() {
+            Ok(permit) => Admission::Served(permit),
+            // Full: make room by closing the connection that has waited longest without
+            // saying anything (a silent new one, or an idle keep-alive one), as a server
+            // does with reusable connections; the new one takes its slot.
+            Err(_) if evict_one(&watched, &clock) => {
+                counters.evicted.fetch_add(1, Ordering::Relaxed);
+                Admission::AfterEviction
+            }
             Err(_) => match overflow.clone().try_acquire_owned() {
                 Ok(permit) => {
                     counters.overflowed.fetch_add(1, Ordering::Relaxed);
-                    (probes.clone(), Mode::ProbesOnly, permit)
+                    Admission::ProbesOnly(permit)
                 }
                 Err(_) => {
                     counters.refused.fetch_add(1, Ordering::Relaxed);
@@ -178,7 +190,7 @@ pub(super) async fn serve(
                     if last_refusal_log.swap(second, Ordering::Relaxed) != second {
                         tracing::warn!(
                             max = limits.max_connections,
-                            "connection limit reached; new connections are closed"
+                            "connection limit reached and every connection busy; new connections are closed"
                         );
                     }
                     drop(stream);
@@ -186,29 +198,41 @@ pub(super) async fn serve(
                 }
             },
         };
-        let timeouts = match mode {
-            Mode::Full => limits,
-            Mode::ProbesOnly => Limits {
-                header_read_timeout: limits.header_read_timeout.min(OVERFLOW_HEAD_TIMEOUT),
-                idle_timeout: limits.idle_timeout.min(OVERFLOW_HEAD_TIMEOUT),
-                ..limits
-            },
-        };
-        let activity = Arc::new(Activity::new(clock.clone(), timeouts));
-        counters.open.fetch_add(1, Ordering::Relaxed);
-        let id = {
-            let mut watched = watched.lock().unwrap_or_else(|e| e.into_inner());
-            let id = watched.next;
-            watched.next += 1;
-            watched.connections.insert(id, activity.clone());
-            id
-        };
-        let entry = Entry {
-            id,
-            watched: watched.clone(),
-            counters: counters.clone(),
-        };
+        let (app, probes, slots) = (app.clone(), probes.clone(), slots.clone());
+        let (watched, clock, counters) = (watched.clone(), clock.clone(), counters.clone());
         connections.spawn(async move {
+            let (router, mode, permit) = match admission {
+                Admission::Served(permit) => (app, Mode::Full, permit),
+                Admission::ProbesOnly(permit) => (probes, Mode::ProbesOnly, permit),
+                Admission::AfterEviction => {
+                    match tokio::time::timeout(EVICTION_WAIT, slots.acquire_owned()).await {
+                        Ok(Ok(permit)) => (app, Mode::Full, permit),
+                        _ => return,
+                    }
+                }
+            };
+            let timeouts = match mode {
+                Mode::Full => limits,
+                Mode::ProbesOnly => Limits {
+                    header_read_timeout: limits.header_read_timeout.min(OVERFLOW_HEAD_TIMEOUT),
+                    idle_timeout: limits.idle_timeout.min(OVERFLOW_HEAD_TIMEOUT),
+                    ..limits
+                },
+            };
+            let activity = Arc::new(Activity::new(clock, timeouts, mode == Mode::Full));
+            counters.open.fetch_add(1, Ordering::Relaxed);
+            let id = {
+                let mut watched = watched.lock().unwrap_or_else(|e| e.into_inner());
+                let id = watched.next;
+                watched.next += 1;
+                watched.connections.insert(id, activity.clone());
+                id
+            };
+            let entry = Entry {
+                id,
+                watched,
+                counters,
+            };
             serve_connection(stream, peer, router, mode, activity, limits).await;
             drop((entry, permit));
         });
@@ -230,6 +254,42 @@ pub(super) async fn serve(
                 tick.as_mut().reset(Instant::now() + TICK);
             }
         }
+    }
+}
+
+/// How a new connection is admitted.
+enum Admission {
+    Served(tokio::sync::OwnedSemaphorePermit),
+    /// Another connection was told to close; this one takes its slot when it is free.
+    AfterEviction,
+    ProbesOnly(tokio::sync::OwnedSemaphorePermit),
+}
+
+/// How long a connection admitted by an eviction waits for the slot to come free.
+const EVICTION_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a connection must have been silent to be closed to make room: at least a
+/// watchdog tick, so one whose first bytes are in the socket but not read yet is never
+/// taken for silent.
+const SILENT_GRACE_MS: u64 = 250;
+
+/// Tell the connection that has waited longest without sending anything to close; whether
+/// there was one.
+fn evict_one(watched: &Mutex<Watched>, clock: &Clock) -> bool {
+    let now = clock.now();
+    let watched = watched.lock().unwrap_or_else(|e| e.into_inner());
+    let victim = watched
+        .connections
+        .values()
+        .filter_map(|activity| activity.silent_since().map(|since| (since, activity)))
+        .filter(|(since, _)| now.saturating_sub(*since) >= SILENT_GRACE_MS)
+        .min_by_key(|(since, _)| *since);
+    match victim {
+        Some((_, activity)) => {
+            activity.signal(EVICTED);
+            true
+        }
+        None => false,
     }
 }
 
@@ -339,6 +399,19 @@ async fn serve_connection(
                     tracing::debug!(%peer, "closed an idle connection");
                     return;
                 }
+                if signal & EVICTED != 0 {
+                    // Unless a request began since the watchdog chose it.
+                    if activity.in_flight.load(Ordering::Acquire) == 0
+                        && !activity.head_bytes.load(Ordering::Relaxed)
+                    {
+                        tracing::debug!(%peer, "closed a silent connection to make room");
+                        return;
+                    }
+                    activity.signal.fetch_and(!EVICTED, Ordering::AcqRel);
+                    if signal & DRAIN == 0 {
+                        continue;
+                    }
+                }
                 draining = true;
                 connection.as_mut().graceful_shutdown();
             }
@@ -353,6 +426,7 @@ const NONE: u64 = u64::MAX;
 const DRAIN: u8 = 1;
 const HEAD_EXPIRED: u8 = 2;
 const IDLE_EXPIRED: u8 = 4;
+const EVICTED: u8 = 8;
 
 /// What one connection is doing, in atomics the watchdog reads, and the signal it sends
 /// back.
@@ -367,12 +441,16 @@ struct Activity {
     /// When the current request head began ([`NONE`]: no head in progress). The first
     /// head is due from the connection's opening.
     head_from: AtomicU64,
+    /// Whether a byte of the next request has arrived (so it is not silent).
+    head_bytes: std::sync::atomic::AtomicBool,
+    /// Whether it may be closed to make room (a fully served connection, not probe-only).
+    evictable: bool,
     signal: AtomicU8,
     waker: AtomicWaker,
 }
 
 impl Activity {
-    fn new(clock: Arc<Clock>, limits: Limits) -> Self {
+    fn new(clock: Arc<Clock>, limits: Limits, evictable: bool) -> Self {
         let now = clock.now();
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2);
         Self {
@@ -382,6 +460,8 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             last_io: AtomicU64::new(now),
             head_from: AtomicU64::new(now),
+            head_bytes: std::sync::atomic::AtomicBool::new(false),
+            evictable,
             signal: AtomicU8::new(0),
             waker: AtomicWaker::new(),
         }
@@ -405,7 +485,18 @@ impl Activity {
     fn request_started(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.head_from.store(NONE, Ordering::Release);
+        self.head_bytes.store(false, Ordering::Relaxed);
         InFlight(self.clone())
+    }
+
+    /// Since when the connection has been silent — no request in progress and no byte of
+    /// the next one — if it is, may be evicted, and has not been signalled already.
+    fn silent_since(&self) -> Option<u64> {
+        (self.evictable
+            && self.signal.load(Ordering::Relaxed) == 0
+            && self.in_flight.load(Ordering::Acquire) == 0
+            && !self.head_bytes.load(Ordering::Relaxed))
+        .then(|| self.last_io.load(Ordering::Relaxed))
     }
 
     /// Which deadline has passed at `now`, if any.

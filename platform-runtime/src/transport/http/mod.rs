@@ -89,9 +89,10 @@ pub struct HttpConfig {
     /// How long a client may take to send a request body, from its head (default 30 s);
     /// **408** after that.
     pub body_read_timeout: Duration,
-    /// At most this many connections served at once (default 1024). Beyond it a few more
-    /// are answered in probe-only mode (`/healthz`, `/readyz`; 503 for the rest) and the
-    /// others closed at once.
+    /// At most this many connections served at once (default 1024). At the cap a new
+    /// connection closes the longest-silent one and takes its place; when every connection
+    /// is busy, a few more are answered in probe-only mode (`/healthz`, `/readyz`; 503 for
+    /// the rest) and the others closed at once.
     pub max_connections: usize,
     /// How long in-flight requests may run after a shutdown signal (default 10 s).
     pub shutdown_grace: Duration,
@@ -622,6 +623,8 @@ pub struct HttpStats {
     pub overflowed: u64,
     /// Connections over the cap and its probe-only reserve, closed at once.
     pub refused: u64,
+    /// Silent or idle connections closed to make room for a new one at the cap.
+    pub evicted: u64,
     /// Requests served by direct dispatch.
     pub served_directly: u64,
 }
@@ -648,6 +651,7 @@ impl HttpServer {
             idle_closed: counters.idle_closed.load(Ordering::Relaxed),
             overflowed: counters.overflowed.load(Ordering::Relaxed),
             refused: counters.refused.load(Ordering::Relaxed),
+            evicted: counters.evicted.load(Ordering::Relaxed),
             served_directly: self.served_directly(),
         }
     }
