@@ -333,7 +333,8 @@ pub mod __fuzz {
 
     /// Coerce string arguments by a schema (as prompt arguments and template variables
     /// are), then take them as typed arguments: no panic, the same keys come out, and a
-    /// property that takes strings keeps its string.
+    /// value either stays as it was or becomes the JSON its text reads as (and a property
+    /// without constraints keeps its string).
     pub fn coerce(schema: &[u8], values: &[u8]) {
         use crate::handler::args::Argument as _;
         let (Ok(Value::Object(schema)), Ok(Value::Object(values))) = (
@@ -349,8 +350,24 @@ pub mod __fuzz {
             "keys changed"
         );
         for (key, value) in &out {
-            if let (Value::String(before), Value::String(after)) = (&values[key], value) {
-                assert_eq!(before, after, "{key}: a string changed");
+            if value != &values[key] {
+                let Value::String(text) = &values[key] else {
+                    panic!("{key}: a value that is not a string changed");
+                };
+                assert_eq!(
+                    serde_json::from_str::<Value>(text).ok().as_ref(),
+                    Some(value),
+                    "{key}: changed into something its text does not read as"
+                );
+                let unconstrained = schema
+                    .get("properties")
+                    .and_then(|p| p.get(key))
+                    .and_then(Value::as_object)
+                    .is_some_and(serde_json::Map::is_empty);
+                assert!(
+                    !unconstrained,
+                    "{key}: an unconstrained property lost its string"
+                );
             }
             let _ = i64::from_argument(value.clone(), "i");
             let _ = f64::from_argument(value.clone(), "f");
