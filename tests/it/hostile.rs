@@ -14,7 +14,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use super::http::{ACCEPT, INITIALIZE, JSON, Reply, request, request_from, serve_with, stop};
+use super::http::{
+    ACCEPT, INITIALIZE, JSON, Reply, legacy_session, request, request_from, serve_with, stop,
+};
 
 /// A note by id.
 #[resource("notes://{id}")]
@@ -300,14 +302,19 @@ async fn eventually(what: &str, condition: impl Fn() -> bool) {
     panic!("never happened: {what}");
 }
 
-#[tokio::test]
-async fn the_connection_cap_holds_while_probes_answer() {
-    let http = serve(HttpConfig {
+/// A server that serves four connections at once, with heads due only after 30 s.
+async fn serve_capped_at_four() -> HttpServer {
+    serve(HttpConfig {
         max_connections: 4,
         header_read_timeout: Duration::from_secs(30),
         ..HttpConfig::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn the_connection_cap_holds_while_probes_answer() {
+    let http = serve_capped_at_four().await;
     let addr = http.local_addr();
     // Four connections busy sending a head: none may be closed to make room.
     let mut held = Vec::new();
@@ -362,12 +369,7 @@ async fn the_connection_cap_holds_while_probes_answer() {
 
 #[tokio::test]
 async fn silent_connections_make_room_for_new_ones_at_the_cap() {
-    let http = serve(HttpConfig {
-        max_connections: 4,
-        header_read_timeout: Duration::from_secs(30),
-        ..HttpConfig::default()
-    })
-    .await;
+    let http = serve_capped_at_four().await;
     let addr = http.local_addr();
     // Four connections that never say anything fill the server (an attacker's, or idle
     // keep-alive connections)…
@@ -471,8 +473,7 @@ async fn subscriptions_are_bounded_and_must_name_a_resource() {
     )
     .await;
     let addr = http.local_addr();
-    let init = request(addr, "POST", "/mcp", &[JSON, ACCEPT], INITIALIZE.as_bytes()).await;
-    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let session = legacy_session(addr).await;
     let headers = [
         JSON,
         ACCEPT,

@@ -133,6 +133,15 @@ pub(crate) async fn request_from(
     }
 }
 
+/// A new legacy session's id (`initialize` answered with `Mcp-Session-Id`).
+pub(crate) async fn legacy_session(addr: SocketAddr) -> String {
+    let init = request(addr, "POST", "/mcp", &[JSON, ACCEPT], INITIALIZE.as_bytes()).await;
+    assert_eq!(init.status, 200, "{}", init.body);
+    init.header("mcp-session-id")
+        .expect("initialize answers with a session id")
+        .to_owned()
+}
+
 pub(crate) const JSON: (&str, &str) = ("content-type", "application/json");
 pub(crate) const ACCEPT: (&str, &str) = ("accept", "application/json, text/event-stream");
 pub(crate) const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
@@ -304,8 +313,7 @@ fn error_code(reply: &Reply) -> Option<i64> {
 async fn the_legacy_session_lifecycle_answers_with_the_spec_statuses() {
     let http = serve(HttpConfig::default()).await;
     let addr = http.local_addr();
-    let init = request(addr, "POST", "/mcp", &[JSON, ACCEPT], INITIALIZE.as_bytes()).await;
-    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let session = legacy_session(addr).await;
     let in_session = |version: &'static str| {
         [
             JSON,
@@ -524,8 +532,7 @@ async fn every_request_carries_a_request_id_that_middleware_can_read() {
 async fn get_and_delete_follow_each_era_and_versions_must_agree() {
     let http = serve(HttpConfig::default()).await;
     let addr = http.local_addr();
-    let init = request(addr, "POST", "/mcp", &[JSON, ACCEPT], INITIALIZE.as_bytes()).await;
-    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let session = legacy_session(addr).await;
     let sse = ("accept", "text/event-stream");
 
     // GET: a legacy session's server-to-client stream; nothing for 2026-07-28.
@@ -635,8 +642,7 @@ async fn an_idle_legacy_session_is_reaped() {
     })
     .await;
     let addr = http.local_addr();
-    let init = request(addr, "POST", "/mcp", &[JSON, ACCEPT], INITIALIZE.as_bytes()).await;
-    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let session = legacy_session(addr).await;
     let headers = [
         JSON,
         ACCEPT,
