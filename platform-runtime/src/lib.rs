@@ -1,6 +1,22 @@
+//! Layers, lowest first:
+//! 1. `digest`, `error`, `schema` — leaves: argument digests, the error type, JSON Schemas
+//! 2. `model` — the values handlers return and the protocol facts a request carries
+//! 3. `component`, `config`, `state` — component metadata and policies; the configuration; per-connection and shared state
+//! 4. `handler` — extractors and output conversions: what a handler takes and returns
+//! 5. `identity` — the authenticated caller, an extractor
+//! 6. `registry` — tools, resources and prompts with their handlers; the routing table
+//! 7. `middleware` — the request and response every layer sees, the built-in layers, per-tool policy stacks
+//! 8. `server` — the builder, the router, the MCP handler, handles
+//! 9. `testing`, `transport` — the in-memory client; stdio and HTTP
+//! 10. `app` — `serve()`: command line, configuration, signals, the choice of transport
+//!
+//! A module names only modules of lower layers (`tests/it/architecture.rs` checks it, and
+//! that no two modules name each other); `docs/architecture.md` draws the data path.
 #![doc = include_str!("../../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod app;
+pub mod component;
 pub mod config;
 mod digest;
 pub mod error;
@@ -11,12 +27,14 @@ pub mod model;
 pub mod registry;
 mod schema;
 pub mod server;
+mod state;
 pub mod testing;
 pub mod transport;
 
 pub use error::{IntoToolError, ToolError, ToolErrorKind};
-pub use handler::output::{InputRequired, OutputSpec, ToolResponse};
 pub use handler::{CallTool, Context, Era, FromContext, LogLevel, Params, RequestParts, State};
+pub use handler::{OutputSpec, ToolResponse};
+pub use model::InputRequired;
 /// Turn a function into an MCP tool.
 ///
 /// The function stays an ordinary function; a registration is generated beside it, collected
@@ -188,6 +206,7 @@ pub use platform_macros::concurrency_limit;
 /// in `#[mcp(…)]`, with the keys of [`macro@tool`]. See [`CallTool`] for an example.
 pub use platform_macros::Tool;
 
+pub use app::{serve, serve_from};
 /// Make a struct the arguments of an MCP prompt rendered from
 /// `#[mcp(template = "…{field}…")]`; placeholders are checked against the fields at compile
 /// time, `{{`/`}}` are literal braces.
@@ -213,7 +232,7 @@ pub use platform_macros::Prompt;
 pub use registry::{Components, PromptDef, ResourceDef, ToolDef, UriTemplate};
 pub use server::{
     BuildError, IntoComponents, IntoServer, ServeError, Server, ServerBuilder, ServerHandle,
-    ServerInfo, ServerStats, serve, serve_from,
+    ServerInfo, ServerStats,
 };
 
 /// Re-exported so user types derive the same `JsonSchema` the framework reads: use
@@ -396,7 +415,10 @@ pub mod __private {
     pub use ::std::{boxed::Box, string::String, sync::Arc, vec::Vec};
 
     pub use crate::handler::output::kinds;
-    pub use crate::handler::output::{IntoPromptResult, OutputShape, OutputSpec};
+    pub use crate::handler::output::{
+        Converter, IntoPromptResult, IntoResourceContents, IntoToolOutput, JsonResource,
+        OutputShape, OutputSpec, ResourceConverter, StructuredOutput, structured_response,
+    };
     pub use crate::model::{PromptResult, ResourceContent};
     pub use crate::registry::{Components, PromptDef, ResourceDef, ToolDef};
     pub use crate::schema::input_schema_for;
@@ -421,12 +443,14 @@ pub mod __private {
         fn prompt_def() -> PromptDef;
     }
 
-    pub use crate::handler::args::{ObjectSchema, extractor, whole};
-    pub use crate::handler::{CallTool, call_tool_handler};
-    pub use crate::middleware::policy::{
+    pub use crate::component::policy::{
         CachePolicy, CacheScope, CircuitBreakerPolicy, Policies, RateLimit, RateLimitKey,
         RetryPolicy,
     };
+    pub use crate::handler::args::{
+        Argument, Extractor, ObjectSchema, Taker, WholeTaker, extractor, whole,
+    };
+    pub use crate::handler::{CallTool, call_tool_handler};
 
     /// Convert a handler's error.
     pub fn tool_error<E: IntoToolError>(error: E) -> ToolError {

@@ -1,6 +1,7 @@
 //! Cross-crate integration tests: real servers, real MCP, in memory.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod architecture;
 mod derive;
 mod direct;
 mod eras;

@@ -24,8 +24,6 @@ pub use secret::Secret;
 use secret::secret_config_key;
 pub(crate) use secret::secret_name;
 
-use crate::middleware::policy::parse_duration;
-
 /// The framework's sections, in order.
 const SECTIONS: &[&str] = &[
     "transport",
@@ -74,9 +72,9 @@ pub struct ConfigDuration(pub Duration);
 impl<'de> Deserialize<'de> for ConfigDuration {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse_duration(&text)
+        platform_duration::parse(&text)
             .map(ConfigDuration)
-            .map_err(serde::de::Error::custom)
+            .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a duration: {e}")))
     }
 }
 
@@ -135,55 +133,26 @@ pub struct TransportSection {
 }
 
 impl Default for TransportSection {
+    /// The defaults of both transports (`HttpConfig::default()` is made from these).
     fn default() -> Self {
-        let http = crate::transport::http::HttpConfig::default();
         Self {
             kind: "stdio".into(),
-            bind: http.bind,
-            path: http.path,
+            bind: std::net::SocketAddr::from(([127, 0, 0, 1], 8000)),
+            path: "/mcp".into(),
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
-            max_body_bytes: http.max_body_bytes,
-            shutdown_grace: ConfigDuration(http.shutdown_grace),
-            drain_delay: ConfigDuration(http.drain_delay),
-            session_idle_timeout: ConfigDuration(http.session_idle_timeout),
-            direct_dispatch: http.direct_dispatch,
-            header_read_timeout: ConfigDuration(http.header_read_timeout),
-            idle_timeout: ConfigDuration(http.idle_timeout),
-            body_read_timeout: ConfigDuration(http.body_read_timeout),
-            max_connections: http.max_connections,
-            max_sessions: http.max_sessions,
-            max_sessions_per_client: http.max_sessions_per_client,
+            max_body_bytes: 4 << 20,
+            shutdown_grace: ConfigDuration(Duration::from_secs(10)),
+            drain_delay: ConfigDuration(Duration::from_secs(5)),
+            session_idle_timeout: ConfigDuration(Duration::from_secs(300)),
+            direct_dispatch: true,
+            header_read_timeout: ConfigDuration(Duration::from_secs(10)),
+            idle_timeout: ConfigDuration(Duration::from_secs(60)),
+            body_read_timeout: ConfigDuration(Duration::from_secs(30)),
+            max_connections: 1024,
+            max_sessions: 1024,
+            max_sessions_per_client: 128,
         }
-    }
-}
-
-impl TransportSection {
-    /// The HTTP transport settings this section describes.
-    pub fn http_config(&self) -> crate::transport::http::HttpConfig {
-        let mut config = crate::transport::http::HttpConfig {
-            bind: self.bind,
-            path: self.path.clone(),
-            max_body_bytes: self.max_body_bytes,
-            shutdown_grace: self.shutdown_grace.0,
-            drain_delay: self.drain_delay.0,
-            session_idle_timeout: self.session_idle_timeout.0,
-            direct_dispatch: self.direct_dispatch,
-            header_read_timeout: self.header_read_timeout.0,
-            idle_timeout: self.idle_timeout.0,
-            body_read_timeout: self.body_read_timeout.0,
-            max_connections: self.max_connections,
-            max_sessions: self.max_sessions,
-            max_sessions_per_client: self.max_sessions_per_client,
-            ..Default::default()
-        };
-        config
-            .allowed_hosts
-            .extend(self.allowed_hosts.iter().cloned());
-        config
-            .allowed_origins
-            .extend(self.allowed_origins.iter().cloned());
-        config
     }
 }
 

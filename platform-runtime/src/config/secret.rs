@@ -1,3 +1,6 @@
+//! [`Secret`]: a configuration value that is never parsed from a file in the clear, printed or
+//! logged; and the names that mark a key as secret.
+
 use secrecy::{ExposeSecret as _, SecretString};
 
 /// Names that hold secrets (matched case-insensitively, anywhere in the name, with `-` read

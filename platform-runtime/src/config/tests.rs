@@ -1,3 +1,5 @@
+//! Tests of configuration loading: files, profiles, environment, refusals, secrets.
+
 use std::time::Duration;
 
 use super::*;
@@ -75,7 +77,10 @@ fn bad_values_name_the_key() {
     let d = dir(&[("platform.toml", "[limits]\ntimeout = \"5 sec\"\n")]);
     let error = source(&d, "PTEST_BAD_").load().unwrap_err().to_string();
     assert!(error.contains("limits.timeout"), "{error}");
-    assert!(error.contains("unknown unit"), "{error}");
+    assert!(
+        error.contains("is not a unit (ms, s, m, h or d)"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
-use std::any::{Any, TypeId, type_name};
-use std::collections::HashMap;
+//! Extractors: [`RequestParts`] (everything known about one request), the [`FromContext`]
+//! trait, and the built-in [`State`] and [`Params`] extractors.
+
+use std::any::type_name;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::context::Context;
 use crate::ToolError;
-use crate::server::SessionState;
+use crate::state::{SessionState, StateMap};
 
 /// Everything known about one request, from which extractors take what they need.
 ///
@@ -189,25 +191,3 @@ impl<T: Clone + Send + Sync + 'static> FromContext for State<T> {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Params<T>(pub T);
-
-/// The typed shared state of a server, keyed by type.
-#[derive(Default, Clone)]
-pub(crate) struct StateMap {
-    values: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
-}
-
-impl StateMap {
-    pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
-        self.values.insert(TypeId::of::<T>(), Arc::new(value));
-    }
-
-    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.values
-            .get(&TypeId::of::<T>())
-            .and_then(|v| v.downcast_ref::<T>())
-    }
-
-    pub(crate) fn contains(&self, id: TypeId) -> bool {
-        self.values.contains_key(&id)
-    }
-}

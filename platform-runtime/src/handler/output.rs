@@ -10,50 +10,14 @@
 
 use std::sync::Arc;
 
-use rmcp::model::{
-    CallToolResponse, CallToolResult, ContentBlock, InputRequiredResult, JsonObject,
-};
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::ToolError;
+use crate::model::InputRequired;
 use crate::model::{Content, PromptMessage, PromptResult, ResourceContent, ToolResult};
 use crate::schema;
-
-/// A multi-round result (protocol 2026-07-28): the tool needs input from the client
-/// (elicitation, sampling, roots) before it can finish, and the client retries the call with
-/// the answers.
-#[derive(Debug, Clone)]
-pub struct InputRequired {
-    pub(crate) result: InputRequiredResult,
-    /// Why a request added with the builder is not a valid MCP request, if one is not: the
-    /// result then becomes an internal error instead of reaching the client.
-    pub(crate) invalid: Option<String>,
-}
-
-impl InputRequired {
-    /// Wrap a result built with the MCP SDK's model types.
-    pub fn from_sdk(result: InputRequiredResult) -> Self {
-        Self {
-            result,
-            invalid: None,
-        }
-    }
-
-    /// Ask the client only to echo the given opaque state on its retry.
-    pub fn with_request_state(state: impl Into<String>) -> Self {
-        Self::from_sdk(InputRequiredResult::from_request_state(state))
-    }
-
-    /// The wire result, or an internal error (logged in full, masked for the client) when
-    /// the builder was given a request the protocol cannot carry.
-    pub(crate) fn into_result(self) -> Result<InputRequiredResult, ToolError> {
-        match self.invalid {
-            None => Ok(self.result),
-            Some(problem) => Err(ToolError::internal(problem)),
-        }
-    }
-}
 
 /// What a tool handler produces: a complete result or a multi-round request. Built from a
 /// [`ToolResult`] or an [`InputRequired`] with `into()`.

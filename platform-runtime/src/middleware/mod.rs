@@ -9,24 +9,27 @@
 //!   `#[circuit_breaker]`, `#[concurrency_limit]`) wrap only that component's handler, in a
 //!   fixed order documented in [`policy`]. A component without policies is called directly.
 //!
+//! The server owns the `Routes` (built here): the registry and each tool's stack.
+//!
 //! A middleware may pass the request on ([`Next::run`]), short-circuit with its own response
 //! or error, rewrite the result, or filter list results per caller
 //! ([`McpResponse::retain_tools`]).
 
 pub mod builtin;
-mod endpoint;
-pub mod policy;
 pub(crate) mod request;
+mod routes;
 
 use std::future::Future;
 use std::task::{Context as TaskContext, Poll};
 
+pub use crate::component::policy;
+pub use crate::component::{ComponentInfo, ComponentKind};
 pub(crate) use builtin::erase_builtin;
 pub(crate) use builtin::new_reference;
 pub use builtin::*;
-pub(crate) use endpoint::{Endpoint, dispatch};
 pub use policy::Policies;
-pub use request::{ComponentInfo, ComponentKind, McpRequest, McpResponse, Method};
+pub use request::{McpRequest, McpResponse, Method};
+pub(crate) use routes::{PolicyRuntime, Routes, guarded, invoke_tool};
 use tower::{Layer, Service, ServiceExt as _};
 
 use crate::ToolError;
@@ -203,65 +206,6 @@ where
     <L::Service as Service<McpRequest>>::Future: Send + 'static,
 {
     std::sync::Arc::new(move |inner| McpService::new(layer.layer(inner)))
-}
-
-/// Where per-tool policies keep their shared state, and the server's defaults for tools.
-#[derive(Clone)]
-pub(crate) struct PolicyRuntime {
-    pub(crate) rate_limits: std::sync::Arc<dyn RateLimitStore>,
-    pub(crate) cache: std::sync::Arc<dyn CacheStore>,
-    pub(crate) default_timeout: Option<std::time::Duration>,
-}
-
-/// The policy stack of one tool, in the order documented in [`policy`]; `None` when the tool
-/// declares no policy (it is then called directly, paying nothing).
-pub(crate) fn tool_stack(
-    tool: &crate::registry::ToolDef,
-    runtime: &PolicyRuntime,
-) -> Option<McpService> {
-    let policies = &tool.policies;
-    let timeout = policies.timeout.or(runtime.default_timeout);
-    if policies.rate_limit.is_none()
-        && policies.cache.is_none()
-        && policies.circuit_breaker.is_none()
-        && policies.concurrency_limit.is_none()
-        && policies.retry.is_none()
-        && timeout.is_none()
-    {
-        return None;
-    }
-    let key = tool.key.clone();
-    let handler = tool.handler.clone();
-    let core = tower::service_fn(move |request: McpRequest| {
-        let key = key.clone();
-        let handler = handler.clone();
-        async move { endpoint::invoke_tool(&key, &handler, request).await }
-    });
-    let mut service = McpService::new(core);
-    if let Some(duration) = timeout {
-        service = builtin::wrap(&TimeoutLayer::new(duration), service);
-    }
-    if let Some(retry) = &policies.retry {
-        service = builtin::wrap(&RetryLayer::new(retry.clone()), service);
-    }
-    if let Some(limit) = policies.concurrency_limit {
-        service = builtin::wrap(&ConcurrencyLimitLayer::new(limit), service);
-    }
-    if let Some(breaker) = &policies.circuit_breaker {
-        service = builtin::wrap(&CircuitBreakerLayer::new(breaker.clone()), service);
-    }
-    if let Some(cache) = &policies.cache {
-        service = builtin::wrap(
-            &CacheLayer::new(cache.clone(), runtime.cache.clone()),
-            service,
-        );
-    }
-    if let Some(limit) = &policies.rate_limit {
-        let layer =
-            RateLimitLayer::new(limit.clone(), tool.key.clone(), runtime.rate_limits.clone());
-        service = builtin::wrap(&layer, service);
-    }
-    Some(service)
 }
 
 /// Wrap `service` in `layers`, the first layer outermost.

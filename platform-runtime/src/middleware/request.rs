@@ -12,12 +12,12 @@ use rmcp::service::RequestContext;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::policy::Policies;
-use crate::handler::Era;
+use crate::component::ComponentInfo;
 use crate::handler::extract::Shared;
 use crate::identity::Principal;
+use crate::model::Era;
 use crate::model::ToolResult;
-use crate::server::SessionState;
+use crate::state::SessionState;
 
 /// The MCP method of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,66 +80,6 @@ impl std::fmt::Display for Method {
     }
 }
 
-/// What kind of component a request targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ComponentKind {
-    /// A tool.
-    Tool,
-    /// A resource or resource template.
-    Resource,
-    /// A prompt.
-    Prompt,
-}
-
-/// The matched component's descriptor and policy metadata, as middleware sees it.
-#[derive(Debug, Clone)]
-pub struct ComponentInfo {
-    pub(crate) kind: ComponentKind,
-    pub(crate) name: Arc<str>,
-    pub(crate) read_only: bool,
-    pub(crate) destructive: bool,
-    pub(crate) idempotent: bool,
-    pub(crate) open_world: bool,
-    pub(crate) tags: Vec<String>,
-    pub(crate) policies: Policies,
-}
-
-impl ComponentInfo {
-    /// The kind of component.
-    pub fn kind(&self) -> ComponentKind {
-        self.kind
-    }
-    /// The tool or prompt name, or the resource's URI (template).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    /// Declared read-only (`readOnlyHint`).
-    pub fn is_read_only(&self) -> bool {
-        self.read_only
-    }
-    /// Declared destructive (`destructiveHint`; the protocol default for tools is true
-    /// unless the tool is read-only).
-    pub fn is_destructive(&self) -> bool {
-        self.destructive
-    }
-    /// Declared idempotent (`idempotentHint`).
-    pub fn is_idempotent(&self) -> bool {
-        self.idempotent
-    }
-    /// Declared open-world (`openWorldHint`).
-    pub fn is_open_world(&self) -> bool {
-        self.open_world
-    }
-    /// The tags.
-    pub fn tags(&self) -> &[String] {
-        &self.tags
-    }
-    /// The declared policies.
-    pub fn policies(&self) -> &Policies {
-        &self.policies
-    }
-}
-
 /// Method-specific parameters the endpoint needs.
 pub(crate) enum Params {
     None,
@@ -165,9 +105,9 @@ pub struct McpRequest {
     pub(crate) ctx: RequestContext<RoleServer>,
     pub(crate) session: Arc<SessionState>,
     pub(crate) shared: Arc<Shared>,
-    /// The tool looked up when the request was built: the registry it was found in, and
-    /// its position there (so the endpoint does not look it up again).
-    pub(crate) resolved: Option<(Arc<crate::registry::Registry>, usize)>,
+    /// The tool looked up when the request was built: the routes it was found in, and its
+    /// position there (so the router does not look it up again).
+    pub(crate) resolved: Option<(Arc<super::Routes>, usize)>,
 }
 
 impl McpRequest {

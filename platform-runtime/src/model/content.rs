@@ -1,3 +1,6 @@
+//! Content blocks ([`Content`]) and tool results ([`ToolResult`]), with their conversions to
+//! and from the SDK's wire model.
+
 use base64::Engine as _;
 use rmcp::model::{CallToolResult, ContentBlock, Resource, ResourceContents};
 

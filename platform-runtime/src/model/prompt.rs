@@ -1,3 +1,5 @@
+//! Prompt messages ([`PromptMessage`], [`Role`]) and prompt results ([`PromptResult`]).
+
 use rmcp::model::{GetPromptResult, Role as WireRole};
 
 use super::Content;
@@ -86,7 +88,7 @@ pub struct PromptResult {
     description: Option<String>,
     messages: Vec<PromptMessage>,
     /// Set when the prompt needs client input first (2026-07-28 multi-round).
-    pub(crate) input_required: Option<crate::InputRequired>,
+    pub(crate) input_required: Option<super::InputRequired>,
 }
 
 impl PromptResult {
@@ -102,7 +104,7 @@ impl PromptResult {
     /// A result that asks the client for input first (protocol 2026-07-28): the client
     /// answers and gets the prompt again, with the answers in the prompt's
     /// [`crate::Context::input_response`].
-    pub fn input_required(input: crate::InputRequired) -> Self {
+    pub fn input_required(input: super::InputRequired) -> Self {
         let mut result = Self::new(Vec::new());
         result.input_required = Some(input);
         result

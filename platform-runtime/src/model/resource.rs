@@ -1,3 +1,5 @@
+//! Resource contents ([`ResourceContent`]): text or bytes, with an optional URI and MIME type.
+
 use rmcp::model::ResourceContents;
 
 use super::content::encode;

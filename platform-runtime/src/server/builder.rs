@@ -1,22 +1,27 @@
+//! [`ServerBuilder`]: identity, state, components, middleware and limits, validated by
+//! `build()`; the [`Settings`] it keeps so configuration can be applied later; and
+//! `Server::with_config`.
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use super::{IntoComponents, Server, ServerInfo, ServerInner, ServerStats, Sessions};
+use super::{Endpoint, IntoComponents, Server, ServerInfo, ServerInner, ServerStats};
 use crate::ToolError;
+use crate::component::policy::RateLimit;
 use crate::config::{Config, Secret};
-use crate::handler::extract::{Shared, StateMap};
+use crate::handler::extract::Shared;
 use crate::handler::mrtr::Sealer;
-use crate::middleware::policy::RateLimit;
 use crate::middleware::{
-    CacheStore, DEFAULT_CACHE_BYTES, DEFAULT_MAX_KEYS, Endpoint, ErrorHandlingLayer,
-    GlobalLimitLayer, InProcessCache, InProcessRateLimits, LayerFn, LoggingLayer, McpRequest,
-    McpResponse, McpService, PolicyRuntime, RateLimitLayer, RateLimitStore, ResponseSizeLimitLayer,
+    CacheStore, DEFAULT_CACHE_BYTES, DEFAULT_MAX_KEYS, ErrorHandlingLayer, GlobalLimitLayer,
+    InProcessCache, InProcessRateLimits, LayerFn, LoggingLayer, McpRequest, McpResponse,
+    McpService, PolicyRuntime, RateLimitLayer, RateLimitStore, ResponseSizeLimitLayer, Routes,
     TimingLayer, erase_builtin, stack,
 };
 use crate::registry::{
     Components, PromptDef, Registry, RequestLimits, ResourceDef, StateRequirement, ToolDef,
 };
+use crate::state::{Sessions, StateMap};
 
 /// Builds a [`Server`]: identity, shared state and components; [`ServerBuilder::build`]
 /// validates names, duplicates and state requirements.
@@ -218,19 +223,16 @@ impl Server {
             states: shared.states.clone(),
             sealer,
         });
-        self.inner
-            .rebuild_registry(Some(settings.request_limits()), |components| {
-                for tool in &mut components.tools {
-                    tool.stack = crate::middleware::tool_stack(tool, &runtime);
-                }
-                true
-            });
-        self.pipeline = settings.pipeline(&self.inner, &runtime.rate_limits);
+        let rate_limits = runtime.rate_limits.clone();
         *self
             .inner
             .policy_runtime
             .write()
             .unwrap_or_else(|e| e.into_inner()) = runtime;
+        // Every tool's stack is rebuilt with the new stores and defaults.
+        self.inner
+            .rebuild_routes(Some(settings.request_limits()), |_| true);
+        self.pipeline = settings.pipeline(&self.inner, &rate_limits);
         self.settings = Arc::new(settings);
         Ok(self)
     }
@@ -539,14 +541,11 @@ impl ServerBuilder {
         let mut components = self.components;
         for tool in &mut components.tools {
             tool.refresh_info();
-            tool.stack = crate::middleware::tool_stack(tool, &runtime);
         }
+        let registry = Registry::new(components, settings.request_limits());
         let inner = Arc::new(ServerInner {
             info: self.info,
-            registry: RwLock::new(Arc::new(Registry::new(
-                components,
-                settings.request_limits(),
-            ))),
+            routes: RwLock::new(Arc::new(Routes::new(registry, &runtime))),
             shared: RwLock::new(Arc::new(Shared {
                 states: self.states,
                 sealer,

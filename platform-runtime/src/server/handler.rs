@@ -1,3 +1,7 @@
+//! [`McpHandler`]: the SDK's `ServerHandler` for both protocol eras. It turns each MCP
+//! method into one [`McpRequest`](crate::middleware::McpRequest), runs it through the
+//! server-level pipeline to the router, and turns the reply back into the method's result.
+
 #![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577 but part of the legacy era.
 
 use std::sync::Arc;
@@ -14,12 +18,13 @@ use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use tower::ServiceExt as _;
 
-use super::{ServerInner, SessionState};
+use super::ServerInner;
 use crate::ToolError;
 use crate::error::ToolErrorKind;
 use crate::handler::LogLevel;
 use crate::middleware::request::{Params, Reply};
 use crate::middleware::{McpRequest, McpResponse, McpService, Method, new_reference};
+use crate::state::{SessionState, SubscribeError};
 
 /// The one rmcp `ServerHandler` of a platform server: every MCP method becomes an
 /// [`McpRequest`] sent through the middleware pipeline to the registry. One instance per
@@ -118,14 +123,15 @@ impl McpHandler {
     ) -> McpRequest {
         let resolved = match (method, target.as_deref()) {
             (Method::CallTool, Some(name)) => {
-                let registry = self.inner.registry();
-                registry.tool_index(name).map(|index| (registry, index))
+                let routes = self.inner.routes();
+                let index = routes.registry.tool_index(name);
+                index.map(|index| (routes, index))
             }
             _ => None,
         };
         let component = resolved
             .as_ref()
-            .map(|(registry, index)| registry.tools[*index].info.clone());
+            .map(|(routes, index)| routes.registry.tools[*index].info.clone());
         McpRequest {
             method,
             target,
@@ -142,7 +148,7 @@ impl McpHandler {
     async fn run(&self, request: McpRequest) -> Result<McpResponse, ToolError> {
         match &self.pipeline {
             Some(pipeline) => pipeline.clone().oneshot(request).await,
-            None => crate::middleware::dispatch(self.inner.clone(), request).await,
+            None => super::router::dispatch(self.inner.clone(), request).await,
         }
     }
 
@@ -315,7 +321,7 @@ impl ServerHandler for McpHandler {
         }
         self.session
             .subscribe(request.uri, limits.max_subscriptions)
-            .map_err(|super::SubscribeError::Full(max)| {
+            .map_err(|SubscribeError::Full(max)| {
                 tracing::warn!(max, "subscription refused: the session holds the most it may");
                 ErrorData::invalid_params(
                     format!("this session already holds {max} subscriptions, the most it may; unsubscribe from one first"),

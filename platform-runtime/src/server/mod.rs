@@ -1,25 +1,44 @@
-//! The server: a builder that collects and validates components, the one MCP handler that
-//! serves them, and `serve()`.
+//! The server: a builder that collects and validates components ([`ServerBuilder`]), the
+//! routes it owns (the registry and each tool's policy stack), the router at the end of the
+//! pipeline, the one MCP handler that serves both protocol eras, and [`ServerHandle`] to
+//! change tools at run time. `serve()` lives above it, in the application shell.
 
 mod builder;
 mod handler;
-mod serve;
+mod router;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
-
-use rmcp::RoleServer;
-use rmcp::service::Peer;
+use std::sync::{Arc, Mutex, RwLock};
 
 pub(crate) use builder::Settings;
 pub use builder::{BuildError, ServerBuilder};
 pub(crate) use handler::McpHandler;
-pub use serve::{ServeError, serve, serve_from};
+pub(crate) use router::Endpoint;
 
-use crate::handler::LogLevel;
 use crate::handler::extract::Shared;
-use crate::registry::{Components, Registry, ToolDef};
+use crate::middleware::{PolicyRuntime, Routes};
+use crate::registry::{Components, Registry, RequestLimits, ToolDef};
+use crate::state::Sessions;
+
+/// Why `serve()` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The server definition is invalid.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The command line could not be parsed.
+    #[error("{0}")]
+    Cli(String),
+    /// The transport failed to start or broke.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// Writing output (such as the manifest) failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
 
 /// Identity and instructions a server announces to clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +135,8 @@ pub struct ServerStats {
 
 pub(crate) struct ServerInner {
     pub(crate) info: ServerInfo,
-    pub(crate) registry: RwLock<Arc<Registry>>,
+    /// The registry and the policy stack of each tool, swapped whole on change.
+    pub(crate) routes: RwLock<Arc<Routes>>,
     /// The builder's typed state and the sealer of multi-round state.
     pub(crate) shared: RwLock<Arc<Shared>>,
     pub(crate) page_size: Option<usize>,
@@ -124,16 +144,20 @@ pub(crate) struct ServerInner {
     pub(crate) sessions: Arc<Sessions>,
     /// 2026-07-28 `subscriptions/listen` streams that asked for `toolsListChanged`.
     pub(crate) listeners: Mutex<Vec<rmcp::service::SubscriptionSink>>,
-    pub(crate) policy_runtime: RwLock<crate::middleware::PolicyRuntime>,
+    pub(crate) policy_runtime: RwLock<PolicyRuntime>,
     pub(crate) stats: ServerStats,
 }
 
 impl ServerInner {
-    pub(crate) fn registry(&self) -> Arc<Registry> {
-        self.registry
+    pub(crate) fn routes(&self) -> Arc<Routes> {
+        self.routes
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    pub(crate) fn registry(&self) -> Arc<Registry> {
+        self.routes().registry.clone()
     }
 
     pub(crate) fn shared(&self) -> Arc<Shared> {
@@ -143,69 +167,30 @@ impl ServerInner {
             .clone()
     }
 
-    /// Rebuild the registry from its components after `change` (when it says it changed
-    /// something), with `limits` (or the current ones). Returns what `change` returned.
-    pub(crate) fn rebuild_registry(
+    /// Rebuild the routes from their components after `change` (when it says it changed
+    /// something), with `limits` (or the current ones) and each tool's policy stack built
+    /// anew from the policy runtime. Returns what `change` returned.
+    pub(crate) fn rebuild_routes(
         &self,
-        limits: Option<crate::registry::RequestLimits>,
+        limits: Option<RequestLimits>,
         change: impl FnOnce(&mut Components) -> bool,
     ) -> bool {
-        let mut guard = self.registry.write().unwrap_or_else(|e| e.into_inner());
-        let mut components = guard.components();
+        let runtime = self.policy_runtime();
+        let mut guard = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        let mut components = guard.registry.components();
         let changed = change(&mut components);
         if changed {
-            *guard = Arc::new(Registry::new(components, limits.unwrap_or(guard.limits)));
+            let limits = limits.unwrap_or(guard.registry.limits);
+            *guard = Arc::new(Routes::new(Registry::new(components, limits), &runtime));
         }
         changed
     }
 
-    pub(crate) fn policy_runtime(&self) -> crate::middleware::PolicyRuntime {
+    pub(crate) fn policy_runtime(&self) -> PolicyRuntime {
         self.policy_runtime
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-    }
-}
-
-/// The initialized legacy sessions of a server. A session leaves the table when its state
-/// is dropped (the session ended), so registering one costs the same however many are live.
-#[derive(Default)]
-pub(crate) struct Sessions {
-    live: Mutex<HashMap<u64, Registered>>,
-}
-
-/// A registered session: its peer, and its state while it lives.
-type Registered = (Peer<RoleServer>, Weak<SessionState>);
-
-impl Sessions {
-    /// Remember `session`'s peer until the session ends.
-    pub(crate) fn register(self: &Arc<Self>, peer: Peer<RoleServer>, session: &Arc<SessionState>) {
-        if session.registered.set(Arc::downgrade(self)).is_err() {
-            return; // `initialize` twice on one connection: already known.
-        }
-        self.lock()
-            .insert(session.id, (peer, Arc::downgrade(session)));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Registered>> {
-        self.live.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The peers of live sessions that `keep` accepts.
-    fn peers(&self, keep: impl Fn(&SessionState) -> bool) -> Vec<Peer<RoleServer>> {
-        self.lock()
-            .values()
-            .filter(|(peer, session)| {
-                !peer.is_transport_closed() && session.upgrade().is_some_and(|s| keep(&s))
-            })
-            .map(|(peer, _)| peer.clone())
-            .collect()
-    }
-
-    /// How many sessions are registered.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.lock().len()
     }
 }
 
@@ -315,78 +300,6 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// Per-connection state: the log level a legacy client set, and its resource
-/// subscriptions.
-#[derive(Debug)]
-pub(crate) struct SessionState {
-    id: u64,
-    log_level: Mutex<Option<LogLevel>>,
-    subscriptions: Mutex<std::collections::HashSet<String>>,
-    /// The table this session is registered in, once initialized.
-    registered: OnceLock<Weak<Sessions>>,
-}
-
-impl Default for SessionState {
-    fn default() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        Self {
-            id: NEXT.fetch_add(1, Ordering::Relaxed),
-            log_level: Mutex::default(),
-            subscriptions: Mutex::default(),
-            registered: OnceLock::new(),
-        }
-    }
-}
-
-impl Drop for SessionState {
-    fn drop(&mut self) {
-        if let Some(sessions) = self.registered.get().and_then(Weak::upgrade) {
-            sessions.lock().remove(&self.id);
-        }
-    }
-}
-
-/// Why a subscription was refused.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum SubscribeError {
-    /// The session holds the most subscriptions it may.
-    Full(usize),
-}
-
-impl SessionState {
-    pub(crate) fn log_level(&self) -> Option<LogLevel> {
-        *self.log_level.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn set_log_level(&self, level: LogLevel) {
-        *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(level);
-    }
-
-    /// Subscribe to `uri`, unless the session already holds `max` other subscriptions.
-    pub(crate) fn subscribe(&self, uri: String, max: usize) -> Result<(), SubscribeError> {
-        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
-        if subscriptions.len() >= max && !subscriptions.contains(&uri) {
-            return Err(SubscribeError::Full(max));
-        }
-        subscriptions.insert(uri);
-        Ok(())
-    }
-
-    pub(crate) fn unsubscribe(&self, uri: &str) {
-        self.subscriptions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uri);
-    }
-
-    pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
-        self.subscriptions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(uri)
-    }
-}
-
 /// Changes a running server's tools; connected clients get `notifications/tools/list_changed`
 /// (legacy sessions directly, 2026-07-28 clients on their `subscriptions/listen` stream).
 ///
@@ -423,7 +336,6 @@ impl ServerHandle {
     /// Add a tool, or replace the one with the same name.
     pub fn add_tool(&self, mut tool: ToolDef) {
         tool.refresh_info();
-        tool.stack = crate::middleware::tool_stack(&tool, &self.inner.policy_runtime());
         self.update(|components| {
             components.tools.retain(|t| t.name() != tool.name());
             components.tools.push(tool);
@@ -461,7 +373,7 @@ impl ServerHandle {
     }
 
     fn update(&self, change: impl FnOnce(&mut Components) -> bool) -> bool {
-        let changed = self.inner.rebuild_registry(None, change);
+        let changed = self.inner.rebuild_routes(None, change);
         if changed {
             self.notify_tools_changed();
         }
@@ -495,34 +407,5 @@ impl ServerHandle {
                 }
             }
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_session_leaves_the_table_when_it_ends() {
-        let sessions = Arc::new(Sessions::default());
-        let (transport, _other) = tokio::io::duplex(64);
-        let running = rmcp::service::serve_directly(
-            crate::Server::builder("t")
-                .build()
-                .unwrap()
-                .session_handler(),
-            transport,
-            None,
-        );
-        let peer = running.peer().clone();
-        let states: Vec<Arc<SessionState>> = (0..3).map(|_| Arc::default()).collect();
-        for state in &states {
-            sessions.register(peer.clone(), state);
-            sessions.register(peer.clone(), state); // twice: still once
-        }
-        assert_eq!(sessions.len(), 3);
-        drop(states);
-        assert_eq!(sessions.len(), 0);
-        running.cancellation_token().cancel();
     }
 }

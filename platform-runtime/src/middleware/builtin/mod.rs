@@ -12,11 +12,13 @@ mod retry;
 mod size_limit;
 pub(crate) mod timeout;
 mod timing;
+mod wrapped;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
 
+use super::{McpRequest, McpResponse, McpService};
+use crate::ToolError;
 pub use cache::{CacheLayer, CacheStore, CachedResponse, DEFAULT_CACHE_BYTES, InProcessCache};
 pub use circuit_breaker::CircuitBreakerLayer;
 pub use concurrency::{ConcurrencyLimitLayer, GlobalLimitLayer};
@@ -30,10 +32,6 @@ pub use retry::RetryLayer;
 pub use size_limit::ResponseSizeLimitLayer;
 pub use timeout::TimeoutLayer;
 pub use timing::{TimingLayer, TimingStats, Timings};
-use tower::Service;
-
-use super::{McpRequest, McpResponse, McpService};
-use crate::ToolError;
 
 /// A boxed future of a middleware's answer.
 pub type MiddlewareFuture = Pin<Box<dyn Future<Output = Result<McpResponse, ToolError>> + Send>>;
@@ -51,34 +49,13 @@ pub(crate) trait Middleware: Clone + Send + Sync + 'static {
     fn handle(&self, request: McpRequest, next: McpService) -> MiddlewareFuture;
 }
 
-/// The service a built-in middleware layer builds.
-#[derive(Clone)]
-pub struct Wrapped<M> {
-    middleware: M,
-    inner: McpService,
-}
-
-impl<M: Middleware> Service<McpRequest> for Wrapped<M> {
-    type Response = McpResponse;
-    type Error = ToolError;
-    type Future = MiddlewareFuture;
-
-    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), ToolError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: McpRequest) -> Self::Future {
-        self.middleware.handle(request, self.inner.clone())
-    }
-}
-
 macro_rules! impl_layer {
     ($($ty:ty),* $(,)?) => {$(
         impl tower::Layer<crate::middleware::McpService> for $ty {
-            type Service = crate::middleware::builtin::Wrapped<$ty>;
+            type Service = crate::middleware::builtin::wrapped::Wrapped<$ty>;
 
             fn layer(&self, inner: crate::middleware::McpService) -> Self::Service {
-                crate::middleware::builtin::Wrapped { middleware: self.clone(), inner }
+                crate::middleware::builtin::wrapped::Wrapped::new(self.clone(), inner)
             }
         }
     )*};
@@ -87,19 +64,10 @@ pub(crate) use impl_layer;
 
 /// Apply a built-in layer to a boxed service.
 pub(crate) fn wrap<M: Middleware>(middleware: &M, inner: McpService) -> McpService {
-    McpService::from_call(Wrapped {
-        middleware: middleware.clone(),
-        inner,
-    })
+    McpService::from_call(wrapped::Wrapped::new(middleware.clone(), inner))
 }
 
 /// A built-in middleware as a server-level layer, called without the tower round trip.
 pub(crate) fn erase_builtin<M: Middleware>(middleware: M) -> super::LayerFn {
     std::sync::Arc::new(move |inner| wrap(&middleware, inner))
-}
-
-impl<M: Middleware> super::Call for Wrapped<M> {
-    fn call(&self, request: McpRequest) -> MiddlewareFuture {
-        self.middleware.handle(request, self.inner.clone())
-    }
 }

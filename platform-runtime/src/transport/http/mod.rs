@@ -47,6 +47,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::TransportSection;
 use crate::server::{McpHandler, ServeError, Server};
 
 pub use conn::{BodyTimeout, ClientAddress, OVERFLOW_CONNECTIONS};
@@ -109,35 +110,47 @@ pub struct HttpConfig {
 }
 
 impl Default for HttpConfig {
+    /// The defaults of `[transport]` ([`TransportSection::default`]).
     fn default() -> Self {
+        Self::from(&TransportSection::default())
+    }
+}
+
+impl From<&TransportSection> for HttpConfig {
+    /// The HTTP settings a `[transport]` section describes; its `allowed_hosts` and
+    /// `allowed_origins` are accepted besides loopback.
+    fn from(section: &TransportSection) -> Self {
+        let mut allowed_hosts: Vec<String> = ["localhost", "127.0.0.1", "::1", "[::1]"]
+            .map(String::from)
+            .into();
+        allowed_hosts.extend(section.allowed_hosts.iter().cloned());
+        let mut allowed_origins: Vec<String> = [
+            "http://localhost:*",
+            "http://127.0.0.1:*",
+            "http://[::1]:*",
+            "https://localhost:*",
+            "https://127.0.0.1:*",
+        ]
+        .map(String::from)
+        .into();
+        allowed_origins.extend(section.allowed_origins.iter().cloned());
         Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            path: "/mcp".into(),
-            allowed_hosts: vec![
-                "localhost".into(),
-                "127.0.0.1".into(),
-                "::1".into(),
-                "[::1]".into(),
-            ],
-            allowed_origins: vec![
-                "http://localhost:*".into(),
-                "http://127.0.0.1:*".into(),
-                "http://[::1]:*".into(),
-                "https://localhost:*".into(),
-                "https://127.0.0.1:*".into(),
-            ],
-            max_body_bytes: 4 << 20,
+            bind: section.bind,
+            path: section.path.clone(),
+            allowed_hosts,
+            allowed_origins,
+            max_body_bytes: section.max_body_bytes,
             json_response: true,
-            session_idle_timeout: Duration::from_secs(300),
-            max_sessions: 1024,
-            max_sessions_per_client: 128,
-            header_read_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            body_read_timeout: Duration::from_secs(30),
-            max_connections: 1024,
-            shutdown_grace: Duration::from_secs(10),
-            drain_delay: Duration::from_secs(5),
-            direct_dispatch: true,
+            session_idle_timeout: section.session_idle_timeout.0,
+            max_sessions: section.max_sessions,
+            max_sessions_per_client: section.max_sessions_per_client,
+            header_read_timeout: section.header_read_timeout.0,
+            idle_timeout: section.idle_timeout.0,
+            body_read_timeout: section.body_read_timeout.0,
+            max_connections: section.max_connections,
+            shutdown_grace: section.shutdown_grace.0,
+            drain_delay: section.drain_delay.0,
+            direct_dispatch: section.direct_dispatch,
         }
     }
 }

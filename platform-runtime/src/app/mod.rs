@@ -1,32 +1,16 @@
+//! The application shell: `serve()` and `serve_from()` — the command line (`serve`,
+//! `inspect`, `version`), configuration loading, logging set-up, signals, and the choice of
+//! transport. The top layer: it names the server, the transports and the configuration,
+//! and nothing names it.
+
 use std::ffi::OsString;
 use std::io::Write as _;
 
 use clap::{Parser, Subcommand};
 use rmcp::ServiceExt as _;
 
-use super::{BuildError, IntoServer, Server};
 use crate::config::{Config, ConfigSource};
-
-/// Why `serve()` stopped with an error.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServeError {
-    /// The server definition is invalid.
-    #[error(transparent)]
-    Build(#[from] BuildError),
-    /// The command line could not be parsed.
-    #[error("{0}")]
-    Cli(String),
-    /// The transport failed to start or broke.
-    #[error("transport error: {0}")]
-    Transport(String),
-    /// Writing output (such as the manifest) failed.
-    #[error("i/o error: {0}")]
-    Io(#[from] std::io::Error),
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-}
+use crate::server::{IntoServer, ServeError, Server};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -241,7 +225,11 @@ async fn serve_http(
     config: &Config,
     mut signals: Signals,
 ) -> Result<(), ServeError> {
-    let running = crate::transport::http::start(server, config.transport.http_config()).await?;
+    let running = crate::transport::http::start(
+        server,
+        crate::transport::http::HttpConfig::from(&config.transport),
+    )
+    .await?;
     let signal = signals.recv().await;
     tracing::info!(signal, "shutting down");
     if signal == "ctrl-c" {

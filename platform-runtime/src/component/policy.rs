@@ -161,60 +161,13 @@ impl Policies {
 }
 
 /// Parse a duration literal: `"250ms"`, `"5s"`, `"1m"`, `"2h"`, `"1d"`, or a sum such as
-/// `"1m30s"`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err("empty duration".into());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!("expected a number in `{text}`"));
-        }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("number too large in `{text}`"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let part = match unit {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number.saturating_mul(60)),
-            "h" => Duration::from_secs(number.saturating_mul(3600)),
-            "d" => Duration::from_secs(number.saturating_mul(86_400)),
-            "" => return Err(format!("missing unit in `{text}`: use ms, s, m, h or d")),
-            other => {
-                return Err(format!(
-                    "unknown unit `{other}` in `{text}`: use ms, s, m, h or d"
-                ));
-            }
-        };
-        total = total.saturating_add(part);
-    }
-    Ok(total)
-}
+/// `"1m30s"` — the grammar the policy attributes are checked with at compile time (one
+/// implementation, in the `platform-duration` crate).
+pub use platform_duration::{DurationError, parse as parse_duration};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
-        assert!(parse_duration("5").is_err());
-        assert!(parse_duration("5 weeks").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     #[test]
     fn rate_limit_arithmetic() {

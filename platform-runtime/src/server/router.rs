@@ -1,11 +1,9 @@
-//! The innermost service of the server pipeline: routes an [`McpRequest`] to the registry,
-//! and for a tool call to the tool's own policy stack (or straight to its handler).
+//! The router, the innermost service of the server pipeline: routes an [`McpRequest`] to the
+//! registry, and a tool call to the tool's own policy stack (or straight to its handler).
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use futures::FutureExt as _;
 use rmcp::model::{
     CacheScope, CompleteResult, CompletionInfo, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceResponse,
@@ -13,13 +11,14 @@ use rmcp::model::{
 };
 use tower::{Service, ServiceExt as _};
 
-use super::builtin::MiddlewareFuture;
-use super::request::{Params, Reply};
-use super::{McpRequest, McpResponse, Method};
+use super::ServerInner;
 use crate::ToolError;
-use crate::handler::{Era, RequestParts};
-use crate::registry::{Registry, ToolHandler, enum_values};
-use crate::server::ServerInner;
+use crate::handler::RequestParts;
+use crate::middleware::builtin::MiddlewareFuture;
+use crate::middleware::request::{Params, Reply};
+use crate::middleware::{McpRequest, McpResponse, Method, guarded, invoke_tool};
+use crate::model::Era;
+use crate::registry::{Registry, enum_values};
 
 /// Routes requests to the registry.
 #[derive(Clone)]
@@ -61,22 +60,6 @@ pub(crate) async fn dispatch(
     }
 }
 
-/// Run a handler future, turning a panic into an internal error.
-pub(crate) async fn guarded<T>(
-    kind: &str,
-    name: &str,
-    future: impl Future<Output = Result<T, ToolError>>,
-) -> Result<T, ToolError> {
-    match AssertUnwindSafe(future).catch_unwind().await {
-        Ok(result) => result,
-        Err(payload) => {
-            let message = super::builtin::errors_panic_message(payload.as_ref());
-            tracing::error!(kind, name, panic = message, "handler panicked");
-            Err(ToolError::internal(format!("handler panicked: {message}")))
-        }
-    }
-}
-
 /// Run a resource read or prompt get within the server's default timeout, dropping (so
 /// cancelling) its work when the time is up.
 async fn limited<T>(
@@ -85,7 +68,7 @@ async fn limited<T>(
     work: impl Future<Output = Result<T, ToolError>>,
 ) -> Result<T, ToolError> {
     match timeout {
-        Some(duration) => super::builtin::timeout::within(duration, what, work).await,
+        Some(duration) => crate::middleware::builtin::timeout::within(duration, what, work).await,
         None => work.await,
     }
 }
@@ -126,43 +109,6 @@ fn cursor(params: &Params) -> Option<&str> {
     }
 }
 
-/// Call a tool's handler with the request; the innermost service of a tool's policy stack.
-pub(crate) async fn invoke_tool(
-    key: &Arc<str>,
-    handler: &ToolHandler,
-    request: McpRequest,
-) -> Result<McpResponse, ToolError> {
-    let McpRequest {
-        ctx,
-        session,
-        shared,
-        arguments,
-        params,
-        ..
-    } = request;
-    let (request_state, input_responses) = match params {
-        Params::Call {
-            request_state,
-            input_responses,
-        } => (request_state, input_responses),
-        _ => (None, None),
-    };
-    let parts = RequestParts {
-        rmcp: ctx,
-        session,
-        shared,
-        kind: "tool",
-        component: key.clone(),
-        arguments,
-        arguments_digest: [0; 32],
-        request_state,
-        input_responses,
-    };
-    let handler = handler.clone();
-    let response = guarded("tool", key, async move { handler(parts).await }).await?;
-    Ok(McpResponse::new(Reply::Call(response.0)))
-}
-
 async fn call_tool(
     inner: Arc<ServerInner>,
     mut request: McpRequest,
@@ -172,28 +118,28 @@ async fn call_tool(
         let resolved = match request.resolved.take() {
             Some(resolved) => Some(resolved),
             None => {
-                let registry = inner.registry();
+                let routes = inner.routes();
                 let name = request.target.as_deref().unwrap_or_default();
-                registry
+                routes
+                    .registry
                     .tool_index(name)
-                    .map(|index| (registry.clone(), index))
+                    .map(|index| (routes.clone(), index))
             }
         };
-        let Some((registry, index)) = resolved else {
+        let Some((routes, index)) = resolved else {
             let name = request.target.as_deref().unwrap_or_default();
             tracing::debug!(tool = name, "call to an unknown tool");
             return Err(ToolError::invalid_params(format!("unknown tool: {name}")));
         };
-        let tool = &registry.tools[index];
-        match &tool.stack {
-            Some(stack) => stack.clone().oneshot(request).await,
-            None => invoke_tool(&tool.key, &tool.handler, request).await,
+        match routes.tool(index) {
+            (_, Some(stack)) => stack.clone().oneshot(request).await,
+            (tool, None) => invoke_tool(&tool.key, &tool.handler, request).await,
         }
     }
 }
 
 async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpResponse, ToolError> {
-    let registry = inner.registry();
+    let registry = inner.routes().registry.clone();
     let modern = request.era() == Era::Modern;
     let page_size = inner.page_size;
     // One page of a list as the `$result` type (the SDK's list results share fields, not a

@@ -1,0 +1,175 @@
+//! State that outlives one request: the per-connection [`SessionState`], the table of
+//! initialized legacy [`Sessions`] (for notifications), and the typed [`StateMap`] a server
+//! hands its handlers. A leaf layer: it names only protocol values from `model`.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use rmcp::RoleServer;
+use rmcp::service::Peer;
+
+use crate::model::LogLevel;
+
+/// Per-connection state: the log level a legacy client set, and its resource
+/// subscriptions.
+#[derive(Debug)]
+pub(crate) struct SessionState {
+    id: u64,
+    log_level: Mutex<Option<LogLevel>>,
+    subscriptions: Mutex<std::collections::HashSet<String>>,
+    /// The table this session is registered in, once initialized.
+    registered: OnceLock<Weak<Sessions>>,
+}
+
+impl Default for SessionState {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            log_level: Mutex::default(),
+            subscriptions: Mutex::default(),
+            registered: OnceLock::new(),
+        }
+    }
+}
+
+impl Drop for SessionState {
+    fn drop(&mut self) {
+        if let Some(sessions) = self.registered.get().and_then(Weak::upgrade) {
+            sessions.lock().remove(&self.id);
+        }
+    }
+}
+
+/// Why a subscription was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SubscribeError {
+    /// The session holds the most subscriptions it may.
+    Full(usize),
+}
+
+impl SessionState {
+    pub(crate) fn log_level(&self) -> Option<LogLevel> {
+        *self.log_level.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_log_level(&self, level: LogLevel) {
+        *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(level);
+    }
+
+    /// Subscribe to `uri`, unless the session already holds `max` other subscriptions.
+    pub(crate) fn subscribe(&self, uri: String, max: usize) -> Result<(), SubscribeError> {
+        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+        if subscriptions.len() >= max && !subscriptions.contains(&uri) {
+            return Err(SubscribeError::Full(max));
+        }
+        subscriptions.insert(uri);
+        Ok(())
+    }
+
+    pub(crate) fn unsubscribe(&self, uri: &str) {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uri);
+    }
+
+    pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(uri)
+    }
+}
+
+/// The initialized legacy sessions of a server. A session leaves the table when its state
+/// is dropped (the session ended), so registering one costs the same however many are live.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    live: Mutex<HashMap<u64, Registered>>,
+}
+
+/// A registered session: its peer, and its state while it lives.
+type Registered = (Peer<RoleServer>, Weak<SessionState>);
+
+impl Sessions {
+    /// Remember `session`'s peer until the session ends.
+    pub(crate) fn register(self: &Arc<Self>, peer: Peer<RoleServer>, session: &Arc<SessionState>) {
+        if session.registered.set(Arc::downgrade(self)).is_err() {
+            return; // `initialize` twice on one connection: already known.
+        }
+        self.lock()
+            .insert(session.id, (peer, Arc::downgrade(session)));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Registered>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The peers of live sessions that `keep` accepts.
+    pub(crate) fn peers(&self, keep: impl Fn(&SessionState) -> bool) -> Vec<Peer<RoleServer>> {
+        self.lock()
+            .values()
+            .filter(|(peer, session)| {
+                !peer.is_transport_closed() && session.upgrade().is_some_and(|s| keep(&s))
+            })
+            .map(|(peer, _)| peer.clone())
+            .collect()
+    }
+
+    /// How many sessions are registered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// The typed shared state of a server, keyed by type.
+#[derive(Default, Clone)]
+pub(crate) struct StateMap {
+    values: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+}
+
+impl StateMap {
+    pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.values.insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
+    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.values
+            .get(&TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref::<T>())
+    }
+
+    pub(crate) fn contains(&self, id: TypeId) -> bool {
+        self.values.contains_key(&id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handler with every method at the SDK's default.
+    struct DummyHandler;
+    impl rmcp::ServerHandler for DummyHandler {}
+
+    #[tokio::test]
+    async fn a_session_leaves_the_table_when_it_ends() {
+        let sessions = Arc::new(Sessions::default());
+        let (transport, _other) = tokio::io::duplex(64);
+        let running = rmcp::service::serve_directly(DummyHandler, transport, None);
+        let peer = running.peer().clone();
+        let states: Vec<Arc<SessionState>> = (0..3).map(|_| Arc::default()).collect();
+        for state in &states {
+            sessions.register(peer.clone(), state);
+            sessions.register(peer.clone(), state); // twice: still once
+        }
+        assert_eq!(sessions.len(), 3);
+        drop(states);
+        assert_eq!(sessions.len(), 0);
+        running.cancellation_token().cancel();
+    }
+}
