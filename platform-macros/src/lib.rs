@@ -1,18 +1,27 @@
 //! Attribute macros of the platform MCP framework. Use them through `platform-runtime`,
 //! which re-exports them and owns the paths the expansions call.
 //!
-//! The crate is split by phase: `parse` reads attributes (darling) and rustdoc,
-//! `model` validates a function into a component model, `expand` generates code, and
-//! `paths` is the one place that names the runtime.
+//! The crate is split by phase, as serde_derive is, each module naming only those before
+//! it: `parse` reads attributes (darling) and `docs` rustdoc; `model` types what they mean
+//! (one `Component` model wherever an attribute is written); `check` holds every rule and
+//! collects every problem into one error list; `expand` runs the pipeline and generates code
+//! (never reporting errors); `paths` is the one place that names the runtime.
+//!
+//! Layers, lowest first:
+//! 1. `docs`, `paths` — rustdoc parsing; the path of the runtime
+//! 2. `parse` — darling receivers for every attribute
+//! 3. `model` — typed components, functions and policies
+//! 4. `check` — every rule, into one error list
+//! 5. `expand` — the pipeline and code generation
 
 use proc_macro::TokenStream;
 
+mod check;
 mod docs;
 mod expand;
 mod model;
 mod parse;
 mod paths;
-mod policy;
 
 /// Turn a function into an MCP tool (documented on `platform_runtime::tool`).
 #[proc_macro_attribute]
@@ -39,13 +48,13 @@ pub fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Make a struct the input of an MCP tool; `impl CallTool for …` holds the handler.
-#[proc_macro_derive(Tool, attributes(mcp))]
+#[proc_macro_derive(Tool, attributes(mcp, mcp_policy))]
 pub fn derive_tool(item: TokenStream) -> TokenStream {
     expand::derive::tool(item.into()).into()
 }
 
 /// Make a struct the arguments of an MCP prompt rendered from `#[mcp(template = "…")]`.
-#[proc_macro_derive(Prompt, attributes(mcp))]
+#[proc_macro_derive(Prompt, attributes(mcp, mcp_policy))]
 pub fn derive_prompt(item: TokenStream) -> TokenStream {
     expand::derive::prompt(item.into()).into()
 }
@@ -53,35 +62,35 @@ pub fn derive_prompt(item: TokenStream) -> TokenStream {
 /// A rate limit on a `#[tool]` (documented on `platform_runtime::rate_limit`).
 #[proc_macro_attribute]
 pub fn rate_limit(attr: TokenStream, item: TokenStream) -> TokenStream {
-    policy::standalone("rate_limit", attr.into(), item.into()).into()
+    expand::policy_attribute("rate_limit", attr.into(), item.into()).into()
 }
 
 /// Cache a `#[tool]`'s results (documented on `platform_runtime::cache`).
 #[proc_macro_attribute]
 pub fn cache(attr: TokenStream, item: TokenStream) -> TokenStream {
-    policy::standalone("cache", attr.into(), item.into()).into()
+    expand::policy_attribute("cache", attr.into(), item.into()).into()
 }
 
 /// A timeout on a `#[tool]` (documented on `platform_runtime::timeout`).
 #[proc_macro_attribute]
 pub fn timeout(attr: TokenStream, item: TokenStream) -> TokenStream {
-    policy::standalone("timeout", attr.into(), item.into()).into()
+    expand::policy_attribute("timeout", attr.into(), item.into()).into()
 }
 
 /// Retry an idempotent `#[tool]` (documented on `platform_runtime::retry`).
 #[proc_macro_attribute]
 pub fn retry(attr: TokenStream, item: TokenStream) -> TokenStream {
-    policy::standalone("retry", attr.into(), item.into()).into()
+    expand::policy_attribute("retry", attr.into(), item.into()).into()
 }
 
 /// A circuit breaker on a `#[tool]` (documented on `platform_runtime::circuit_breaker`).
 #[proc_macro_attribute]
 pub fn circuit_breaker(attr: TokenStream, item: TokenStream) -> TokenStream {
-    policy::standalone("circuit_breaker", attr.into(), item.into()).into()
+    expand::policy_attribute("circuit_breaker", attr.into(), item.into()).into()
 }
 
 /// A concurrency limit on a `#[tool]` (documented on `platform_runtime::concurrency_limit`).
 #[proc_macro_attribute]
 pub fn concurrency_limit(attr: TokenStream, item: TokenStream) -> TokenStream {
-    policy::standalone("concurrency_limit", attr.into(), item.into()).into()
+    expand::policy_attribute("concurrency_limit", attr.into(), item.into()).into()
 }

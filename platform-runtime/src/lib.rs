@@ -425,19 +425,36 @@ pub mod __private {
     pub use crate::server::{IntoComponents, ServerInfo};
     pub use crate::{Context, FromContext, IntoToolError, Params, RequestParts, State, ToolError};
 
-    /// Implemented by the hidden item `#[tool]` puts beside a free function.
+    /// Implemented by the hidden item `#[tool]` puts beside a free function, and by
+    /// `#[derive(Tool)]`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a tool",
+        label = "`tools![…]` takes `#[tool]` functions and `#[derive(Tool)]` structs",
+        note = "add `#[tool]` to the function, or `#[derive(Tool)]` (with `impl CallTool`) to the struct"
+    )]
     pub trait ToolFactory {
         /// The tool's definition.
         fn tool_def() -> ToolDef;
     }
 
     /// Implemented by the hidden item `#[resource]` puts beside a free function.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a resource",
+        label = "`resources![…]` takes `#[resource]` functions",
+        note = "add `#[resource(\"scheme://…\")]` to the function"
+    )]
     pub trait ResourceFactory {
         /// The resource's definition.
         fn resource_def() -> ResourceDef;
     }
 
-    /// Implemented by the hidden item `#[prompt]` puts beside a free function.
+    /// Implemented by the hidden item `#[prompt]` puts beside a free function, and by
+    /// `#[derive(Prompt)]`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a prompt",
+        label = "`prompts![…]` takes `#[prompt]` functions and `#[derive(Prompt)]` structs",
+        note = "add `#[prompt]` to the function, or `#[derive(Prompt)]` to the struct"
+    )]
     pub trait PromptFactory {
         /// The prompt's definition.
         fn prompt_def() -> PromptDef;

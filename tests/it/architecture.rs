@@ -1,6 +1,6 @@
 //! The shape of the code: the top-level modules of `platform-runtime` and of
-//! `platform-macros` import one another without a cycle, and the runtime's modules keep to
-//! the layer order written at the top of its `lib.rs` (and in `docs/architecture.md`).
+//! `platform-macros` import one another without a cycle, and keep to the layer order
+//! written at the top of each crate's `lib.rs` (and in `docs/architecture.md`).
 //!
 //! Imports are read from the source: every `crate::module` path (in `use` trees, types and
 //! expressions) and every `super::` path that climbs out of its top-level module. Doc
@@ -264,11 +264,11 @@ fn explain(graph: &Graph, cycle: &[String]) -> String {
         .join("\n")
 }
 
-/// The runtime's layer order, read from the `//!` header of its `lib.rs`: the lines of the
+/// A crate's layer order, read from the `//!` header of its `lib.rs`: the lines of the
 /// block between "Layers, lowest first:" and the next blank line, each `N. module, module —
 /// what`.
-fn declared_layers() -> Vec<Vec<String>> {
-    let lib = std::fs::read_to_string(root().join("platform-runtime/src/lib.rs")).expect("lib.rs");
+fn declared_layers(src: &Path) -> Vec<Vec<String>> {
+    let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
     let mut layers = Vec::new();
     let mut inside = false;
     for line in lib.lines() {
@@ -311,10 +311,10 @@ fn runtime_modules_import_without_a_cycle() {
     }
 }
 
-#[test]
-fn runtime_modules_keep_the_declared_layers() {
-    let graph = graph(&root().join("platform-runtime/src"));
-    let layers = declared_layers();
+/// Every import of the crate in `src` goes to a lower layer than its own.
+fn keeps_layers(src: &Path) {
+    let graph = graph(src);
+    let layers = declared_layers(src);
     assert!(
         layers.len() >= 5,
         "lib.rs declares its layers in a `//! Layers, lowest first:` list"
@@ -343,6 +343,16 @@ fn runtime_modules_keep_the_declared_layers() {
         }
     }
     assert!(wrong.is_empty(), "imports upward:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn runtime_modules_keep_the_declared_layers() {
+    keeps_layers(&root().join("platform-runtime/src"));
+}
+
+#[test]
+fn macro_modules_keep_the_declared_layers() {
+    keeps_layers(&root().join("platform-macros/src"));
 }
 
 #[test]

@@ -113,3 +113,75 @@ async fn derived_prompts_render_their_template() {
         .unwrap_err();
     assert_eq!(missing.code(), Some(-32602));
 }
+
+static PRICE_CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Look up a price (counts its calls).
+#[cache(ttl = "1m", scope = "public")]
+#[rate_limit(2, per = "1m")]
+#[derive(Tool, serde::Deserialize, schemars::JsonSchema)]
+#[mcp(read_only)]
+struct Price {
+    item: String,
+}
+
+impl CallTool for Price {
+    type Output = String;
+    async fn call(self, _ctx: Context) -> Result<String, ToolError> {
+        PRICE_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(format!("{}: 3", self.item))
+    }
+}
+
+#[tokio::test]
+async fn policies_on_a_derived_tool_are_enforced() {
+    let server = Server::builder("derive")
+        .tools(tools![Price])
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server).await.unwrap();
+    let first = client
+        .call_tool("price", json!({ "item": "tea" }))
+        .await
+        .unwrap();
+    let second = client
+        .call_tool("price", json!({ "item": "tea" }))
+        .await
+        .unwrap();
+    assert_eq!(first.text(), "tea: 3");
+    assert_eq!(second.text(), "tea: 3");
+    // The second call was a cache hit: the handler ran once.
+    assert_eq!(PRICE_CALLS.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // The rate limit sits outside the cache: two calls per minute, whatever they hit.
+    let third = client
+        .call_tool("price", json!({ "item": "tea" }))
+        .await
+        .unwrap();
+    assert!(third.is_error(), "{third:?}");
+}
+
+/// Wait a while.
+#[tool(read_only, idempotent)]
+#[timeout("1m30s")]
+#[cache(ttl = "250ms")]
+#[retry(attempts = 2, backoff = "1h", max_backoff = "1d")]
+#[circuit_breaker(window = "2m", cooldown = "45s")]
+#[rate_limit(3, per = "1h30m")]
+fn wait() -> &'static str {
+    "waited"
+}
+
+#[test]
+fn the_macros_and_the_runtime_read_durations_alike() {
+    use platform_runtime::middleware::policy::parse_duration;
+    let tool = tools![wait].remove(0);
+    let p = tool.policy_set();
+    let d = |text: &str| parse_duration(text).unwrap();
+    assert_eq!(p.timeout, Some(d("1m30s")));
+    assert_eq!(p.cache.as_ref().unwrap().ttl, d("250ms"));
+    let retry = p.retry.as_ref().unwrap();
+    assert_eq!((retry.backoff, retry.max_backoff), (d("1h"), d("1d")));
+    let breaker = p.circuit_breaker.as_ref().unwrap();
+    assert_eq!((breaker.window, breaker.cooldown), (d("2m"), d("45s")));
+    assert_eq!(p.rate_limit.as_ref().unwrap().per, d("1h30m"));
+}

@@ -1,81 +1,13 @@
-//! The definition expression of one component (`ToolDef`, `ResourceDef`, `PromptDef`).
+//! The definition expression of one function component (`ToolDef`, `ResourceDef`,
+//! `PromptDef`), from its checked model. Generates only: every rule was checked before.
 
-use std::collections::BTreeSet;
-
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
-use crate::model::{FnModel, Kind, ParamKind, check_name, is_option};
-use crate::parse::{PromptArgs, ResourceArgs, StringList, ToolArgs};
+use crate::model::{Component, FnModel, Options, ParamKind, is_option};
+use crate::parse::StringList;
 use crate::paths::Runtime;
-
-/// The parsed options of a component attribute.
-pub(crate) enum ComponentAttrs {
-    Tool(ToolArgs),
-    Resource(syn::LitStr, ResourceArgs),
-    Prompt(PromptArgs),
-}
-
-impl ComponentAttrs {
-    pub(crate) fn empty(kind: Kind) -> Self {
-        match kind {
-            Kind::Tool => Self::Tool(ToolArgs::default()),
-            Kind::Resource => Self::Resource(
-                syn::LitStr::new("invalid://", Span::call_site()),
-                ResourceArgs::default(),
-            ),
-            Kind::Prompt => Self::Prompt(PromptArgs::default()),
-        }
-    }
-
-    pub(crate) fn krate(&self) -> Option<&syn::Path> {
-        match self {
-            Self::Tool(a) => a.krate.as_ref(),
-            Self::Resource(_, a) => a.krate.as_ref(),
-            Self::Prompt(a) => a.krate.as_ref(),
-        }
-    }
-
-    fn name(&self) -> Option<&syn::LitStr> {
-        match self {
-            Self::Tool(a) => a.name.as_ref(),
-            Self::Resource(_, a) => a.name.as_ref(),
-            Self::Prompt(a) => a.name.as_ref(),
-        }
-    }
-
-    fn title(&self) -> Option<&syn::LitStr> {
-        match self {
-            Self::Tool(a) => a.title.as_ref(),
-            Self::Resource(_, a) => a.title.as_ref(),
-            Self::Prompt(a) => a.title.as_ref(),
-        }
-    }
-
-    fn description(&self) -> Option<&syn::LitStr> {
-        match self {
-            Self::Tool(a) => a.description.as_ref(),
-            Self::Resource(_, a) => a.description.as_ref(),
-            Self::Prompt(a) => a.description.as_ref(),
-        }
-    }
-}
-
-/// The component's name and the span to report a duplicate at: the tool or prompt name,
-/// or the resource URI.
-pub(crate) fn identity(attrs: &ComponentAttrs, model: &FnModel) -> (String, Span) {
-    if let ComponentAttrs::Resource(uri, _) = attrs {
-        return (uri.value(), uri.span());
-    }
-    match attrs.name() {
-        Some(name) => (name.value(), name.span()),
-        None => (
-            model.ident.to_string().trim_start_matches("r#").to_owned(),
-            model.ident.span(),
-        ),
-    }
-}
 
 pub(crate) fn opt_bool(value: Option<bool>, private: &TokenStream) -> TokenStream {
     match value {
@@ -98,120 +30,19 @@ pub(crate) fn tags(tags: Option<&StringList>) -> Option<TokenStream> {
     })
 }
 
-/// The variables of a URI template, checked with the runtime's grammar.
-fn template_variables(uri: &syn::LitStr) -> Result<Vec<String>, String> {
-    let text = uri.value();
-    let mut vars = Vec::new();
-    let mut rest = text.as_str();
-    let mut last_was_var = false;
-    let mut started = false;
-    while let Some(open) = rest.find('{') {
-        if open > 0 {
-            last_was_var = false;
-        }
-        if started && open == 0 && last_was_var {
-            return Err("two variables must be separated by literal text, like `{a}/{b}`".into());
-        }
-        let after = &rest[open + 1..];
-        let close = after.find('}').ok_or("`{` without a closing `}`")?;
-        let raw = &after[..close];
-        let name = raw.strip_suffix('*').unwrap_or(raw);
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "`{{{raw}}}` is not supported: use `{{name}}` for one path segment or `{{name*}}` for the rest of the path"
-            ));
-        }
-        if vars.iter().any(|v| v == name) {
-            return Err(format!("variable `{name}` appears twice"));
-        }
-        vars.push(name.to_owned());
-        last_was_var = true;
-        started = true;
-        rest = &after[close + 1..];
-    }
-    if rest.contains('}') {
-        return Err("`}` without an opening `{`".into());
-    }
-    if !text.contains("://") && !text.contains(':') {
-        return Err(
-            "a resource URI needs a scheme, like `docs://{name}` or `file:///{path*}`".into(),
-        );
-    }
-    Ok(vars)
-}
-
-/// Generate the definition expression.
+/// Generate the definition expression of a checked function component.
 pub(crate) fn definition(
-    kind: Kind,
-    attrs: &ComponentAttrs,
+    c: &Component<'_>,
     model: &FnModel,
     runtime: &Runtime,
-    in_server: bool,
     policies: &TokenStream,
-    errors: &mut darling::error::Accumulator,
 ) -> TokenStream {
     let private = runtime.private();
+    let in_server = model.has_receiver;
     // Tools and prompts are addressed by name; a resource by its URI, and its name (the
     // function's, or `name = …`) is only a label.
-    let name = match attrs.name() {
-        Some(name) => name.value(),
-        None => model.ident.to_string().trim_start_matches("r#").to_owned(),
-    };
-    if let Some(lit) = attrs.name() {
-        check_name(kind, lit, errors);
-    }
-    let description = attrs
-        .description()
-        .map(syn::LitStr::value)
-        .or_else(|| model.docs.description.clone());
-    if kind == Kind::Tool && description.is_none() {
-        errors.push(
-            darling::Error::custom(format!(
-                "tool `{name}` has no description: the model reads it to decide when to call the tool\nhelp: add a doc comment above the function (`/// What the tool does.`) or `#[tool(description = \"…\")]`"
-            ))
-            .with_span(&model.ident),
-        );
-    }
-    let description = description.unwrap_or_default();
-
-    // Resource templates: the variables and the plain parameters must agree.
-    if let ComponentAttrs::Resource(uri, _) = attrs {
-        match template_variables(uri) {
-            Err(reason) => errors.push(
-                darling::Error::custom(format!("invalid URI template: {reason}")).with_span(uri),
-            ),
-            Ok(vars) => {
-                let params: BTreeSet<&str> = model.arguments().map(|(_, n, _)| n).collect();
-                for var in &vars {
-                    if !params.contains(var.as_str()) {
-                        errors.push(
-                            darling::Error::custom(format!(
-                                "the URI template has a variable `{{{var}}}` but the function has no parameter `{var}`\nhelp: add a parameter `{var}: String`, or remove `{{{var}}}` from the template"
-                            ))
-                            .with_span(uri),
-                        );
-                    }
-                }
-                for (param, name, _) in model.arguments() {
-                    if !vars.iter().any(|v| v == name) {
-                        errors.push(
-                            darling::Error::custom(format!(
-                                "parameter `{name}` is not a variable of the URI template `{}`\nhelp: add `{{{name}}}` to the template, or make the parameter an extractor such as `Context`",
-                                uri.value()
-                            ))
-                            .with_span(&param.ty),
-                        );
-                    }
-                }
-                if let Some(p) = model.params_type() {
-                    errors.push(
-                        darling::Error::custom("a resource takes its template variables as separate parameters, not `Params<T>`")
-                            .with_span(p),
-                    );
-                }
-            }
-        }
-    }
+    let name = c.name();
+    let description = c.description.clone().unwrap_or_default();
 
     // Registration: each parameter type is checked once, at a call spanned at that type,
     // which returns the function the request path uses.
@@ -302,14 +133,19 @@ pub(crate) fn definition(
         let __platform_out = #call;
         #unwrap_result
     };
-    let title = attrs.title().map(|t| quote!(.title(#t)));
+    let title = c
+        .options
+        .common()
+        .title
+        .as_ref()
+        .map(|t| quote!(.title(#t)));
     let states: Vec<_> = model
         .states()
         .map(|ty| quote_spanned!(ty.span()=> .require_state::<#ty>()))
         .collect();
 
-    match attrs {
-        ComponentAttrs::Tool(args) => {
+    match c.options {
+        Options::Tool(args) => {
             let kind_expr = quote_spanned! {out_span=>
                 {
                     #[allow(unused_imports)]
@@ -319,16 +155,8 @@ pub(crate) fn definition(
                     output
                 }
             };
-            let annotations = annotations(
-                [
-                    args.read_only,
-                    args.destructive,
-                    args.idempotent,
-                    args.open_world,
-                ],
-                &private,
-            );
-            let tags = tags(args.tags.as_ref());
+            let annotations = annotations(args.base.hints(), &private);
+            let tags = tags(args.base.tags.as_ref());
             let icons = args.icons.as_ref().map(|list| {
                 let icons = list.0.iter().map(|i| quote!(.icon(#i, #private::None)));
                 quote!(#(#icons)*)
@@ -361,7 +189,7 @@ pub(crate) fn definition(
                 #title #annotations #tags #icons #meta #enabled #policies #(#states)*
             }}
         }
-        ComponentAttrs::Resource(uri, args) => {
+        Options::Resource(uri, args) => {
             let kind_expr = quote_spanned! {out_span=>
                 {
                     #[allow(unused_imports)]
@@ -394,7 +222,7 @@ pub(crate) fn definition(
                 #(#states)*
             }}
         }
-        ComponentAttrs::Prompt(_) => {
+        Options::Prompt(_) | Options::Derive(_) => {
             let description = (!description.is_empty()).then(|| quote!(.description(#description)));
             let converter = quote_spanned!(out_span=> #private::prompt_converter::<#ok>());
             quote! {{

@@ -1,6 +1,7 @@
 //! `#[derive(Tool)]` and `#[derive(Prompt)]`: a struct is the input; options come from the
 //! `#[mcp(…)]` helper attribute (named apart from `#[tool]`/`#[prompt]`, which are attribute
-//! macros of their own).
+//! macros of their own), policies from the `#[mcp_policy(…)]` helpers the policy
+//! attributes leave on the struct. The same parse → model → check → expand as functions.
 
 use darling::FromMeta as _;
 use proc_macro2::TokenStream;
@@ -8,8 +9,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
 use super::def;
+use crate::check;
 use crate::docs;
-use crate::model::{Kind, check_name, is_option};
+use crate::model::{self, Component, Kind, Options, Place, is_option};
 use crate::parse::{self, DeriveArgs};
 use crate::paths::Runtime;
 
@@ -67,34 +69,13 @@ fn named_fields<'a>(
     }
 }
 
-/// The component's name: the one given (checked), or the struct's name in snake case.
-fn component_name(
-    given: Option<&syn::LitStr>,
-    kind: Kind,
-    ident: &syn::Ident,
-    errors: &mut darling::error::Accumulator,
-) -> String {
-    match given {
-        Some(lit) => {
-            check_name(kind, lit, errors);
-            lit.value()
-        }
-        None => to_snake(&ident.to_string()),
-    }
-}
-
+/// The registration impl around the definition, or around the errors and a stub.
 fn finish(
     errors: darling::error::Accumulator,
     body: TokenStream,
     imp: impl FnOnce(TokenStream) -> TokenStream,
 ) -> TokenStream {
-    match errors.finish() {
-        Ok(()) => imp(body),
-        Err(error) => {
-            let error = error.write_errors();
-            imp(quote!({ #error ::core::unreachable!() }))
-        }
-    }
+    imp(super::body_or_errors(errors, body))
 }
 
 /// `#[derive(Tool)]`.
@@ -104,43 +85,38 @@ pub(crate) fn tool(item: TokenStream) -> TokenStream {
         Err(e) => return e.to_compile_error(),
     };
     let mut errors = darling::Error::accumulator();
-    let args = helper_args(&input.attrs, &mut errors);
-    if args.template.is_some() {
-        errors.push(
-            darling::Error::custom("`template` belongs to `#[derive(Prompt)]`")
-                .with_span(&input.ident),
-        );
-    }
+    // Parse.
+    let options = Options::Derive(helper_args(&input.attrs, &mut errors));
+    let policy_attrs = parse::policy::from_helpers(&input.attrs, &mut errors);
+    // Model.
+    let policies = model::policy::build(policy_attrs, &mut errors);
     let _ = named_fields(&input, "Tool", &mut errors);
-    let runtime = Runtime::new(args.krate.as_ref());
-    let private = runtime.private();
     let ident = &input.ident;
-    let name = component_name(args.name.as_ref(), Kind::Tool, ident, &mut errors);
-    let description = args
-        .description
-        .as_ref()
-        .map(syn::LitStr::value)
-        .or_else(|| docs::parse(&input.attrs).description);
-    if description.is_none() {
-        errors.push(
-            darling::Error::custom(format!(
-                "tool `{name}` has no description: the model reads it to decide when to call the tool\nhelp: add a doc comment above the struct (`/// What the tool does.`) or `#[mcp(description = \"…\")]`"
-            ))
-            .with_span(ident),
-        );
-    }
-    let description = description.unwrap_or_default();
-    let title = args.title.as_ref().map(|t| quote!(.title(#t)));
-    let annotations = def::annotations(
-        [
-            args.read_only,
-            args.destructive,
-            args.idempotent,
-            args.open_world,
-        ],
-        &private,
-    );
-    let tags = def::tags(args.tags.as_ref());
+    let component = Component {
+        kind: Kind::Tool,
+        place: Place::Derive,
+        ident,
+        options: &options,
+        description: options
+            .common()
+            .description
+            .as_ref()
+            .map(syn::LitStr::value)
+            .or_else(|| docs::parse(&input.attrs).description),
+        function: None,
+        policies: &policies,
+    };
+    // Check.
+    check::component(&component, &mut errors);
+    // Expand.
+    let runtime = Runtime::new(options.krate());
+    let private = runtime.private();
+    let name = component.name();
+    let description = component.description.clone().unwrap_or_default();
+    let title = options.common().title.as_ref().map(|t| quote!(.title(#t)));
+    let annotations = def::annotations(component.hints(), &private);
+    let tags = options.tool().and_then(|t| def::tags(t.tags.as_ref()));
+    let policies = super::policy::tokens(&policies, &private);
     let span = ident.span();
     let body = quote_spanned! {span=>
         let (__platform_schema, __platform_take) = #private::whole::<#ident>();
@@ -167,7 +143,7 @@ pub(crate) fn tool(item: TokenStream) -> TokenStream {
                 __platform_convert(__platform_value, __platform_shape)
             },
         )
-        #title #annotations #tags
+        #title #annotations #tags #policies
     };
     finish(errors, body, |body| {
         quote! {
@@ -189,12 +165,13 @@ pub(crate) fn prompt(item: TokenStream) -> TokenStream {
         Err(e) => return e.to_compile_error(),
     };
     let mut errors = darling::Error::accumulator();
-    let args = helper_args(&input.attrs, &mut errors);
+    // Parse.
+    let options = Options::Derive(helper_args(&input.attrs, &mut errors));
+    let policy_attrs = parse::policy::from_helpers(&input.attrs, &mut errors);
+    // Model.
+    let policies = model::policy::build(policy_attrs, &mut errors);
     let fields = named_fields(&input, "Prompt", &mut errors);
-    let runtime = Runtime::new(args.krate.as_ref());
-    let private = runtime.private();
     let ident = &input.ident;
-    let name = component_name(args.name.as_ref(), Kind::Prompt, ident, &mut errors);
     let field_names: Vec<String> = fields
         .iter()
         .filter_map(|f| {
@@ -203,54 +180,38 @@ pub(crate) fn prompt(item: TokenStream) -> TokenStream {
                 .map(|i| i.to_string().trim_start_matches("r#").to_owned())
         })
         .collect();
-    let template = match &args.template {
-        Some(t) => t.clone(),
-        None => {
-            errors.push(
-                darling::Error::custom(
-                    "`#[derive(Prompt)]` needs a template\nhelp: add `#[mcp(template = \"Review this {code}\")]`, with `{field}` placeholders",
-                )
-                .with_span(ident),
-            );
-            syn::LitStr::new("", ident.span())
-        }
+    let component = Component {
+        kind: Kind::Prompt,
+        place: Place::Derive,
+        ident,
+        options: &options,
+        description: options
+            .common()
+            .description
+            .as_ref()
+            .map(syn::LitStr::value)
+            .or_else(|| docs::parse(&input.attrs).description),
+        function: None,
+        policies: &policies,
     };
-    let mut used = Vec::new();
-    match placeholders(&template.value()) {
-        Err(reason) => errors.push(
-            darling::Error::custom(format!("invalid template: {reason}")).with_span(&template),
-        ),
-        Ok(names) => {
-            for placeholder in names {
-                if field_names.contains(&placeholder) {
-                    if !used.contains(&placeholder) {
-                        used.push(placeholder);
-                    }
-                } else {
-                    let hint = match darling_suggest(&placeholder, &field_names) {
-                        Some(s) => format!("did you mean `{{{s}}}`?"),
-                        None if field_names.is_empty() => "the struct has no fields".to_owned(),
-                        None => format!("the fields are: {}", field_names.join(", ")),
-                    };
-                    errors.push(
-                        darling::Error::custom(format!(
-                            "template placeholder `{{{placeholder}}}` is not a field of `{ident}`\nhelp: {hint}"
-                        ))
-                        .with_span(&template),
-                    );
-                }
-            }
-        }
-    }
-    let description = args
+    // Check.
+    check::component(&component, &mut errors);
+    let template = match &options {
+        Options::Derive(args) => args.template.clone(),
+        _ => None,
+    };
+    let used = check::prompt_template(template.as_ref(), &field_names, ident, &mut errors);
+    // Expand.
+    let template = template.unwrap_or_else(|| syn::LitStr::new("", ident.span()));
+    let runtime = Runtime::new(options.krate());
+    let private = runtime.private();
+    let name = component.name();
+    let description = component
         .description
-        .as_ref()
-        .map(syn::LitStr::value)
-        .or_else(|| docs::parse(&input.attrs).description);
-    let description = description
+        .clone()
         .filter(|d| !d.is_empty())
         .map(|d| quote!(.description(#d)));
-    let title = args.title.as_ref().map(|t| quote!(.title(#t)));
+    let title = options.common().title.as_ref().map(|t| quote!(.title(#t)));
     // `used` holds only placeholders that matched a named field above.
     let used_fields = fields.iter().filter_map(|f| {
         let member = f.ident.as_ref()?;
@@ -297,97 +258,4 @@ pub(crate) fn prompt(item: TokenStream) -> TokenStream {
             };
         }
     })
-}
-
-/// The `{name}` placeholders of a template; `{{` and `}}` are literal braces.
-fn placeholders(template: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut chars = template.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-            }
-            '{' => {
-                let mut name = String::new();
-                loop {
-                    match chars.next() {
-                        Some('}') => break,
-                        Some(c) => name.push(c),
-                        None => {
-                            return Err(
-                                "`{` without a closing `}` (write `{{` for a literal brace)".into(),
-                            );
-                        }
-                    }
-                }
-                if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                    return Err(format!(
-                        "`{{{name}}}` is not a placeholder: use `{{field}}` with a field name, or `{{{{` for a literal brace"
-                    ));
-                }
-                out.push(name);
-            }
-            '}' => {
-                return Err("`}` without an opening `{` (write `}}` for a literal brace)".into());
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// The closest field name, by edit distance.
-fn darling_suggest(name: &str, candidates: &[String]) -> Option<String> {
-    candidates
-        .iter()
-        .map(|c| (strsim::levenshtein(name, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.clone())
-}
-
-/// `SearchCatalogue` → `search_catalogue`.
-fn to_snake(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_found_and_braces_escape() {
-        assert_eq!(
-            placeholders("Review {code} in {lang} {{not}}").unwrap(),
-            ["code", "lang"]
-        );
-        assert!(placeholders("open {").is_err());
-        assert!(placeholders("{a b}").is_err());
-    }
-
-    #[test]
-    fn suggestions_pick_the_nearest_field() {
-        let fields = vec!["language".to_owned(), "code".to_owned()];
-        assert_eq!(
-            darling_suggest("langauge", &fields).as_deref(),
-            Some("language")
-        );
-        assert_eq!(darling_suggest("zzzzzz", &fields), None);
-        assert_eq!(to_snake("SearchCatalogue"), "search_catalogue");
-    }
 }

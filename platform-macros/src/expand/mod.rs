@@ -1,36 +1,33 @@
-//! Code generation: one definition expression per component, wrapped for free functions
-//! (a hidden factory beside the function) or for `#[server]` impl blocks.
+//! The macros' pipeline, and phase 4, expand. Each entry point runs parse → model → check
+//! and, with every problem collected in one error list, generates code: one definition
+//! expression per component, wrapped for free functions (a hidden factory beside the
+//! function), for `#[server]` impl blocks, or for derived structs. Expansion never reports an
+//! error; with errors it still emits the user's item and a registration stub, so one
+//! mistake gives one error.
 
 mod def;
 pub(crate) mod derive;
+mod policy;
 #[cfg(test)]
 mod tests;
-
-use std::collections::HashMap;
 
 use darling::FromMeta as _;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
-use crate::model::{self, Kind};
-use crate::parse::{self, PromptArgs, ServerArgs, ToolArgs};
+use crate::check;
+use crate::model::{self, Component, Kind, Options, Place};
+use crate::parse::{self, ServerArgs};
 use crate::paths::Runtime;
 
-pub(crate) use def::ComponentAttrs;
-
-/// Parse the options of one component attribute.
-fn component_attrs(kind: Kind, tokens: TokenStream, span: Span) -> darling::Result<ComponentAttrs> {
-    match kind {
-        Kind::Tool => Ok(ComponentAttrs::Tool(ToolArgs::from_list(&parse::nested(
-            tokens,
-        )?)?)),
-        Kind::Prompt => Ok(ComponentAttrs::Prompt(PromptArgs::from_list(
-            &parse::nested(tokens)?,
-        )?)),
-        Kind::Resource => {
-            let (uri, args) = parse::resource_args(tokens, span)?;
-            Ok(ComponentAttrs::Resource(uri, args))
+/// The registration body: the definition, or on errors the errors and an unreachable stub.
+fn body_or_errors(errors: darling::error::Accumulator, body: TokenStream) -> TokenStream {
+    match errors.finish() {
+        Ok(()) => body,
+        Err(error) => {
+            let error = error.write_errors();
+            quote!({ #error ::core::unreachable!() })
         }
     }
 }
@@ -49,36 +46,44 @@ pub(crate) fn component(kind: Kind, attr: TokenStream, item: TokenStream) -> Tok
         }
     };
     let mut errors = darling::Error::accumulator();
-    let attrs = errors
-        .handle(component_attrs(kind, attr, function.sig.ident.span()))
-        .unwrap_or_else(|| ComponentAttrs::empty(kind));
+    // Parse.
+    let options = errors
+        .handle(parse::component_options(
+            kind,
+            attr,
+            function.sig.ident.span(),
+        ))
+        .unwrap_or_else(|| Options::empty(kind));
     let marked = model::strip_extract_markers(&mut function.sig);
-    let runtime = Runtime::new(attrs.krate());
-    let private = runtime.private();
-    let policies = crate::policy::extract(&mut function.attrs, &private, &mut errors);
-    check_policies(kind, &attrs, &policies, &mut errors);
-    let model = model::analyze(
+    let policy_attrs = parse::policy::take(&mut function.attrs, &mut errors);
+    // Model.
+    let policies = model::policy::build(policy_attrs, &mut errors);
+    let model = model::analyze(kind, &function.attrs, &function.sig, &marked, &mut errors);
+    let component = Component {
         kind,
-        &function.attrs,
-        &function.sig,
-        &marked,
-        false,
-        &mut errors,
-    );
+        place: Place::Function,
+        ident: &function.sig.ident,
+        options: &options,
+        description: description(&options, model.docs.description.clone()),
+        function: Some(&model),
+        policies: &policies,
+    };
+    // Check.
+    check::component(&component, &mut errors);
     if model.has_receiver {
         // A method outside `#[server]`: the error says so; no factory, which could not be
         // placed inside an impl block anyway.
         let error = errors.finish().err().map(darling::Error::write_errors);
         return quote!(#error #function);
     }
+    // Expand.
+    let runtime = Runtime::new(options.krate());
+    let private = runtime.private();
     let def = def::definition(
-        kind,
-        &attrs,
+        &component,
         &model,
         &runtime,
-        false,
-        &policies.tokens(&private),
-        &mut errors,
+        &policy::tokens(&policies, &private),
     );
     let ident = &function.sig.ident;
     let vis = &function.vis;
@@ -91,14 +96,8 @@ pub(crate) fn component(kind: Kind, attr: TokenStream, item: TokenStream) -> Tok
         ),
         Kind::Prompt => (quote!(PromptFactory), quote!(prompt_def), quote!(PromptDef)),
     };
-    let body = match errors.finish() {
-        Ok(()) => def,
-        Err(error) => {
-            let error = error.write_errors();
-            // Keep the factory so `tools![…]` at the call site does not add a second error.
-            quote!({ #error ::core::unreachable!() })
-        }
-    };
+    // On errors the factory stays, so `tools![…]` at the call site adds no second error.
+    let body = body_or_errors(errors, def);
     let doc = format!(
         "Registration of the `{ident}` {} (generated by `#[{}]`).",
         kind.attr(),
@@ -122,67 +121,23 @@ pub(crate) fn component(kind: Kind, attr: TokenStream, item: TokenStream) -> Tok
     }
 }
 
-/// The names of the attributes `#[server]` reads on methods.
-pub(crate) fn component_kind(attr: &syn::Attribute) -> Option<Kind> {
-    let last = attr.path().segments.last()?.ident.to_string();
-    match last.as_str() {
-        "tool" => Some(Kind::Tool),
-        "resource" => Some(Kind::Resource),
-        "prompt" => Some(Kind::Prompt),
-        _ => None,
-    }
+/// The description: `description = …`, else the doc comment's.
+fn description(options: &Options, docs: Option<String>) -> Option<String> {
+    options
+        .common()
+        .description
+        .as_ref()
+        .map(syn::LitStr::value)
+        .or(docs)
 }
 
-fn attr_tokens(attr: &syn::Attribute) -> TokenStream {
-    match &attr.meta {
-        syn::Meta::List(list) => list.tokens.clone(),
-        _ => TokenStream::new(),
-    }
-}
-
-/// Policies apply to tools; `#[retry]` needs an idempotent tool and `#[cache]` one without
-/// side effects.
-fn check_policies(
+/// A method's parts after parse and model, before the checks.
+struct Method {
+    index: usize,
     kind: Kind,
-    attrs: &ComponentAttrs,
-    policies: &crate::policy::PolicySet,
-    errors: &mut darling::error::Accumulator,
-) {
-    let ComponentAttrs::Tool(args) = attrs else {
-        if !policies.is_empty() {
-            errors.push(darling::Error::custom(format!(
-                "policy attributes apply to tools, not to a `#[{}]`\nhelp: remove them, or wrap the server with a middleware layer",
-                kind.attr()
-            )));
-        }
-        return;
-    };
-    if let Some(span) = policies.retry
-        && args.idempotent != Some(true)
-    {
-        errors.push(
-            darling::Error::custom(
-                "`#[retry]` on a tool that is not idempotent: a retried call may run twice\nhelp: mark the tool `#[tool(idempotent)]` if repeating it is safe, or remove `#[retry]`",
-            )
-            .with_span(&span),
-        );
-    }
-    if let Some(span) = policies.cache
-        && args.read_only != Some(true)
-        && args.destructive != Some(false)
-    {
-        let reason = if args.destructive == Some(true) {
-            "a destructive tool"
-        } else {
-            "a tool that may have side effects (tools are destructive unless marked otherwise)"
-        };
-        errors.push(
-            darling::Error::custom(format!(
-                "`#[cache]` on {reason}: a cached call skips them\nhelp: mark the tool `read_only` (or `destructive = false`) if repeating it is safe, or remove `#[cache]`"
-            ))
-            .with_span(&span),
-        );
-    }
+    options: Options,
+    model: model::FnModel,
+    policies: model::policy::Policies,
 }
 
 /// `#[server]` on an `impl` block.
@@ -202,109 +157,88 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
     let args = errors
         .handle(parse::nested(attr).and_then(|n| ServerArgs::from_list(&n)))
         .unwrap_or_default();
-    if let Some((_, path, _)) = &block.trait_ {
-        errors.push(
-            darling::Error::custom(
-                "`#[server]` goes on an inherent `impl` block, not a trait impl",
-            )
-            .with_span(path),
-        );
-    }
-    if !block.generics.params.is_empty() {
-        errors.push(
-            darling::Error::custom("a `#[server]` type cannot be generic yet\nhelp: wrap the generic type in a concrete one")
-                .with_span(&block.generics),
-        );
-    }
-    let runtime = Runtime::new(args.krate.as_ref());
-    let private = runtime.private();
-    let mut defs = Vec::new();
-    let mut seen: HashMap<(u8, String), Span> = HashMap::new();
-    for item in &mut block.items {
+    check::server_block(&block, &mut errors);
+    // Parse and model every method; the component attributes come off the items.
+    let mut methods = Vec::new();
+    for (index, item) in block.items.iter_mut().enumerate() {
         let syn::ImplItem::Fn(method) = item else {
             continue;
         };
-        let mut found: Vec<(Kind, syn::Attribute)> = Vec::new();
-        method.attrs.retain(|attr| match component_kind(attr) {
-            Some(kind) => {
-                found.push((kind, attr.clone()));
-                false
-            }
-            None => true,
-        });
+        let mut found: Vec<syn::Attribute> = Vec::new();
+        method
+            .attrs
+            .retain(|attr| match parse::component_kind(attr) {
+                Some(_) => {
+                    found.push(attr.clone());
+                    false
+                }
+                None => true,
+            });
         let marked = model::strip_extract_markers(&mut method.sig);
-        let policies = crate::policy::extract(&mut method.attrs, &private, &mut errors);
-        if found.is_empty() && !policies.is_empty() {
-            errors.push(
-                darling::Error::custom(
-                    "tool policies need `#[tool]` on the method\nhelp: add `#[tool]`, or remove the policy attributes",
-                )
-                .with_span(&method.sig.ident),
-            );
-        }
-        if found.len() > 1 {
-            errors.push(
-                darling::Error::custom(
-                    "a method can be only one of `#[tool]`, `#[resource]`, `#[prompt]`",
-                )
-                .with_span(&found[1].1),
-            );
-        }
-        let Some((kind, attr)) = found.into_iter().next() else {
+        let policy_attrs = parse::policy::take(&mut method.attrs, &mut errors);
+        let policies = model::policy::build(policy_attrs, &mut errors);
+        check::method_attributes(method, &found, &policies, &mut errors);
+        let Some(attr) = found.first() else {
             continue;
         };
-        let Some(attrs) = errors.handle(component_attrs(kind, attr_tokens(&attr), attr.span()))
-        else {
-            continue;
-        };
-        let model = model::analyze(kind, &method.attrs, &method.sig, &marked, true, &mut errors);
-        if !model.has_receiver {
-            errors.push(
-                darling::Error::custom(format!(
-                    "a `#[{}]` in a `#[server]` block must take `&self`\nhelp: add `&self`, or move the function out of the impl block and register it with `tools![…]`",
-                    kind.attr()
-                ))
-                .with_span(&method.sig.ident),
-            );
-            continue;
-        }
-        let (key, span) = def::identity(&attrs, &model);
-        let slot = match kind {
-            Kind::Tool => 0,
-            Kind::Resource => 1,
-            Kind::Prompt => 2,
-        };
-        if seen.contains_key(&(slot, key.clone())) {
-            let what = match kind {
-                Kind::Tool => "tool name",
-                Kind::Resource => "resource URI",
-                Kind::Prompt => "prompt name",
-            };
-            errors.push(
-                darling::Error::custom(format!(
-                    "duplicate {what} `{key}` in this server\nhelp: give one of them another name with `name = \"…\"`"
-                ))
-                .with_span(&span),
-            );
-            continue;
-        }
-        seen.insert((slot, key), span);
-        let def = def::definition(
+        let kind = parse::component_kind(attr).unwrap_or(Kind::Tool);
+        let Some(options) = errors.handle(parse::component_options(
             kind,
-            &attrs,
-            &model,
-            &runtime,
-            true,
-            &policies.tokens(&private),
-            &mut errors,
-        );
-        let adder = match kind {
-            Kind::Tool => quote!(tool),
-            Kind::Resource => quote!(resource),
-            Kind::Prompt => quote!(prompt),
+            parse::attr_tokens(attr),
+            attr.span(),
+        )) else {
+            continue;
         };
-        defs.push(quote!(.#adder(#def)));
+        let model = model::analyze(kind, &method.attrs, &method.sig, &marked, &mut errors);
+        methods.push(Method {
+            index,
+            kind,
+            options,
+            model,
+            policies,
+        });
     }
+    // Check every component, and their names together.
+    let mut unique = check::Unique::default();
+    let mut components = Vec::new();
+    for method in &methods {
+        let syn::ImplItem::Fn(item) = &block.items[method.index] else {
+            continue;
+        };
+        let component = Component {
+            kind: method.kind,
+            place: Place::Method,
+            ident: &item.sig.ident,
+            options: &method.options,
+            description: description(&method.options, method.model.docs.description.clone()),
+            function: Some(&method.model),
+            policies: &method.policies,
+        };
+        check::component(&component, &mut errors);
+        if unique.add(&component, &mut errors) {
+            components.push((component, method));
+        }
+    }
+    // Expand.
+    let runtime = Runtime::new(args.krate.as_ref());
+    let private = runtime.private();
+    let defs: Vec<TokenStream> = components
+        .iter()
+        .map(|(component, method)| {
+            let def = def::definition(
+                component,
+                &method.model,
+                &runtime,
+                &policy::tokens(&method.policies, &private),
+            );
+            let adder = match method.kind {
+                Kind::Tool => quote!(tool),
+                Kind::Resource => quote!(resource),
+                Kind::Prompt => quote!(prompt),
+            };
+            quote!(.#adder(#def))
+        })
+        .collect();
     let self_ty = &block.self_ty;
     let name = match &args.name {
         Some(name) => quote!(#name),
@@ -322,16 +256,13 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
         Some(t) => quote!(#private::Some(#t.to_owned())),
         None => quote!(#private::None),
     };
-    let body = match errors.finish() {
-        Ok(()) => quote! {
+    let body = body_or_errors(
+        errors,
+        quote! {
             let __platform_this = #private::Arc::new(self);
             #private::Components::new() #(#defs)*
         },
-        Err(error) => {
-            let error = error.write_errors();
-            quote!({ #error ::core::unreachable!() })
-        }
-    };
+    );
     let span = self_ty.span();
     let impl_tokens = quote_spanned! {span=>
         const _: () = {
@@ -353,4 +284,80 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
         #block
         #impl_tokens
     }
+}
+
+/// A policy attribute expanded on its own: it came before `#[tool]` on a function, or it is
+/// on a struct (which `#[derive(Tool)]` reads).
+pub(crate) fn policy_attribute(
+    name: &'static str,
+    args: TokenStream,
+    item: TokenStream,
+) -> TokenStream {
+    if let Ok(input) = syn::parse2::<syn::DeriveInput>(item.clone()) {
+        return policy_on_struct(name, args, input);
+    }
+    let mut function: syn::ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(_) => {
+            let message = format!(
+                "`#[{name}]` goes on a `#[tool]` function or method, or on a `#[derive(Tool)]` struct"
+            );
+            let error = syn::Error::new(Span::call_site(), message).to_compile_error();
+            return quote!(#error #item);
+        }
+    };
+    // Put this policy back among the attributes and expand the component attribute, which
+    // reads them all.
+    let Some(position) = function
+        .attrs
+        .iter()
+        .position(|a| parse::component_kind(a).is_some())
+    else {
+        let message = format!(
+            "`#[{name}]` is a tool policy, but this function is not a tool\nhelp: add `#[tool]` to the function, or remove `#[{name}]`"
+        );
+        let error = syn::Error::new(Span::call_site(), message).to_compile_error();
+        return quote!(#error #function);
+    };
+    let attr = function.attrs.remove(position);
+    let kind = parse::component_kind(&attr).unwrap_or(Kind::Tool);
+    let ident = syn::Ident::new(name, Span::call_site());
+    function.attrs.push(syn::parse_quote!(#[#ident(#args)]));
+    component(kind, parse::attr_tokens(&attr), quote!(#function))
+}
+
+/// A policy on a struct becomes the inert `#[mcp_policy(name(…))]` the derive reads (the
+/// derive's checks then apply: tools only, the same rules as on functions).
+fn policy_on_struct(
+    name: &'static str,
+    args: TokenStream,
+    mut input: syn::DeriveInput,
+) -> TokenStream {
+    let derived = input.attrs.iter().any(|attr| {
+        attr.path().is_ident("derive")
+            && attr
+                .parse_args_with(
+                    syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+                )
+                .is_ok_and(|paths| {
+                    paths.iter().any(|p| {
+                        p.segments
+                            .last()
+                            .is_some_and(|s| s.ident == "Tool" || s.ident == "Prompt")
+                    })
+                })
+    });
+    if !derived {
+        let message = format!(
+            "`#[{name}]` is a tool policy: on a struct it goes above `#[derive(Tool)]`\nhelp: move it above `#[derive(…)]` (an attribute below the derive is not seen by it), derive `Tool`, or put it on a `#[tool]` function"
+        );
+        let error = syn::Error::new(Span::call_site(), message).to_compile_error();
+        return quote!(#error #input);
+    }
+    let ident = syn::Ident::new(name, Span::call_site());
+    let helper = syn::Ident::new(parse::policy::HELPER, Span::call_site());
+    input
+        .attrs
+        .push(syn::parse_quote!(#[#helper(#ident(#args))]));
+    quote!(#input)
 }

@@ -79,3 +79,49 @@ fn an_error_still_emits_the_function_and_its_factory() {
     assert!(text.contains("ToolFactory for add"), "{text}");
     assert!(text.contains("compile_error"), "{text}");
 }
+
+#[test]
+fn derived_tool_with_policies() {
+    let out = derive::tool(quote! {
+        /// Look up a price.
+        #[mcp(read_only, tags("shop"))]
+        #[mcp_policy(cache(ttl = "1m", scope = "public"))]
+        #[mcp_policy(rate_limit(60, per = "1m", key = "principal"))]
+        struct Price { item: String }
+    });
+    insta::assert_snapshot!(pretty(out));
+}
+
+#[test]
+fn a_rule_gives_the_same_error_in_every_place() {
+    let message = "`#[retry]` on a tool that is not idempotent";
+    let free = component(
+        Kind::Tool,
+        quote!(),
+        quote! {
+            /// Charge.
+            #[retry(attempts = 3)]
+            fn charge(cents: u64) -> u64 { cents }
+        },
+    );
+    let method = server(
+        quote!(),
+        quote! {
+            impl Payments {
+                /// Charge.
+                #[tool]
+                #[retry(attempts = 3)]
+                fn charge(&self, cents: u64) -> u64 { cents }
+            }
+        },
+    );
+    let derived = derive::tool(quote! {
+        /// Charge.
+        #[mcp_policy(retry(attempts = 3))]
+        struct Charge { cents: u64 }
+    });
+    for out in [free, method, derived] {
+        let text = out.to_string();
+        assert!(text.contains(message), "{text}");
+    }
+}

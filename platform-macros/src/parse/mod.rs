@@ -1,5 +1,9 @@
-//! Attribute parsing with darling: every option of `#[tool]`, `#[resource]`, `#[prompt]`
-//! and `#[server]`, with typo suggestions for unknown keys.
+//! Phase 1, parse: darling receivers for every option of `#[tool]`, `#[resource]`,
+//! `#[prompt]`, `#[server]` and `#[mcp(…)]` (the fields every component shares flattened
+//! once, in [`CommonArgs`]), with typo suggestions for unknown keys; the policy attributes
+//! in [`policy`]. Parsing reports only what cannot be read; the rules are in `check`.
+
+pub(crate) mod policy;
 
 use darling::FromMeta;
 use darling::ast::NestedMeta;
@@ -85,43 +89,65 @@ impl FromMeta for MetaPairs {
     }
 }
 
-/// Options of `#[tool(…)]`.
+/// The options every component attribute takes: `name`, `title`, `description`,
+/// `crate = path`. Flattened into each component's options.
 #[derive(Debug, Default, FromMeta)]
-pub(crate) struct ToolArgs {
+pub(crate) struct CommonArgs {
     pub(crate) name: Option<syn::LitStr>,
     pub(crate) title: Option<syn::LitStr>,
     pub(crate) description: Option<syn::LitStr>,
+    #[darling(rename = "crate")]
+    pub(crate) krate: Option<syn::Path>,
+}
+
+/// The options of a tool wherever it is declared (`#[tool(…)]`, `#[mcp(…)]` on a derived
+/// struct): the common ones, the four behaviour hints and tags.
+#[derive(Debug, Default, FromMeta)]
+pub(crate) struct ToolCommonArgs {
+    #[darling(flatten)]
+    pub(crate) common: CommonArgs,
     pub(crate) read_only: Option<bool>,
     pub(crate) destructive: Option<bool>,
     pub(crate) idempotent: Option<bool>,
     pub(crate) open_world: Option<bool>,
     pub(crate) tags: Option<StringList>,
+}
+
+impl ToolCommonArgs {
+    /// The hints as written: read-only, destructive, idempotent, open-world.
+    pub(crate) fn hints(&self) -> [Option<bool>; 4] {
+        [
+            self.read_only,
+            self.destructive,
+            self.idempotent,
+            self.open_world,
+        ]
+    }
+}
+
+/// Options of `#[tool(…)]`.
+#[derive(Debug, Default, FromMeta)]
+pub(crate) struct ToolArgs {
+    #[darling(flatten)]
+    pub(crate) base: ToolCommonArgs,
     pub(crate) icons: Option<StringList>,
     pub(crate) meta: Option<MetaPairs>,
     pub(crate) enabled: Option<bool>,
-    #[darling(rename = "crate")]
-    pub(crate) krate: Option<syn::Path>,
 }
 
 /// Options of `#[resource("uri", …)]` after the URI.
 #[derive(Debug, Default, FromMeta)]
 pub(crate) struct ResourceArgs {
-    pub(crate) name: Option<syn::LitStr>,
-    pub(crate) title: Option<syn::LitStr>,
-    pub(crate) description: Option<syn::LitStr>,
+    #[darling(flatten)]
+    pub(crate) common: CommonArgs,
     pub(crate) mime: Option<syn::LitStr>,
-    #[darling(rename = "crate")]
-    pub(crate) krate: Option<syn::Path>,
 }
 
 /// Options of `#[prompt(…)]`.
 #[derive(Debug, Default, FromMeta)]
 pub(crate) struct PromptArgs {
-    pub(crate) name: Option<syn::LitStr>,
-    pub(crate) title: Option<syn::LitStr>,
-    pub(crate) description: Option<syn::LitStr>,
-    #[darling(rename = "crate")]
-    pub(crate) krate: Option<syn::Path>,
+    #[darling(flatten)]
+    pub(crate) common: CommonArgs,
 }
 
 /// Options of `#[server(…)]`.
@@ -133,6 +159,104 @@ pub(crate) struct ServerArgs {
     pub(crate) instructions: Option<syn::LitStr>,
     #[darling(rename = "crate")]
     pub(crate) krate: Option<syn::Path>,
+}
+
+/// Which component attribute is being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Tool,
+    Resource,
+    Prompt,
+}
+
+impl Kind {
+    pub(crate) fn attr(self) -> &'static str {
+        match self {
+            Kind::Tool => "tool",
+            Kind::Resource => "resource",
+            Kind::Prompt => "prompt",
+        }
+    }
+}
+
+/// The parsed options of a component attribute.
+pub(crate) enum Options {
+    Tool(ToolArgs),
+    Resource(syn::LitStr, ResourceArgs),
+    Prompt(PromptArgs),
+    Derive(DeriveArgs),
+}
+
+impl Options {
+    /// No options: what an attribute that did not parse stands for.
+    pub(crate) fn empty(kind: Kind) -> Self {
+        match kind {
+            Kind::Tool => Self::Tool(ToolArgs::default()),
+            Kind::Resource => Self::Resource(
+                syn::LitStr::new("invalid://", Span::call_site()),
+                ResourceArgs::default(),
+            ),
+            Kind::Prompt => Self::Prompt(PromptArgs::default()),
+        }
+    }
+
+    pub(crate) fn common(&self) -> &CommonArgs {
+        match self {
+            Self::Tool(a) => &a.base.common,
+            Self::Resource(_, a) => &a.common,
+            Self::Prompt(a) => &a.common,
+            Self::Derive(a) => &a.base.common,
+        }
+    }
+
+    /// The tool options (hints, tags), where the attribute takes them.
+    pub(crate) fn tool(&self) -> Option<&ToolCommonArgs> {
+        match self {
+            Self::Tool(a) => Some(&a.base),
+            Self::Derive(a) => Some(&a.base),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn krate(&self) -> Option<&syn::Path> {
+        self.common().krate.as_ref()
+    }
+}
+
+/// The component attribute among a method's or function's attributes (by last segment).
+pub(crate) fn component_kind(attr: &syn::Attribute) -> Option<Kind> {
+    let last = attr.path().segments.last()?.ident.to_string();
+    match last.as_str() {
+        "tool" => Some(Kind::Tool),
+        "resource" => Some(Kind::Resource),
+        "prompt" => Some(Kind::Prompt),
+        _ => None,
+    }
+}
+
+/// Parse the options of one component attribute (`tokens`: what is inside its
+/// parentheses).
+pub(crate) fn component_options(
+    kind: Kind,
+    tokens: TokenStream,
+    span: Span,
+) -> darling::Result<Options> {
+    match kind {
+        Kind::Tool => Ok(Options::Tool(ToolArgs::from_list(&nested(tokens)?)?)),
+        Kind::Prompt => Ok(Options::Prompt(PromptArgs::from_list(&nested(tokens)?)?)),
+        Kind::Resource => {
+            let (uri, args) = resource_args(tokens, span)?;
+            Ok(Options::Resource(uri, args))
+        }
+    }
+}
+
+/// The tokens inside an attribute's parentheses (none for a bare `#[tool]`).
+pub(crate) fn attr_tokens(attr: &syn::Attribute) -> TokenStream {
+    match &attr.meta {
+        syn::Meta::List(list) => list.tokens.clone(),
+        _ => TokenStream::new(),
+    }
 }
 
 /// Parse the tokens inside an attribute's parentheses.
@@ -165,18 +289,11 @@ pub(crate) fn resource_args(
     Ok((uri, args))
 }
 
-/// Options of `#[mcp(…)]` on a `#[derive(Tool)]` or `#[derive(Prompt)]` struct.
+/// Options of `#[mcp(…)]` on a `#[derive(Tool)]` or `#[derive(Prompt)]` struct: a tool's
+/// options and a prompt's `template` (the checks refuse the ones the derive does not use).
 #[derive(Debug, Default, FromMeta)]
 pub(crate) struct DeriveArgs {
-    pub(crate) name: Option<syn::LitStr>,
-    pub(crate) title: Option<syn::LitStr>,
-    pub(crate) description: Option<syn::LitStr>,
-    pub(crate) read_only: Option<bool>,
-    pub(crate) destructive: Option<bool>,
-    pub(crate) idempotent: Option<bool>,
-    pub(crate) open_world: Option<bool>,
-    pub(crate) tags: Option<StringList>,
+    #[darling(flatten)]
+    pub(crate) base: ToolCommonArgs,
     pub(crate) template: Option<syn::LitStr>,
-    #[darling(rename = "crate")]
-    pub(crate) krate: Option<syn::Path>,
 }

@@ -1,29 +1,20 @@
-//! The validated model of one component function: its parameters sorted into arguments
-//! and extractors, its output, its docs. Every check that needs only the function lives here.
+//! Phase 2, model: what the parsed attributes and the item mean. A function becomes an
+//! [`FnModel`] (its parameters sorted into arguments and extractors, its receiver, output
+//! and docs); every component, wherever its attribute is written, becomes a
+//! [`Component`]; policies become typed [`policy::Policies`]. A value that cannot be typed
+//! is reported here; the rules are in `check`.
+
+mod component;
+pub(crate) mod policy;
+
+pub(crate) use crate::parse::{Kind, Options};
+pub(crate) use component::{Component, Place};
 
 use proc_macro2::Span;
 use quote::format_ident;
-use syn::spanned::Spanned as _;
+use syn::spanned::Spanned;
 
 use crate::docs::{self, Docs};
-
-/// Which macro is reading the function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Tool,
-    Resource,
-    Prompt,
-}
-
-impl Kind {
-    pub(crate) fn attr(self) -> &'static str {
-        match self {
-            Kind::Tool => "tool",
-            Kind::Resource => "resource",
-            Kind::Prompt => "prompt",
-        }
-    }
-}
 
 /// How a parameter is filled.
 pub(crate) enum ParamKind {
@@ -49,10 +40,27 @@ pub(crate) struct Output {
     pub(crate) span: Span,
 }
 
+/// How a method takes `self`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReceiverShape {
+    /// `&self`.
+    Shared,
+    /// `&mut self`.
+    Exclusive,
+    /// `self`, `mut self` or `self: Type`.
+    Other,
+}
+
 pub(crate) struct FnModel {
     pub(crate) ident: syn::Ident,
     pub(crate) is_async: bool,
     pub(crate) has_receiver: bool,
+    /// The receiver's shape and span, for a method.
+    pub(crate) receiver: Option<(ReceiverShape, Span)>,
+    /// The generic parameters, if any (a component cannot be generic).
+    pub(crate) generics: Option<Span>,
+    /// The variadic parameter, if any.
+    pub(crate) variadic: Option<Span>,
     pub(crate) params: Vec<Param>,
     pub(crate) output: Output,
     pub(crate) docs: Docs,
@@ -124,56 +132,32 @@ pub(crate) fn strip_extract_markers(sig: &mut syn::Signature) -> Vec<bool> {
         .collect()
 }
 
-/// Build the model of a function, accumulating every problem.
+/// Build the model of a function, reporting parameters that cannot be arguments.
 pub(crate) fn analyze(
     kind: Kind,
     attrs: &[syn::Attribute],
     sig: &syn::Signature,
     marked: &[bool],
-    in_server: bool,
     errors: &mut darling::error::Accumulator,
 ) -> FnModel {
-    let attr = kind.attr();
-    if !sig.generics.params.is_empty() {
-        errors.push(
-            darling::Error::custom(format!(
-                "a `#[{attr}]` function cannot be generic\nhelp: use concrete types; the input schema is generated from them"
-            ))
-            .with_span(&sig.generics),
-        );
-    }
-    if let Some(v) = &sig.variadic {
-        errors.push(darling::Error::custom("variadic parameters are not supported").with_span(v));
-    }
+    let generics = (!sig.generics.params.is_empty()).then(|| sig.generics.span());
+    let variadic = sig.variadic.as_ref().map(Spanned::span);
     let docs = docs::parse(attrs);
-    let mut has_receiver = false;
+    let mut receiver = None;
     let mut params = Vec::new();
     for (index, input) in sig.inputs.iter().enumerate() {
         match input {
-            syn::FnArg::Receiver(receiver) => {
-                has_receiver = true;
-                if !in_server {
-                    errors.push(
-                        darling::Error::custom(format!(
-                            "`#[{attr}]` on a method needs `#[server]` on its `impl` block\nhelp: add `#[server]` above `impl …`"
-                        ))
-                        .with_span(receiver),
-                    );
-                } else if receiver.mutability.is_some() && receiver.reference.is_some() {
-                    errors.push(
-                        darling::Error::custom(format!(
-                            "`#[{attr}]` methods take `&self`, not `&mut self`: requests run concurrently\nhelp: take `&self` and keep mutable state behind a `Mutex`, `RwLock` or atomics"
-                        ))
-                        .with_span(receiver),
-                    );
-                } else if receiver.reference.is_none() || receiver.colon_token.is_some() {
-                    errors.push(
-                        darling::Error::custom(format!(
-                            "`#[{attr}]` methods take `&self`\nhelp: change the receiver to `&self`"
-                        ))
-                        .with_span(receiver),
-                    );
-                }
+            syn::FnArg::Receiver(r) => {
+                let shape = if r.reference.is_some() && r.colon_token.is_none() {
+                    if r.mutability.is_some() {
+                        ReceiverShape::Exclusive
+                    } else {
+                        ReceiverShape::Shared
+                    }
+                } else {
+                    ReceiverShape::Other
+                };
+                receiver = Some((shape, r.span()));
             }
             syn::FnArg::Typed(pat_type) => {
                 let binding = format_ident!("__platform_p{}", index);
@@ -239,7 +223,10 @@ pub(crate) fn analyze(
     FnModel {
         ident: sig.ident.clone(),
         is_async: sig.asyncness.is_some(),
-        has_receiver,
+        has_receiver: receiver.is_some(),
+        receiver,
+        generics,
+        variadic,
         params,
         output,
         docs,
@@ -356,42 +343,109 @@ fn output(sig: &syn::Signature, errors: &mut darling::error::Accumulator) -> Out
     }
 }
 
-/// Check a component name given with `name = "…"`.
-pub(crate) fn check_name(kind: Kind, name: &syn::LitStr, errors: &mut darling::error::Accumulator) {
-    let value = name.value();
-    let valid = !value.is_empty()
-        && value.len() <= 128
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if !valid {
-        let attr = kind.attr();
-        errors.push(
-            darling::Error::custom(format!(
-                "`{value}` is not a valid {attr} name: use 1-128 characters from A-Z, a-z, 0-9, `_`, `-` and `.`\nhelp: for example `name = \"{}\"`",
-                suggest_name(&value)
-            ))
-            .with_span(name),
+/// The variables of a URI template, checked with the runtime's grammar.
+pub(crate) fn template_variables(uri: &syn::LitStr) -> Result<Vec<String>, String> {
+    let text = uri.value();
+    let mut vars = Vec::new();
+    let mut rest = text.as_str();
+    let mut last_was_var = false;
+    let mut started = false;
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            last_was_var = false;
+        }
+        if started && open == 0 && last_was_var {
+            return Err("two variables must be separated by literal text, like `{a}/{b}`".into());
+        }
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or("`{` without a closing `}`")?;
+        let raw = &after[..close];
+        let name = raw.strip_suffix('*').unwrap_or(raw);
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "`{{{raw}}}` is not supported: use `{{name}}` for one path segment or `{{name*}}` for the rest of the path"
+            ));
+        }
+        if vars.iter().any(|v| v == name) {
+            return Err(format!("variable `{name}` appears twice"));
+        }
+        vars.push(name.to_owned());
+        last_was_var = true;
+        started = true;
+        rest = &after[close + 1..];
+    }
+    if rest.contains('}') {
+        return Err("`}` without an opening `{`".into());
+    }
+    if !text.contains("://") && !text.contains(':') {
+        return Err(
+            "a resource URI needs a scheme, like `docs://{name}` or `file:///{path*}`".into(),
         );
     }
+    Ok(vars)
 }
 
-fn suggest_name(value: &str) -> String {
-    let cleaned: String = value
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '_'
+/// The `{name}` placeholders of a template; `{{` and `}}` are literal braces.
+pub(crate) fn placeholders(template: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
             }
-        })
-        .take(128)
-        .collect();
-    if cleaned.is_empty() {
-        "my_tool".to_owned()
-    } else {
-        cleaned
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+            }
+            '{' => {
+                let mut name = String::new();
+                loop {
+                    match chars.next() {
+                        Some('}') => break,
+                        Some(c) => name.push(c),
+                        None => {
+                            return Err(
+                                "`{` without a closing `}` (write `{{` for a literal brace)".into(),
+                            );
+                        }
+                    }
+                }
+                if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    return Err(format!(
+                        "`{{{name}}}` is not a placeholder: use `{{field}}` with a field name, or `{{{{` for a literal brace"
+                    ));
+                }
+                out.push(name);
+            }
+            '}' => {
+                return Err("`}` without an opening `{` (write `}}` for a literal brace)".into());
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Why a type cannot hold one URI template variable (one piece of text from the URI), if
+/// its spelling shows it: a tuple, an array or slice, a collection, a map or a JSON value.
+/// `Option<T>` is judged by `T`.
+pub(crate) fn not_one_value(ty: &syn::Type) -> Option<&'static str> {
+    match ty {
+        syn::Type::Tuple(t) if !t.elems.is_empty() => Some("a tuple"),
+        syn::Type::Array(_) | syn::Type::Slice(_) => Some("an array"),
+        syn::Type::Group(g) => not_one_value(&g.elem),
+        syn::Type::Paren(p) => not_one_value(&p.elem),
+        syn::Type::Path(_) => {
+            let segment = last_segment(ty)?;
+            match segment.ident.to_string().as_str() {
+                "Option" => first_type_arg(segment).and_then(not_one_value),
+                "Vec" | "VecDeque" | "LinkedList" | "HashSet" | "BTreeSet" => Some("a collection"),
+                "HashMap" | "BTreeMap" | "Map" => Some("a map"),
+                "Value" => Some("any JSON value"),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

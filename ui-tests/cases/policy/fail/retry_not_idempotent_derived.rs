@@ -1,0 +1,18 @@
+use platform_runtime::prelude::*;
+use platform_runtime::schemars;
+
+/// Charge a card.
+#[retry(attempts = 3)]
+#[derive(Tool, serde::Deserialize, schemars::JsonSchema)]
+struct Charge {
+    cents: u64,
+}
+
+impl CallTool for Charge {
+    type Output = String;
+    async fn call(self, _ctx: Context) -> Result<String, ToolError> {
+        Ok(format!("charged {}", self.cents))
+    }
+}
+
+fn main() {}
