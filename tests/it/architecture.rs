@@ -34,7 +34,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// The module path of a file under `src`: `middleware/builtin/cache/mod.rs` →
-/// `[middleware, builtin, cache]`, `server/serve.rs` → `[server, serve]`, `lib.rs` → `[]`.
+/// `[middleware, builtin, cache]`, `server/router.rs` → `[server, router]`, `lib.rs` → `[]`.
 fn module_path(src: &Path, file: &Path) -> Vec<String> {
     let relative = file.strip_prefix(src).expect("file under src");
     let mut parts: Vec<String> = relative

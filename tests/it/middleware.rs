@@ -751,3 +751,33 @@ async fn a_plain_tower_layer_runs_in_the_pipeline_with_the_built_ins() {
         "the default timing layer around it saw the same calls"
     );
 }
+
+#[tokio::test]
+async fn changing_other_tools_keeps_a_tools_policy_state() {
+    let gate = Arc::new(Gate::default());
+    let server = Server::builder("mw")
+        .state(gate.clone())
+        .state(Calls::default())
+        .tools(tools![exclusive, leaky])
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server.clone()).await.unwrap();
+    let entered = gate.entered.notified();
+    let first = client.start_call("exclusive", json!({})).await.unwrap();
+    entered.await; // the first call holds the only slot
+    // Disabling and enabling another tool rebuilds the routes; `exclusive` keeps its stack,
+    // so its slot is still taken.
+    assert!(server.handle().set_tool_enabled("leaky", false));
+    assert!(server.handle().set_tool_enabled("leaky", true));
+    // Had the slot been lost, the second call would enter the tool and wait at the gate.
+    let second = tokio::select! {
+        result = client.call_tool("exclusive", json!({})) => result.unwrap(),
+        () = gate.entered.notified() => panic!("a second call entered: the slot was lost"),
+    };
+    assert_eq!(
+        second.text(),
+        "`exclusive` is busy (1 calls in flight); retry shortly"
+    );
+    gate.release.notify_one();
+    assert_eq!(first.result().await.unwrap().text(), "released");
+}

@@ -41,6 +41,30 @@ impl Routes {
         }
     }
 
+    /// The routes of `registry` after a change of tools: a tool that was here before, with
+    /// the same handler and policies, keeps its stack (and so its circuit state and its
+    /// calls in flight); others get a new one from `runtime`.
+    pub(crate) fn changed(&self, registry: Registry, runtime: &PolicyRuntime) -> Self {
+        let stacks = registry
+            .tools
+            .iter()
+            .map(|tool| {
+                let kept = self.registry.position(tool.name()).filter(|&i| {
+                    let before = &self.registry.tools[i];
+                    Arc::ptr_eq(&before.handler, &tool.handler) && before.policies == tool.policies
+                });
+                match kept {
+                    Some(i) => self.stacks.get(i).cloned().flatten(),
+                    None => tool_stack(tool, runtime),
+                }
+            })
+            .collect();
+        Self {
+            registry: Arc::new(registry),
+            stacks,
+        }
+    }
+
     /// The tool at `index` and its policy stack.
     pub(crate) fn tool(&self, index: usize) -> (&ToolDef, Option<&McpService>) {
         (

@@ -218,6 +218,11 @@ impl Registry {
             .is_some_and(|&index| self.header_bound[index])
     }
 
+    /// The position of the tool `name` in [`Registry::tools`], enabled or not.
+    pub(crate) fn position(&self, name: &str) -> Option<usize> {
+        self.tool_index.get(name).copied()
+    }
+
     /// The position of the enabled tool `name` in [`Registry::tools`].
     pub(crate) fn tool_index(&self, name: &str) -> Option<usize> {
         self.tool_index

@@ -230,8 +230,7 @@ impl Server {
             .write()
             .unwrap_or_else(|e| e.into_inner()) = runtime;
         // Every tool's stack is rebuilt with the new stores and defaults.
-        self.inner
-            .rebuild_routes(Some(settings.request_limits()), |_| true);
+        self.inner.restack(settings.request_limits());
         self.pipeline = settings.pipeline(&self.inner, &rate_limits);
         self.settings = Arc::new(settings);
         Ok(self)

@@ -168,22 +168,27 @@ impl ServerInner {
     }
 
     /// Rebuild the routes from their components after `change` (when it says it changed
-    /// something), with `limits` (or the current ones) and each tool's policy stack built
-    /// anew from the policy runtime. Returns what `change` returned.
-    pub(crate) fn rebuild_routes(
-        &self,
-        limits: Option<RequestLimits>,
-        change: impl FnOnce(&mut Components) -> bool,
-    ) -> bool {
+    /// something). A tool that did not change keeps its policy stack; a new or replaced one
+    /// gets a stack from the policy runtime. Returns what `change` returned.
+    pub(crate) fn rebuild_routes(&self, change: impl FnOnce(&mut Components) -> bool) -> bool {
         let runtime = self.policy_runtime();
         let mut guard = self.routes.write().unwrap_or_else(|e| e.into_inner());
         let mut components = guard.registry.components();
         let changed = change(&mut components);
         if changed {
-            let limits = limits.unwrap_or(guard.registry.limits);
-            *guard = Arc::new(Routes::new(Registry::new(components, limits), &runtime));
+            let registry = Registry::new(components, guard.registry.limits);
+            *guard = Arc::new(guard.changed(registry, &runtime));
         }
         changed
+    }
+
+    /// Rebuild the routes with new `limits` and every tool's policy stack built anew from
+    /// the (new) policy runtime: configuration was applied.
+    pub(crate) fn restack(&self, limits: RequestLimits) {
+        let runtime = self.policy_runtime();
+        let mut guard = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        let registry = Registry::new(guard.registry.components(), limits);
+        *guard = Arc::new(Routes::new(registry, &runtime));
     }
 
     pub(crate) fn policy_runtime(&self) -> PolicyRuntime {
@@ -373,7 +378,7 @@ impl ServerHandle {
     }
 
     fn update(&self, change: impl FnOnce(&mut Components) -> bool) -> bool {
-        let changed = self.inner.rebuild_routes(None, change);
+        let changed = self.inner.rebuild_routes(change);
         if changed {
             self.notify_tools_changed();
         }
