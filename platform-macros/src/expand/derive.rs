@@ -69,6 +69,30 @@ fn named_fields<'a>(
     }
 }
 
+/// The model of a derived component: the struct's name, its `#[mcp(…)]` options, its
+/// description (`description = …`, else the doc comment's) and its policies.
+fn derived<'a>(
+    kind: Kind,
+    input: &'a syn::DeriveInput,
+    options: &'a Options,
+    policies: &'a model::policy::Policies,
+) -> Component<'a> {
+    Component {
+        kind,
+        place: Place::Derive,
+        ident: &input.ident,
+        options,
+        description: options
+            .common()
+            .description
+            .as_ref()
+            .map(syn::LitStr::value)
+            .or_else(|| docs::parse(&input.attrs).description),
+        function: None,
+        policies,
+    }
+}
+
 /// The registration impl around the definition, or around the errors and a stub.
 fn finish(
     errors: darling::error::Accumulator,
@@ -92,20 +116,7 @@ pub(crate) fn tool(item: TokenStream) -> TokenStream {
     let policies = model::policy::build(policy_attrs, &mut errors);
     let _ = named_fields(&input, "Tool", &mut errors);
     let ident = &input.ident;
-    let component = Component {
-        kind: Kind::Tool,
-        place: Place::Derive,
-        ident,
-        options: &options,
-        description: options
-            .common()
-            .description
-            .as_ref()
-            .map(syn::LitStr::value)
-            .or_else(|| docs::parse(&input.attrs).description),
-        function: None,
-        policies: &policies,
-    };
+    let component = derived(Kind::Tool, &input, &options, &policies);
     // Check.
     check::component(&component, &mut errors);
     // Expand.
@@ -180,20 +191,7 @@ pub(crate) fn prompt(item: TokenStream) -> TokenStream {
                 .map(|i| i.to_string().trim_start_matches("r#").to_owned())
         })
         .collect();
-    let component = Component {
-        kind: Kind::Prompt,
-        place: Place::Derive,
-        ident,
-        options: &options,
-        description: options
-            .common()
-            .description
-            .as_ref()
-            .map(syn::LitStr::value)
-            .or_else(|| docs::parse(&input.attrs).description),
-        function: None,
-        policies: &policies,
-    };
+    let component = derived(Kind::Prompt, &input, &options, &policies);
     // Check.
     check::component(&component, &mut errors);
     let template = match &options {

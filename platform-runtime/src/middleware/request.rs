@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::component::ComponentInfo;
+use crate::handler::RequestParts;
 use crate::handler::extract::Shared;
 use crate::identity::Principal;
 use crate::model::Era;
@@ -202,6 +203,35 @@ impl McpRequest {
     /// [`crate::RequestParts::extension`].
     pub fn insert_extension<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
         self.ctx.extensions.insert(value);
+    }
+
+    /// What the handler of `component` (a `"tool"`, `"prompt"` or `"resource"`) receives: this
+    /// request's context, session and shared state, the given `arguments`, and on a
+    /// multi-round retry the state and answers the client sent back.
+    pub(crate) fn into_parts(
+        self,
+        kind: &'static str,
+        component: Arc<str>,
+        arguments: Option<JsonObject>,
+    ) -> RequestParts {
+        let (request_state, input_responses) = match self.params {
+            Params::Call {
+                request_state,
+                input_responses,
+            } => (request_state, input_responses),
+            _ => (None, None),
+        };
+        RequestParts {
+            rmcp: self.ctx,
+            session: self.session,
+            shared: self.shared,
+            kind,
+            component,
+            arguments,
+            arguments_digest: [0; 32],
+            request_state,
+            input_responses,
+        }
     }
 
     /// A copy of this request for a retry; `None` once the arguments were taken.

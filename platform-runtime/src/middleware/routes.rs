@@ -12,10 +12,9 @@ use super::builtin::{
     CacheLayer, CacheStore, CircuitBreakerLayer, ConcurrencyLimitLayer, RateLimitLayer,
     RateLimitStore, RetryLayer, TimeoutLayer, wrap,
 };
-use super::request::{Params, Reply};
+use super::request::Reply;
 use super::{McpRequest, McpResponse, McpService};
 use crate::ToolError;
-use crate::handler::RequestParts;
 use crate::registry::{Registry, ToolDef, ToolHandler};
 
 /// The registry and, by tool position, each tool's policy stack (`None`: the tool declares
@@ -134,34 +133,10 @@ fn tool_stack(tool: &ToolDef, runtime: &PolicyRuntime) -> Option<McpService> {
 pub(crate) async fn invoke_tool(
     key: &Arc<str>,
     handler: &ToolHandler,
-    request: McpRequest,
+    mut request: McpRequest,
 ) -> Result<McpResponse, ToolError> {
-    let McpRequest {
-        ctx,
-        session,
-        shared,
-        arguments,
-        params,
-        ..
-    } = request;
-    let (request_state, input_responses) = match params {
-        Params::Call {
-            request_state,
-            input_responses,
-        } => (request_state, input_responses),
-        _ => (None, None),
-    };
-    let parts = RequestParts {
-        rmcp: ctx,
-        session,
-        shared,
-        kind: "tool",
-        component: key.clone(),
-        arguments,
-        arguments_digest: [0; 32],
-        request_state,
-        input_responses,
-    };
+    let arguments = request.arguments.take();
+    let parts = request.into_parts("tool", key.clone(), arguments);
     let handler = handler.clone();
     let response = guarded("tool", key, async move { handler(parts).await }).await?;
     Ok(McpResponse::new(Reply::Call(response.0)))

@@ -47,6 +47,16 @@ pub(crate) struct StateRequirement {
     pub(crate) name: &'static str,
 }
 
+impl StateRequirement {
+    /// The requirement of a `State<T>` parameter.
+    pub(crate) fn of<T: Send + Sync + 'static>() -> Self {
+        Self {
+            id: TypeId::of::<T>(),
+            name: std::any::type_name::<T>(),
+        }
+    }
+}
+
 /// Tools, resources and prompts that travel together: what a `#[server]` type contributes
 /// and what [`crate::Server::builder`] collects.
 #[derive(Debug, Clone, Default)]

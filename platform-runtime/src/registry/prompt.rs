@@ -1,6 +1,5 @@
 //! [`PromptDef`]: a prompt, its arguments (from an object schema) and its handler.
 
-use std::any::{TypeId, type_name};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -62,10 +61,7 @@ impl PromptDef {
     /// Declare that the handler takes [`crate::State<T>`].
     #[must_use]
     pub fn require_state<T: Send + Sync + 'static>(mut self) -> Self {
-        self.states.push(StateRequirement {
-            id: TypeId::of::<T>(),
-            name: type_name::<T>(),
-        });
+        self.states.push(StateRequirement::of::<T>());
         self
     }
 

@@ -1,7 +1,6 @@
 //! [`ResourceDef`]: a resource or resource template (RFC 6570 `{var}`, `{var*}`), its
 //! metadata and its handler.
 
-use std::any::{TypeId, type_name};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -86,10 +85,7 @@ impl ResourceDef {
     /// Declare that the handler takes [`crate::State<T>`].
     #[must_use]
     pub fn require_state<T: Send + Sync + 'static>(mut self) -> Self {
-        self.states.push(StateRequirement {
-            id: TypeId::of::<T>(),
-            name: type_name::<T>(),
-        });
+        self.states.push(StateRequirement::of::<T>());
         self
     }
 

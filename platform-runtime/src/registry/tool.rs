@@ -1,7 +1,6 @@
 //! [`ToolDef`]: a tool's descriptor (name, schemas, annotations, tags), its declared
 //! policies, and its handler.
 
-use std::any::{TypeId, type_name};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -185,10 +184,7 @@ impl ToolDef {
     /// builder was given a `T`.
     #[must_use]
     pub fn require_state<T: Send + Sync + 'static>(mut self) -> Self {
-        self.states.push(StateRequirement {
-            id: TypeId::of::<T>(),
-            name: type_name::<T>(),
-        });
+        self.states.push(StateRequirement::of::<T>());
         self
     }
 

@@ -13,7 +13,6 @@ use tower::{Service, ServiceExt as _};
 
 use super::ServerInner;
 use crate::ToolError;
-use crate::handler::RequestParts;
 use crate::middleware::builtin::MiddlewareFuture;
 use crate::middleware::request::{Params, Reply};
 use crate::middleware::{McpRequest, McpResponse, Method, guarded, invoke_tool};
@@ -138,7 +137,7 @@ async fn call_tool(
     }
 }
 
-async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpResponse, ToolError> {
+async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpResponse, ToolError> {
     let registry = inner.routes().registry.clone();
     let modern = request.era() == Era::Modern;
     let page_size = inner.page_size;
@@ -195,26 +194,9 @@ async fn route(inner: Arc<ServerInner>, request: McpRequest) -> Result<McpRespon
             };
             let arguments = crate::registry::coerce_strings(
                 &prompt.arguments_schema,
-                request.arguments.unwrap_or_default(),
+                request.arguments.take().unwrap_or_default(),
             );
-            let (request_state, input_responses) = match request.params {
-                Params::Call {
-                    request_state,
-                    input_responses,
-                } => (request_state, input_responses),
-                _ => (None, None),
-            };
-            let parts = RequestParts {
-                rmcp: request.ctx,
-                session: request.session,
-                shared: request.shared,
-                kind: "prompt",
-                component: prompt.key.clone(),
-                arguments: Some(arguments),
-                arguments_digest: [0; 32],
-                request_state,
-                input_responses,
-            };
+            let parts = request.into_parts("prompt", prompt.key.clone(), Some(arguments));
             let handler = prompt.handler.clone();
             let work = guarded("prompt", &name, async move { handler(parts).await });
             let mut result = limited(registry.limits.timeout, &name, work).await?;
@@ -293,17 +275,7 @@ async fn read_resource(
         tracing::debug!(uri = &*uri, "read of an unknown resource");
         return Err(ToolError::not_found(format!("resource not found: {uri}")));
     };
-    let parts = RequestParts {
-        rmcp: request.ctx,
-        session: request.session,
-        shared: request.shared,
-        kind: "resource",
-        component: uri.clone(),
-        arguments: Some(variables),
-        arguments_digest: [0; 32],
-        request_state: None,
-        input_responses: None,
-    };
+    let parts = request.into_parts("resource", uri.clone(), Some(variables));
     let handler = resource.handler.clone();
     let work = guarded("resource", &uri, async move { handler(parts).await });
     let contents = limited(registry.limits.timeout, &uri, work).await?;
