@@ -133,7 +133,7 @@ fn description(options: &Options, docs: Option<String>) -> Option<String> {
 
 /// A method's parts after parse and model, before the checks.
 struct Method {
-    index: usize,
+    ident: syn::Ident,
     kind: Kind,
     options: Options,
     model: model::FnModel,
@@ -160,7 +160,7 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
     check::server_block(&block, &mut errors);
     // Parse and model every method; the component attributes come off the items.
     let mut methods = Vec::new();
-    for (index, item) in block.items.iter_mut().enumerate() {
+    for item in &mut block.items {
         let syn::ImplItem::Fn(method) = item else {
             continue;
         };
@@ -191,7 +191,7 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
         };
         let model = model::analyze(kind, &method.attrs, &method.sig, &marked, &mut errors);
         methods.push(Method {
-            index,
+            ident: method.sig.ident.clone(),
             kind,
             options,
             model,
@@ -202,13 +202,10 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut unique = check::Unique::default();
     let mut components = Vec::new();
     for method in &methods {
-        let syn::ImplItem::Fn(item) = &block.items[method.index] else {
-            continue;
-        };
         let component = Component {
             kind: method.kind,
             place: Place::Method,
-            ident: &item.sig.ident,
+            ident: &method.ident,
             options: &method.options,
             description: description(&method.options, method.model.docs.description.clone()),
             function: Some(&method.model),

@@ -90,13 +90,11 @@ impl Policies {
 
 /// Type the parsed attributes, reporting each value that cannot be typed.
 pub(crate) fn build(attrs: PolicyAttrs, errors: &mut darling::error::Accumulator) -> Policies {
-    let mut out = Policies {
-        written: attrs.written.clone(),
-        ..Policies::default()
-    };
-    // In the order written, so errors come in source order.
     let mut attrs = attrs;
-    for (name, _) in out.written.clone() {
+    let written = std::mem::take(&mut attrs.written);
+    let mut out = Policies::default();
+    // In the order written, so errors come in source order.
+    for &(name, _) in &written {
         match name {
             "rate_limit" => rate_limit(attrs.rate_limit.take(), &mut out, errors),
             "cache" => cache(attrs.cache.take(), &mut out, errors),
@@ -116,6 +114,7 @@ pub(crate) fn build(attrs: PolicyAttrs, errors: &mut darling::error::Accumulator
             _ => {}
         }
     }
+    out.written = written;
     out
 }
 

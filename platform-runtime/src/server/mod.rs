@@ -156,8 +156,13 @@ impl ServerInner {
             .clone()
     }
 
+    /// The current registry: one reference count, taken under the read lock.
     pub(crate) fn registry(&self) -> Arc<Registry> {
-        self.routes().registry.clone()
+        self.routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .registry
+            .clone()
     }
 
     pub(crate) fn shared(&self) -> Arc<Shared> {

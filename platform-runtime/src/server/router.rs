@@ -138,7 +138,7 @@ async fn call_tool(
 }
 
 async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpResponse, ToolError> {
-    let registry = inner.routes().registry.clone();
+    let registry = inner.registry();
     let modern = request.era() == Era::Modern;
     let page_size = inner.page_size;
     // One page of a list as the `$result` type (the SDK's list results share fields, not a
