@@ -59,6 +59,20 @@ pub fn derive_prompt(item: TokenStream) -> TokenStream {
     expand::derive::prompt(item.into()).into()
 }
 
+/// serde's `Serialize` for crates without a serde dependency (documented on
+/// `platform_runtime::prelude`).
+#[proc_macro_derive(Serialize, attributes(serde))]
+pub fn derive_serialize(item: TokenStream) -> TokenStream {
+    expand::serde::derive(expand::serde::Direction::Serialize, item.into()).into()
+}
+
+/// serde's `Deserialize` for crates without a serde dependency (documented on
+/// `platform_runtime::prelude`).
+#[proc_macro_derive(Deserialize, attributes(serde))]
+pub fn derive_deserialize(item: TokenStream) -> TokenStream {
+    expand::serde::derive(expand::serde::Direction::Deserialize, item.into()).into()
+}
+
 /// A rate limit on a `#[tool]` (documented on `platform_runtime::rate_limit`).
 #[proc_macro_attribute]
 pub fn rate_limit(attr: TokenStream, item: TokenStream) -> TokenStream {

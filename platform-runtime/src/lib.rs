@@ -241,15 +241,66 @@ pub use server::{
 pub use schemars;
 
 /// The names most servers need: `use platform_runtime::prelude::*;`.
+///
+/// Besides the macros and the types handlers take and return, the prelude brings the
+/// derives a tool's own input and output types need — `Serialize`, `Deserialize` (serde's,
+/// run through the runtime's serde) and `JsonSchema` (schemars') — so a server crate needs
+/// no `serde` or `schemars` dependency of its own:
+///
+/// ```
+/// use platform_runtime::prelude::*;
+///
+/// /// A ticket in the queue.
+/// #[derive(Debug, Serialize, Deserialize, JsonSchema)]
+/// #[serde(rename_all = "camelCase")]
+/// struct Ticket {
+///     /// Its number.
+///     id: u32,
+///     /// Who asked.
+///     opened_by: String,
+/// }
+///
+/// /// Every open ticket.
+/// #[tool(read_only)]
+/// fn open_tickets() -> Vec<Ticket> {
+///     vec![Ticket { id: 7, opened_by: "ada".into() }]
+/// }
+///
+/// let server = Server::builder("desk").tools(tools![open_tickets]).build().unwrap();
+/// let schema = &server.manifest()["tools"][0]["outputSchema"];
+/// assert_eq!(schema["properties"]["result"]["type"], "array");
+/// ```
+///
+/// The prelude also names the `schemars` crate, which the `JsonSchema` derive's expansion
+/// refers to; a module that derives `JsonSchema` without the prelude needs
+/// `use platform_runtime::schemars;`.
 pub mod prelude {
+    pub use crate::__prelude_traits::*;
     pub use crate::model::{
         Content, PromptMessage, PromptResult, ResourceContent, Role, ToolResult,
     };
+    pub use crate::schemars;
+    pub use crate::server::IntoComponents;
     pub use crate::{
         CallTool, Context, InputRequired, Params, Prompt, Server, State, Tool, ToolError,
         ToolResponse, cache, circuit_breaker, concurrency_limit, prompt, prompts, rate_limit,
         resource, resources, retry, server, timeout, tool, tools,
     };
+    /// serde's `Deserialize` derive, through the runtime's serde (`#[serde(…)]` attributes
+    /// work as serde documents them).
+    pub use platform_macros::Deserialize;
+    /// serde's `Serialize` derive, through the runtime's serde (`#[serde(…)]` attributes
+    /// work as serde documents them).
+    pub use platform_macros::Serialize;
+}
+
+/// The traits behind the prelude's derives (and schemars' `JsonSchema` derive), glob-imported
+/// by the prelude so its own `Serialize` and `Deserialize` derives take precedence over
+/// serde's, which need a `serde` dependency.
+#[doc(hidden)]
+pub mod __prelude_traits {
+    pub use schemars::JsonSchema;
+    pub use serde::{Deserialize, Serialize};
 }
 
 /// Collect `#[tool]` functions into the list [`ServerBuilder::tools`] takes.

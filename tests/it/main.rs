@@ -11,6 +11,7 @@ mod http;
 mod limits;
 mod middleware;
 mod mrtr;
+mod prelude_derives;
 mod quickstart;
 mod requests;
 mod server;

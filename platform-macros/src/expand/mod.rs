@@ -8,6 +8,7 @@
 mod def;
 pub(crate) mod derive;
 mod policy;
+pub(crate) mod serde;
 #[cfg(test)]
 mod tests;
 

@@ -122,6 +122,16 @@ impl PromptResult {
         &self.messages
     }
 
+    /// The text of every text message, joined with newlines: for the common prompt that
+    /// renders one message, that message's text.
+    pub fn text(&self) -> String {
+        self.messages
+            .iter()
+            .filter_map(PromptMessage::text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The description.
     pub fn description(&self) -> Option<&str> {
         self.description.as_deref()

@@ -80,6 +80,21 @@ pub trait IntoComponents: Send + Sync + Sized + 'static {
     fn server_info() -> ServerInfo;
     /// The components, with handlers bound to this value.
     fn into_components(self) -> Components;
+
+    /// A builder holding this server's components and its name, version, title and
+    /// instructions, to add layers, policies, state or other components before `build()`:
+    /// `Weather::new().into_builder().layer(…).build()?`.
+    fn into_builder(self) -> ServerBuilder {
+        let info = Self::server_info();
+        let mut builder = Server::builder(info.name).version(info.version);
+        if let Some(title) = info.title {
+            builder = builder.title(title);
+        }
+        if let Some(instructions) = info.instructions {
+            builder = builder.instructions(instructions);
+        }
+        builder.merge(self)
+    }
 }
 
 /// Anything `serve()` accepts: a built [`Server`] or a `#[server]` type.
@@ -102,15 +117,7 @@ impl IntoServer for ServerBuilder {
 
 impl<T: IntoComponents> IntoServer for T {
     fn into_server(self) -> Result<Server, BuildError> {
-        let info = T::server_info();
-        let mut builder = Server::builder(info.name).version(info.version);
-        if let Some(title) = info.title {
-            builder = builder.title(title);
-        }
-        if let Some(instructions) = info.instructions {
-            builder = builder.instructions(instructions);
-        }
-        builder.merge(self).build()
+        self.into_builder().build()
     }
 }
 

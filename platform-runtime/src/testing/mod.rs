@@ -475,20 +475,20 @@ impl TestClient {
             .collect())
     }
 
-    /// Read a resource: its contents, each with the URI it was served under.
-    pub async fn read_resource(
-        &self,
-        uri: &str,
-    ) -> Result<Vec<(String, ResourceContent)>, TestError> {
+    /// Read a resource: its contents, each with the URI it was served under; `.text()` and
+    /// `.json::<T>()` read the common single-content case.
+    pub async fn read_resource(&self, uri: &str) -> Result<ResourceRead, TestError> {
         let result = self
             .service
             .read_resource(ReadResourceRequestParams::new(uri))
             .await?;
-        Ok(result
-            .contents
-            .into_iter()
-            .map(ResourceContent::from_wire)
-            .collect())
+        Ok(ResourceRead {
+            contents: result
+                .contents
+                .into_iter()
+                .map(ResourceContent::from_wire)
+                .collect(),
+        })
     }
 
     /// Every prompt, as sent.
@@ -632,6 +632,55 @@ impl ToolChanges {
     }
 }
 
+/// What [`TestClient::read_resource`] returned: the contents, each with the URI it was served
+/// under. Most resources serve one text content: read it with [`text`](Self::text), or parse
+/// it with [`json`](Self::json).
+#[derive(Debug, Clone)]
+pub struct ResourceRead {
+    contents: Vec<(String, ResourceContent)>,
+}
+
+impl ResourceRead {
+    /// Every content with the URI it was served under, in the order sent.
+    pub fn contents(&self) -> &[(String, ResourceContent)] {
+        &self.contents
+    }
+
+    /// The URI of the first content (a template's expanded URI, for instance).
+    pub fn uri(&self) -> Option<&str> {
+        self.contents.first().map(|(uri, _)| uri.as_str())
+    }
+
+    /// The text of every text content, joined with newlines (empty when all are binary).
+    pub fn text(&self) -> String {
+        self.contents
+            .iter()
+            .filter_map(|(_, content)| content.as_text())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The bytes of the first binary content.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.contents
+            .iter()
+            .find_map(|(_, content)| content.as_bytes())
+    }
+
+    /// The text (see [`text`](Self::text)) parsed as JSON into `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.text())
+    }
+}
+
+impl std::ops::Index<usize> for ResourceRead {
+    type Output = (String, ResourceContent);
+
+    fn index(&self, index: usize) -> &Self::Output {
+        &self.contents[index]
+    }
+}
+
 /// A tool call in flight, from [`TestClient::start_call`].
 pub struct PendingCall {
     handle: RequestHandle<RoleClient>,
@@ -666,10 +715,18 @@ impl ToolResult {
             .join("\n")
     }
 
-    /// The structured content deserialized into `T`.
+    /// The structured content deserialized into `T`. A tool returning something other than
+    /// an object (a list, a number, a string) sends it wrapped as `{"result": …}`, as the
+    /// protocol requires an object; that wrapper is taken off when `T` does not read the
+    /// whole object, so `structured_as::<Vec<Ticket>>()` reads a `Vec<Ticket>` tool's output.
     pub fn structured_as<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
-        self.structured()
-            .cloned()
-            .and_then(|v| serde_json::from_value(v).ok())
+        let structured = self.structured()?;
+        if let Ok(whole) = T::deserialize(structured) {
+            return Some(whole);
+        }
+        match structured.as_object() {
+            Some(object) if object.len() == 1 => T::deserialize(object.get("result")?).ok(),
+            _ => None,
+        }
     }
 }
