@@ -94,9 +94,47 @@ pub fn parse_millis(text: &str) -> Result<u64, DurationError> {
     parse(text).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Write a duration in the grammar [`parse`] reads, largest unit first and whole
+/// milliseconds (`90s` → `"1m30s"`, `250ms` → `"250ms"`, zero → `"0ms"`): what the manifest
+/// and the configuration print, so a value printed can be pasted back.
+pub fn format(duration: Duration) -> String {
+    const UNITS: [(u128, &str); 5] = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+        (1, "ms"),
+    ];
+    let mut millis = duration.as_millis();
+    if millis == 0 {
+        return "0ms".to_owned();
+    }
+    let mut text = String::new();
+    for (size, unit) in UNITS {
+        if millis >= size {
+            text.push_str(&(millis / size).to_string());
+            text.push_str(unit);
+            millis %= size;
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatted_durations_parse_back() {
+        assert_eq!(format(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format(Duration::from_millis(250)), "250ms");
+        assert_eq!(format(Duration::ZERO), "0ms");
+        assert_eq!(format(Duration::from_millis(86_400_001)), "1d1ms");
+        for millis in [1, 999, 1_000, 61_001, 3_600_000, 90_061_001] {
+            let duration = Duration::from_millis(millis);
+            assert_eq!(parse(&format(duration)), Ok(duration), "{millis}");
+        }
+    }
 
     #[test]
     fn literals_parse() {

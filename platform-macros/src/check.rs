@@ -271,11 +271,11 @@ fn policies(c: &Component<'_>, errors: &mut Errors) {
         let reason = if destructive == Some(true) {
             "a destructive tool"
         } else {
-            "a tool that may have side effects (tools are destructive unless marked otherwise)"
+            "a tool that may have side effects (a tool counts as destructive unless marked `read_only` or `destructive = false`)"
         };
         errors.push(error(
             format!(
-                "`#[cache]` on {reason}: a cached call skips them\nhelp: mark the tool `read_only` (or `destructive = false`) if repeating it is safe, or remove `#[cache]`"
+                "`#[cache]` on {reason}: a call answered from the cache would skip the tool's side effects\nhelp: mark the tool `read_only` (or `destructive = false`) if repeating it is safe, or remove `#[cache]`"
             ),
             *span,
         ));
@@ -337,7 +337,7 @@ fn values(p: &Policies, errors: &mut Errors) {
                 let ratio = breaker.failure_ratio.value;
                 if !(ratio > 0.0 && ratio <= 1.0) {
                     errors.push(error(
-                        "`failure_ratio` is a fraction in (0, 1], like 0.5",
+                        "`failure_ratio` must be above 0 and at most 1, like 0.5",
                         breaker.failure_ratio.span,
                     ));
                 }

@@ -19,6 +19,7 @@ pub struct Note {
 /// * `a` - left operand
 /// * `b` - right operand
 #[tool(read_only, idempotent)]
+#[timeout("5s")]
 pub async fn add(a: i64, b: i64) -> i64 {
     a + b
 }

@@ -16,11 +16,22 @@ fn run(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn help_lists_the_commands() {
+fn help_names_the_server_and_lists_the_commands() {
     let out = run(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for command in ["serve", "inspect", "version"] {
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("quickstart {}", env!("CARGO_PKG_VERSION")).as_str()),
+        "{text}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some("A calculator, a notebook and a summary prompt."),
+        "the description is the server's instructions:\n{text}"
+    );
+    for command in ["serve", "inspect", "version", "config", "--version"] {
         assert!(
             text.contains(command),
             "--help mentions `{command}`:\n{text}"
@@ -29,12 +40,16 @@ fn help_lists_the_commands() {
 }
 
 #[test]
-fn inspect_prints_the_manifest_as_json() {
+fn inspect_prints_the_manifest_with_policies_as_json() {
     let out = run(&["inspect"]);
     assert!(out.status.success());
     let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(manifest["server"]["name"], "quickstart");
     assert_eq!(manifest["tools"][0]["name"], "add");
+    assert_eq!(
+        manifest["tools"][0]["policies"],
+        serde_json::json!({ "timeout": "5s" })
+    );
     assert_eq!(
         manifest["resourceTemplates"][0]["uriTemplate"],
         "notes://{id}"
@@ -44,22 +59,42 @@ fn inspect_prints_the_manifest_as_json() {
 
 #[test]
 fn version_prints_name_and_version() {
-    let out = run(&["version"]);
-    assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap().trim(),
-        format!("quickstart {}", env!("CARGO_PKG_VERSION"))
-    );
+    let expected = format!("quickstart {}", env!("CARGO_PKG_VERSION"));
+    for args in [&["version"][..], &["--version"], &["-V"]] {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}");
+        assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), expected);
+    }
 }
 
 #[test]
-fn an_unknown_command_fails_with_usage() {
-    let out = run(&["frobnicate"]);
-    assert!(!out.status.success());
+fn a_usage_error_is_clap_s_with_exit_code_2_and_no_backtrace() {
+    for (args, says) in [
+        (
+            &["frobnicate"][..],
+            "error: unrecognized subcommand 'frobnicate'",
+        ),
+        (&["--bogus"], "error: unexpected argument '--bogus' found"),
+        (&["serve", "--transport", "smoke"], "invalid value 'smoke'"),
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(stderr.contains("try '--help'"), "{stderr}");
+        assert!(!stderr.contains("backtrace"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    let suggestion = run(&["serv"]);
+    let stderr = String::from_utf8(suggestion.stderr).unwrap();
     assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("frobnicate")
+        stderr.contains("a similar subcommand exists: 'serve'"),
+        "{stderr}"
     );
 }
 

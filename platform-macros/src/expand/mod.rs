@@ -27,10 +27,50 @@ fn body_or_errors(errors: darling::error::Accumulator, body: TokenStream) -> Tok
     match errors.finish() {
         Ok(()) => body,
         Err(error) => {
-            let error = error.write_errors();
+            let error = written(error);
             quote!({ #error ::core::unreachable!() })
         }
     }
+}
+
+/// Every collected error as a `compile_error!`, darling's own messages put in the words the
+/// rest use (lower case, "option" for what the attributes call keys): `Unknown field:
+/// `pre`. Available values: …` becomes ``unknown option `pre`; the options are …``.
+fn written(error: darling::Error) -> TokenStream {
+    error
+        .flatten()
+        .into_iter()
+        .map(|one| syn::Error::new(one.span(), restyled(&one.to_string())).to_compile_error())
+        .collect()
+}
+
+fn restyled(text: &str) -> String {
+    const OPENINGS: [(&str, &str); 9] = [
+        ("Unknown field: ", "unknown option "),
+        ("Duplicate field ", "option given twice: "),
+        ("Missing field ", "missing option "),
+        (
+            "Unexpected meta-item format ",
+            "this option cannot be written as ",
+        ),
+        ("Unexpected type ", "unexpected type "),
+        ("Unknown literal value ", "unknown value "),
+        ("Unexpected literal type ", "unexpected kind of literal: "),
+        (
+            "Too few items: Expected at least ",
+            "too few items: give at least ",
+        ),
+        (
+            "Too many items: Expected no more than ",
+            "too many items: give at most ",
+        ),
+    ];
+    let mut text = text.to_owned();
+    if let Some((darling, ours)) = OPENINGS.iter().find(|(d, _)| text.starts_with(d)) {
+        text = format!("{ours}{}", &text[darling.len()..]);
+    }
+    text.replacen(". Did you mean ", "; did you mean ", 1)
+        .replacen(". Available values: ", "; the options are ", 1)
 }
 
 /// `#[tool]`, `#[resource]` or `#[prompt]` on a free function.
@@ -74,7 +114,7 @@ pub(crate) fn component(kind: Kind, attr: TokenStream, item: TokenStream) -> Tok
     if model.has_receiver {
         // A method outside `#[server]`: the error says so; no factory, which could not be
         // placed inside an impl block anyway.
-        let error = errors.finish().err().map(darling::Error::write_errors);
+        let error = errors.finish().err().map(written);
         return quote!(#error #function);
     }
     // Expand.

@@ -125,3 +125,21 @@ fn a_rule_gives_the_same_error_in_every_place() {
         assert!(text.contains(message), "{text}");
     }
 }
+
+#[test]
+fn darling_messages_are_restyled() {
+    assert_eq!(
+        super::restyled("Unknown field: `pre`. Available values: `burst`, `key`, `per`"),
+        "unknown option `pre`; the options are `burst`, `key`, `per`"
+    );
+    assert_eq!(
+        super::restyled("Unknown field: `read_olny`. Did you mean `read_only`?"),
+        "unknown option `read_olny`; did you mean `read_only`?"
+    );
+    assert_eq!(
+        super::restyled("Duplicate field `name`"),
+        "option given twice: `name`"
+    );
+    let ours = "`#[timeout]` is given twice";
+    assert_eq!(super::restyled(ours), ours, "our own messages are kept");
+}

@@ -252,7 +252,7 @@ fn argument(
         other => {
             errors.push(
                 darling::Error::custom(format!(
-                    "this parameter pattern is not supported for a {what}: its name becomes the argument's name\nhelp: bind it to a plain name, like `city: String`; destructuring works only for extractors such as `State(x): State<T>`"
+                    "a {what} must be a plain name, not a pattern: the name becomes the argument's name\nhelp: bind it to a plain name, like `city: String`; destructuring works only for extractors such as `State(x): State<T>`"
                 ))
                 .with_span(other),
             );
@@ -292,7 +292,7 @@ fn argument(
         | syn::Type::TraitObject(_) => {
             errors.push(
                 darling::Error::custom(format!(
-                    "this type cannot be a {what}\nhelp: use a type that implements `serde::Deserialize` and `schemars::JsonSchema`"
+                    "this type cannot be a {what}\nhelp: use a type that implements `Deserialize` and `JsonSchema` (derive both from `platform_runtime::prelude`)"
                 ))
                 .with_span(ty),
             );

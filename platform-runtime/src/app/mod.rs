@@ -6,16 +6,17 @@
 use std::ffi::OsString;
 use std::io::Write as _;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use rmcp::ServiceExt as _;
 
 use crate::config::{Config, ConfigSource};
 use crate::server::{IntoServer, ServeError, Server};
 
+/// The command line. Its name, version and description are the server's (see
+/// [`Cli::command_for`]); `--help`, `--version` and usage errors are clap's.
 #[derive(Debug, Parser)]
 #[command(
-    about = "An MCP server built with platform.",
-    disable_version_flag = true
+    help_template = "{name} {version}\n{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}"
 )]
 struct Cli {
     /// The configuration profile (reads `platform.<profile>.toml`); default `PLATFORM_PROFILE`.
@@ -74,8 +75,11 @@ struct ServeArgs {
 /// stderr, and serve MCP over stdio until the client disconnects or the process receives
 /// ctrl-c / SIGTERM.
 ///
-/// Commands: `serve` (default), `inspect` (print the manifest as JSON), `version`, and
-/// `--help`.
+/// Commands: `serve` (default), `inspect` (print the manifest as JSON, with each tool's
+/// policies), `config` (the effective configuration), `version`, and `--help` / `--version`,
+/// which name the server and describe it with its instructions. As with any clap program,
+/// `--help` and `--version` exit with status 0 and a usage error prints clap's message and
+/// exits with status 2; other errors (configuration, transport) are returned.
 ///
 /// ```no_run
 /// use platform_runtime::prelude::*;
@@ -101,21 +105,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(error) => {
-            use clap::error::ErrorKind;
-            if matches!(
-                error.kind(),
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-            ) {
-                let _ = error.print();
-                return Ok(());
-            }
-            return Err(ServeError::Cli(error.render().to_string()));
-        }
-    };
     let server = server.into_server()?;
+    let cli = Cli::parse_for(server.info(), args);
     match cli
         .command
         .unwrap_or_else(|| Command::Serve(ServeArgs::default()))
@@ -152,6 +143,43 @@ where
                 serve_stdio(server, config.transport.max_body_bytes, signals).await
             }
         }
+    }
+}
+
+impl Cli {
+    /// The command line of this server: `--help` opens with its name and version and
+    /// describes it with its instructions (or title); `--version` / `-V` print
+    /// `name version`.
+    fn command_for(info: &crate::server::ServerInfo) -> clap::Command {
+        let about = info
+            .instructions
+            .clone()
+            .or_else(|| info.title.clone())
+            .unwrap_or_else(|| format!("The {} MCP server.", info.name));
+        Cli::command()
+            .name(info.name.clone())
+            .version(info.version.clone())
+            .about(about)
+            .after_help(
+                "Commands default to `serve`. Configuration: platform.toml, \
+                 platform.<profile>.toml and PLATFORM_* environment variables \
+                 (see `config`).",
+            )
+    }
+
+    /// Parse `args` as clap programs do: `--help` and `--version` print and exit with status
+    /// 0; a usage error prints clap's message (with the usage and a hint) to stderr and exits
+    /// with status 2, without a backtrace.
+    fn parse_for<I, T>(info: &crate::server::ServerInfo, args: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut command = Self::command_for(info);
+        command
+            .try_get_matches_from_mut(args)
+            .and_then(|matches| Cli::from_arg_matches(&matches))
+            .unwrap_or_else(|error| error.format(&mut command).exit())
     }
 }
 

@@ -158,6 +158,65 @@ impl Policies {
     pub fn is_empty(&self) -> bool {
         *self == Policies::default()
     }
+
+    /// The declared policies as JSON, keyed by attribute name with the values as they are
+    /// written (`{"rate_limit": {"requests": 60, "per": "1m", …}, "timeout": "5s"}`); what
+    /// `inspect` prints for each tool.
+    pub fn to_json(&self) -> serde_json::Value {
+        use platform_duration::format;
+        use serde_json::json;
+        let mut out = serde_json::Map::new();
+        if let Some(limit) = &self.rate_limit {
+            out.insert(
+                "rate_limit".into(),
+                json!({
+                    "requests": limit.requests,
+                    "per": format(limit.per),
+                    "burst": limit.burst_size(),
+                    "key": limit.key.as_str(),
+                }),
+            );
+        }
+        if let Some(cache) = &self.cache {
+            let scope = match cache.scope {
+                CacheScope::Principal => "principal",
+                CacheScope::Tenant => "tenant",
+                CacheScope::Public => "public",
+            };
+            out.insert(
+                "cache".into(),
+                json!({ "ttl": format(cache.ttl), "scope": scope }),
+            );
+        }
+        if let Some(timeout) = self.timeout {
+            out.insert("timeout".into(), json!(format(timeout)));
+        }
+        if let Some(retry) = &self.retry {
+            out.insert(
+                "retry".into(),
+                json!({
+                    "attempts": retry.attempts,
+                    "backoff": format(retry.backoff),
+                    "max_backoff": format(retry.max_backoff),
+                }),
+            );
+        }
+        if let Some(breaker) = &self.circuit_breaker {
+            out.insert(
+                "circuit_breaker".into(),
+                json!({
+                    "failure_ratio": breaker.failure_ratio,
+                    "window": format(breaker.window),
+                    "min_calls": breaker.min_calls,
+                    "cooldown": format(breaker.cooldown),
+                }),
+            );
+        }
+        if let Some(limit) = self.concurrency_limit {
+            out.insert("concurrency_limit".into(), json!(limit));
+        }
+        serde_json::Value::Object(out)
+    }
 }
 
 /// Parse a duration literal: `"250ms"`, `"5s"`, `"1m"`, `"2h"`, `"1d"`, or a sum such as

@@ -252,23 +252,75 @@ impl ConfigError {
                 }
                 kind => kind.to_string(),
             };
-            if let figment::error::Kind::UnknownField(field, expected) = &error.kind
-                && let Some(suggestion) = closest(field, expected)
-            {
-                text.push_str(&format!("; did you mean `{suggestion}`?"));
+            if let figment::error::Kind::UnknownField(field, expected) = &error.kind {
+                text = format!("`{field}` is not a setting of `[{section}]`");
+                match closest(field, expected) {
+                    Some(suggestion) => {
+                        let variable = error
+                            .metadata
+                            .as_ref()
+                            .and_then(|m| m.name.strip_prefix(ENV_ORIGIN))
+                            .map(|name| {
+                                let wrong = format!("__{}", field.to_ascii_uppercase());
+                                let right = format!("__{}", suggestion.to_ascii_uppercase());
+                                format!(" (`{}`)", name.replacen(&wrong, &right, 1))
+                            })
+                            .unwrap_or_default();
+                        text.push_str(&format!("; did you mean `{suggestion}`{variable}?"));
+                    }
+                    None => text.push_str(&format!(
+                        "; its settings are {}",
+                        expected
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                }
             }
             let source = error
                 .metadata
                 .as_ref()
-                .map(|m| format!(" (from {})", m.name))
+                .map(|m| format!(" ({})", origin(m)))
                 .unwrap_or_default();
             messages.push(if path.is_empty() {
                 format!("{text}{source}")
             } else {
-                format!("`{path}`: {text}{source}")
+                format!("`{path}`{source}: {text}")
             });
         }
         Self::new(messages.join("; "))
+    }
+}
+
+/// How the metadata of an environment variable's provider is named: this, then the name.
+const ENV_ORIGIN: &str = "environment variable ";
+
+/// Where a value came from, in words: `set by environment variable PLATFORM_X`,
+/// `in ./platform.toml`, `set on the command line`.
+fn origin(metadata: &figment::Metadata) -> String {
+    if let Some(figment::Source::File(path)) = &metadata.source {
+        return format!("in {}", path.display());
+    }
+    format!("set by {}", metadata.name)
+}
+
+/// A provider under a name of our choosing, so errors say which environment variable or
+/// flag a bad value came from (figment would name the Rust type that carried it).
+struct Named<P> {
+    provider: P,
+    name: String,
+}
+
+impl<P: figment::Provider> figment::Provider for Named<P> {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named(self.name.clone())
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        self.provider.data()
     }
 }
 
@@ -399,10 +451,16 @@ impl ConfigSource {
                 .and_then(|mut t| t.remove("v"))
                 .filter(|v| !matches!(v, toml::Value::Table(_)))
                 .unwrap_or_else(|| toml::Value::String(value.clone()));
-            figment = figment.merge(Serialized::global(&key, parsed));
+            figment = figment.merge(Named {
+                provider: Serialized::global(&key, parsed),
+                name: format!("{ENV_ORIGIN}{name}"),
+            });
         }
         for (key, value) in &self.overrides {
-            figment = figment.merge(Serialized::global(key, value));
+            figment = figment.merge(Named {
+                provider: Serialized::global(key, value),
+                name: format!("a command-line flag (`{key}`)"),
+            });
         }
         let config = Config {
             transport: section(&figment, "transport")?,
@@ -549,7 +607,7 @@ impl Config {
                     let source = self
                         .figment
                         .find_metadata(&path)
-                        .map(|m| format!(" (from {})", m.name))
+                        .map(|m| format!(" ({})", origin(m)))
                         .unwrap_or_default();
                     return Err(ConfigError::new(format!(
                         "`{path}`{source} applies only to the HTTP transport, and the transport is `{}`: remove it, or serve with `--transport http` (`transport.kind = \"http\"`)",

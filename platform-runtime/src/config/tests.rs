@@ -73,6 +73,57 @@ fn unknown_keys_name_the_path_and_suggest() {
 }
 
 #[test]
+fn errors_name_the_file_variable_or_flag_a_value_came_from() {
+    let d = dir(&[("platform.toml", "[transport]\nbnid = \"127.0.0.1:1\"\n")]);
+    let file = source(&d, "PTEST_ORIGIN_").load().unwrap_err().to_string();
+    let path = d.join("platform.toml");
+    assert_eq!(
+        file,
+        format!(
+            "invalid configuration: `transport.bnid` (in {}): `bnid` is not a setting of `[transport]`; did you mean `bind`?",
+            path.display()
+        )
+    );
+
+    let variable = source(&dir(&[]), "PTEST_ORIGIN2_")
+        .environment([("PTEST_ORIGIN2_TRANSPORT__BNID", "1")])
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        variable,
+        "invalid configuration: `transport.bnid` (set by environment variable PTEST_ORIGIN2_TRANSPORT__BNID): `bnid` is not a setting of `[transport]`; did you mean `bind` (`PTEST_ORIGIN2_TRANSPORT__BIND`)?"
+    );
+
+    let value = source(&dir(&[]), "PTEST_ORIGIN3_")
+        .environment([("PTEST_ORIGIN3_LIMITS__TIMEOUT", "soon")])
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        value.starts_with("invalid configuration: `limits.timeout` (set by environment variable PTEST_ORIGIN3_LIMITS__TIMEOUT): "),
+        "{value}"
+    );
+
+    let flag = source(&dir(&[]), "PTEST_ORIGIN4_")
+        .set("transport.bind", "not an address")
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        flag.starts_with("invalid configuration: `transport.bind` (set by a command-line flag (`transport.bind`)): "),
+        "{flag}"
+    );
+
+    let far = source(&dir(&[]), "PTEST_ORIGIN5_")
+        .environment([("PTEST_ORIGIN5_LIMITS__ZZZZZZZZZZ", "1")])
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(far.contains("its settings are `"), "{far}");
+}
+
+#[test]
 fn bad_values_name_the_key() {
     let d = dir(&[("platform.toml", "[limits]\ntimeout = \"5 sec\"\n")]);
     let error = source(&d, "PTEST_BAD_").load().unwrap_err().to_string();

@@ -20,8 +20,8 @@ use crate::ToolError;
 /// A type usable as an argument: anything `Deserialize + JsonSchema`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an argument",
-    label = "arguments need `serde::Deserialize` and `schemars::JsonSchema`",
-    note = "derive `serde::Deserialize` and `schemars::JsonSchema` for `{Self}`",
+    label = "arguments need `Deserialize` and `JsonSchema`",
+    note = "add `#[derive(Deserialize, JsonSchema)]` to `{Self}` (both in `platform_runtime::prelude`)",
     note = "if `{Self}` should come from the request rather than the client, implement `FromContext` for it and mark the parameter `#[extract]`"
 )]
 pub trait Argument {

@@ -120,7 +120,7 @@ impl OutputSpec {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from a tool",
     label = "this type is not a tool output",
-    note = "derive `serde::Serialize` and `schemars::JsonSchema` for `{Self}` to return it as structured output",
+    note = "add `#[derive(Serialize, JsonSchema)]` to `{Self}` (both in `platform_runtime::prelude`) to return it as structured output",
     note = "or return `String`, `platform_runtime::model::Content`, `Vec<Content>` or `ToolResult`"
 )]
 pub trait StructuredOutput {
@@ -281,7 +281,7 @@ impl IntoResourceContents for Vec<ResourceContent> {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from a resource",
     label = "this type is not resource contents",
-    note = "return `String` (text), `Vec<u8>` (bytes), `ResourceContent`, or derive `serde::Serialize` for `{Self}` to return it as JSON"
+    note = "return `String` (text), `Vec<u8>` (bytes), `ResourceContent`, or add `#[derive(Serialize)]` to `{Self}` (from `platform_runtime::prelude`) to return it as JSON"
 )]
 pub trait JsonResource {
     /// The value as JSON text.

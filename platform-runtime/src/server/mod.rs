@@ -20,15 +20,15 @@ use crate::registry::{Components, Registry, RequestLimits, ToolDef};
 use crate::state::Sessions;
 
 /// Why `serve()` stopped with an error.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` output is its message, so `main` returning `Result<(), Box<dyn Error>>`
+/// prints `Error: <what went wrong>` rather than the enum's structure.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
     /// The server definition is invalid.
     #[error(transparent)]
     Build(#[from] BuildError),
-    /// The command line could not be parsed.
-    #[error("{0}")]
-    Cli(String),
     /// The transport failed to start or broke.
     #[error("transport error: {0}")]
     Transport(String),
@@ -38,6 +38,12 @@ pub enum ServeError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+}
+
+impl std::fmt::Debug for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Identity and instructions a server announces to clients.
@@ -235,7 +241,8 @@ impl Server {
     }
 
     /// The manifest `inspect` prints: every tool, resource and prompt with its schemas,
-    /// annotations and tags, as JSON.
+    /// annotations and tags, and each tool's declared policies (`"policies"`, see
+    /// [`Policies::to_json`](crate::component::policy::Policies::to_json)), as JSON.
     pub fn manifest(&self) -> serde_json::Value {
         let registry = self.inner.registry();
         let info = &self.inner.info;
@@ -247,6 +254,7 @@ impl Server {
                 if let Some(object) = json.as_object_mut() {
                     object.insert("tags".into(), serde_json::json!(t.tags));
                     object.insert("enabled".into(), serde_json::json!(t.enabled));
+                    object.insert("policies".into(), t.policy_set().to_json());
                 }
                 json
             })
