@@ -213,10 +213,9 @@ pub use app::{serve, serve_from};
 ///
 /// ```
 /// use platform_runtime::prelude::*;
-/// use platform_runtime::schemars;
 ///
 /// /// Review code.
-/// #[derive(Prompt, serde::Deserialize, schemars::JsonSchema)]
+/// #[derive(Prompt, Deserialize, JsonSchema)]
 /// #[mcp(template = "Review this {language} code:\n{code}")]
 /// struct Review {
 ///     /// The language.
@@ -235,10 +234,13 @@ pub use server::{
     ServerInfo, ServerStats,
 };
 
-/// Re-exported so user types derive the same `JsonSchema` the framework reads: use
-/// `#[derive(schemars::JsonSchema)]` through `platform_runtime::schemars` to avoid a version
-/// skew.
+/// The schemars the framework reads schemas with. The prelude's `JsonSchema` derive refers to
+/// it; a crate that also depends on schemars itself should use the same major version.
 pub use schemars;
+
+/// JSON, as handlers and tests exchange it (`platform_runtime::serde_json::Value`); the
+/// prelude brings `json!` and `Value`.
+pub use serde_json;
 
 /// The names most servers need: `use platform_runtime::prelude::*;`.
 ///
@@ -292,6 +294,7 @@ pub mod prelude {
     /// serde's `Serialize` derive, through the runtime's serde (`#[serde(…)]` attributes
     /// work as serde documents them).
     pub use platform_macros::Serialize;
+    pub use serde_json::{Value, json};
 }
 
 /// The traits behind the prelude's derives (and schemars' `JsonSchema` derive), glob-imported

@@ -6,6 +6,7 @@ mod derive;
 mod direct;
 mod eras;
 mod errors;
+mod guides;
 mod hostile;
 mod http;
 mod limits;

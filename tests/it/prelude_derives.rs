@@ -71,6 +71,23 @@ mod shapes {
         pub(super) next: Option<String>,
     }
 
+    /// Missing fields from the type's own `Default`.
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    pub(super) struct Settings {
+        pub(super) retries: u32,
+        pub(super) url: String,
+    }
+
+    impl Default for Settings {
+        fn default() -> Self {
+            Self {
+                retries: 3,
+                url: "https://example.org".into(),
+            }
+        }
+    }
+
     /// Tuple and unit structs, and a borrowed field.
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     pub(super) struct Pair(pub(super) u8, pub(super) u8);
@@ -85,7 +102,7 @@ mod shapes {
     }
 }
 
-use shapes::{Account, Borrowed, Event, Nothing, Page, Pair, Tag};
+use shapes::{Account, Borrowed, Event, Nothing, Page, Pair, Settings, Tag};
 
 #[test]
 fn attributes_work_as_serde_documents_them() {
@@ -149,6 +166,15 @@ fn enums_generics_tuples_and_borrows_round_trip() {
     let source = String::from(r#"{"name":"ada"}"#);
     let borrowed: Borrowed<'_> = serde_json::from_str(&source).unwrap();
     assert_eq!(borrowed, Borrowed { name: "ada" });
+
+    let settings: Settings = serde_json::from_value(json!({ "retries": 5 })).unwrap();
+    assert_eq!(
+        settings,
+        Settings {
+            retries: 5,
+            url: "https://example.org".into()
+        }
+    );
 
     let mut map = BTreeMap::new();
     map.insert("k", Pair(0, 9));

@@ -2,10 +2,9 @@
 //! the integration tests and schema snapshots use it from here.
 
 use platform_runtime::prelude::*;
-use platform_runtime::schemars;
 
 /// A note kept by the server.
-#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Note {
     /// The note's id.
     pub id: u32,

@@ -385,3 +385,63 @@ fn an_http_flag_with_stdio_is_refused() {
         "{err}"
     );
 }
+
+/// The `sh` blocks of `docs/guide/http.md`'s "Requests by hand", run as written against a
+/// live server (its address put in for `127.0.0.1:8000`).
+#[test]
+fn the_http_guide_s_curl_requests_work_as_shown() {
+    let guide = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/guide/http.md"
+    ))
+    .unwrap();
+    let start = guide.find("## Requests by hand").expect("the section");
+    let end = start
+        + guide[start..]
+            .find("\n## Protections")
+            .expect("the next section");
+    let blocks: Vec<&str> = guide[start..end]
+        .split("```sh\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .collect();
+    assert_eq!(blocks.len(), 2, "a 2026-07-28 request and a legacy session");
+    let (mut child, addr) = serve_http(&config_dir(""), &[]);
+    let mut outputs = Vec::new();
+    for block in &blocks {
+        let script = block.replace("127.0.0.1:8000", &addr.to_string());
+        let out = Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &script])
+            .output()
+            .expect("bash runs");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "{script}\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outputs.push(stdout);
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let modern: serde_json::Value = serde_json::from_str(&outputs[0]).unwrap();
+    assert_eq!(
+        modern["result"]["structuredContent"]["result"], 5,
+        "{}",
+        outputs[0]
+    );
+    assert_eq!(modern["result"]["resultType"], "complete");
+    let event = outputs[1]
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .find(|data| data.contains("\"id\":2"))
+        .unwrap_or_else(|| panic!("no answer to the call in {}", outputs[1]));
+    let legacy: serde_json::Value = serde_json::from_str(event).unwrap();
+    assert_eq!(legacy["result"]["content"][0]["text"], "5");
+    for shown in [outputs[0].trim(), event] {
+        assert!(
+            guide.contains(shown),
+            "the guide shows the answer as it is: {shown}"
+        );
+    }
+}

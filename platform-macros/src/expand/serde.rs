@@ -38,6 +38,9 @@ struct Container {
     /// `#[serde(bound = "…")]` or `#[serde(bound(serialize = "…", deserialize = "…"))]`
     /// for this direction.
     bound: Option<Vec<syn::WherePredicate>>,
+    /// `#[serde(default)]`: serde fills missing fields from the copy's `Default`, which is
+    /// the type's own.
+    default: bool,
 }
 
 fn container(attrs: &[syn::Attribute], direction: Direction) -> syn::Result<Container> {
@@ -65,6 +68,8 @@ fn container(attrs: &[syn::Attribute], direction: Direction) -> syn::Result<Cont
                     })?;
                 }
             } else {
+                found.default |= meta.path.is_ident("default") && meta.input.is_empty()
+                    || meta.path.is_ident("default") && meta.input.peek(syn::Token![,]);
                 skip_value(&meta)?;
             }
             Ok(())
@@ -215,6 +220,33 @@ fn expand(direction: Direction, item: TokenStream) -> syn::Result<TokenStream> {
             }
         }
     };
+    // `#[serde(default)]` asks the copy for `Default`: take the type's own, field by field.
+    let default = match (
+        &input.data,
+        found.default && direction == Direction::Deserialize,
+    ) {
+        (syn::Data::Struct(data), true) => {
+            let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+            let members: Vec<syn::Member> = data
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(index, field)| match &field.ident {
+                    Some(name) => syn::Member::Named(name.clone()),
+                    None => syn::Member::Unnamed(index.into()),
+                })
+                .collect();
+            Some(quote! {
+                impl #impl_generics ::core::default::Default for #helper #ty_generics #where_clause {
+                    fn default() -> Self {
+                        let __original = <#ident #ty_generics as ::core::default::Default>::default();
+                        #helper { #(#members: __original.#members),* }
+                    }
+                }
+            })
+        }
+        _ => None,
+    };
     Ok(quote! {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, dead_code, clippy::all)]
@@ -223,6 +255,8 @@ fn expand(direction: Direction, item: TokenStream) -> syn::Result<TokenStream> {
             #crate_attr
             #[serde(remote = #remote)]
             #copy
+
+            #default
 
             #implementation
         };

@@ -11,10 +11,9 @@ use crate::ToolError;
 ///
 /// ```
 /// use platform_runtime::prelude::*;
-/// use platform_runtime::{CallTool, schemars};
 ///
 /// /// Repeat a word.
-/// #[derive(Tool, serde::Deserialize, schemars::JsonSchema)]
+/// #[derive(Tool, Deserialize, JsonSchema)]
 /// #[mcp(read_only)]
 /// struct Repeat {
 ///     /// The word to repeat.

@@ -175,7 +175,7 @@ impl<T: Clone + Send + Sync + 'static> FromContext for State<T> {
 /// ```
 /// use platform_runtime::prelude::*;
 ///
-/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// #[derive(Deserialize, JsonSchema)]
 /// struct Search {
 ///     /// What to look for.
 ///     query: String,
