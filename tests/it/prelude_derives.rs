@@ -246,3 +246,23 @@ async fn derived_types_are_tool_inputs_and_outputs() {
     };
     assert!(refused.contains("balance"), "{refused}");
 }
+
+#[test]
+fn structured_as_unwraps_only_the_result_wrapper() {
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Wrapped {
+        result: u8,
+    }
+    let wrapped = ToolResult::new().with_structured(json!({ "result": [1, 2] }));
+    assert_eq!(wrapped.structured_as::<Vec<u8>>(), Some(vec![1, 2]));
+    let object = ToolResult::new().with_structured(json!({ "result": 7 }));
+    assert_eq!(
+        object.structured_as::<Wrapped>(),
+        Some(Wrapped { result: 7 }),
+        "a type that reads the whole object gets it"
+    );
+    assert_eq!(object.structured_as::<u8>(), Some(7));
+    let two_keys = ToolResult::new().with_structured(json!({ "result": [1], "more": 1 }));
+    assert_eq!(two_keys.structured_as::<Vec<u8>>(), None, "not a wrapper");
+    assert_eq!(ToolResult::new().structured_as::<u8>(), None);
+}

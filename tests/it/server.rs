@@ -132,6 +132,59 @@ async fn a_server_type_is_servable_on_its_own() {
 }
 
 #[tokio::test]
+async fn a_server_type_becomes_a_builder_keeping_its_identity() {
+    use platform_runtime::middleware::{McpRequest, Next, from_fn};
+    let seen = std::sync::Arc::new(AtomicU64::new(0));
+    let counted = seen.clone();
+    let count = from_fn(move |request: McpRequest, next: Next| {
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, Ordering::Relaxed);
+            next.run(request).await
+        }
+    });
+    let server = Weather::default()
+        .into_builder()
+        .layer(count)
+        .tools(tools![add])
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server).await.unwrap();
+    assert_eq!(
+        client.server_name(),
+        Some(("weather".into(), "1.4.0".into())),
+        "name and version from #[server]"
+    );
+    assert_eq!(
+        client.instructions().as_deref(),
+        Some("Ask about the weather.")
+    );
+    let names: Vec<_> = client
+        .list_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["current", "calls", "count", "add"]);
+    let before = seen.load(Ordering::Relaxed);
+    let sum = client
+        .call_tool("add", json!({ "a": 1, "b": 2 }))
+        .await
+        .unwrap();
+    assert_eq!(
+        sum.structured_as::<i64>(),
+        Some(3),
+        "unwrapped from {{\"result\": 3}}"
+    );
+    assert_eq!(
+        seen.load(Ordering::Relaxed),
+        before + 1,
+        "the added layer ran"
+    );
+}
+
+#[tokio::test]
 async fn resources_and_templates_are_listed_and_read() {
     let client = TestClient::connect(Weather::default()).await.unwrap();
     let resources = client.list_resources().await.unwrap();
@@ -154,13 +207,26 @@ async fn resources_and_templates_are_listed_and_read() {
         Some(r#"[{"city":"lisbon","level":2}]"#)
     );
     assert_eq!(alerts[0].1.mime_type(), Some("application/json"));
+    assert_eq!(alerts.uri(), Some("weather://lisbon/alerts"));
+    assert_eq!(
+        alerts.json::<serde_json::Value>().unwrap(),
+        json!([{ "city": "lisbon", "level": 2 }])
+    );
     let readme = client.read_resource("weather://readme").await.unwrap();
     assert_eq!(readme[0].1.as_text(), Some("stations report hourly"));
+    assert_eq!(readme.text(), "stations report hourly");
+    assert!(
+        readme.json::<serde_json::Value>().is_err(),
+        "text that is not JSON"
+    );
     let log = client
         .read_resource("weather://stations/258/log")
         .await
         .unwrap();
     assert_eq!(log[0].1.as_bytes(), Some(&[2u8][..]));
+    assert_eq!(log.bytes(), Some(&[2u8][..]));
+    assert_eq!(log.text(), "", "no text in a binary resource");
+    assert_eq!(log.contents().len(), 1);
 }
 
 #[tokio::test]

@@ -110,9 +110,15 @@ fn strip_fields(fields: &mut syn::Fields) {
 fn expand(direction: Direction, item: TokenStream) -> syn::Result<TokenStream> {
     let input: syn::DeriveInput = syn::parse2(item)?;
     if let syn::Data::Union(union) = &input.data {
+        let name = match direction {
+            Direction::Serialize => "Serialize",
+            Direction::Deserialize => "Deserialize",
+        };
         return Err(syn::Error::new_spanned(
             union.union_token,
-            "serde cannot derive for a union: use a struct or an enum",
+            format!(
+                "`{name}` cannot be derived for a union (serde does not know which field holds the value): use a struct or an enum"
+            ),
         ));
     }
     let found = container(&input.attrs, direction)?;
