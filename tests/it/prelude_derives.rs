@@ -88,6 +88,14 @@ mod shapes {
         }
     }
 
+    /// Generic with a container default, and `Self` in a field.
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(default)]
+    pub(super) struct Tree<T> {
+        pub(super) value: T,
+        pub(super) children: Vec<Self>,
+    }
+
     /// Tuple and unit structs, and a borrowed field.
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     pub(super) struct Pair(pub(super) u8, pub(super) u8);
@@ -102,7 +110,7 @@ mod shapes {
     }
 }
 
-use shapes::{Account, Borrowed, Event, Nothing, Page, Pair, Settings, Tag};
+use shapes::{Account, Borrowed, Event, Nothing, Page, Pair, Settings, Tag, Tree};
 
 #[test]
 fn attributes_work_as_serde_documents_them() {
@@ -174,6 +182,13 @@ fn enums_generics_tuples_and_borrows_round_trip() {
             retries: 5,
             url: "https://example.org".into()
         }
+    );
+
+    let tree: Tree<u8> = serde_json::from_value(json!({ "children": [{ "value": 2 }] })).unwrap();
+    assert_eq!(tree.children[0].value, 2);
+    assert_eq!(
+        serde_json::to_value(&tree).unwrap(),
+        json!({ "value": 0, "children": [{ "value": 2, "children": [] }] })
     );
 
     let mut map = BTreeMap::new();

@@ -100,10 +100,28 @@ fn keep_serde(attrs: &mut Vec<syn::Attribute>) {
     attrs.retain(|a| a.path().is_ident("serde") || a.path().is_ident("cfg"));
 }
 
-fn strip_fields(fields: &mut syn::Fields) {
+/// Keep each field's serde attributes and type; `Self` in a type means the user's type, as it
+/// did where it was written (in the copy it would mean the copy).
+fn strip_fields(fields: &mut syn::Fields, original: &syn::Type) {
     for field in fields.iter_mut() {
         keep_serde(&mut field.attrs);
         field.vis = syn::Visibility::Inherited;
+        syn::visit_mut::VisitMut::visit_type_mut(&mut SelfIs(original), &mut field.ty);
+    }
+}
+
+struct SelfIs<'a>(&'a syn::Type);
+
+impl syn::visit_mut::VisitMut for SelfIs<'_> {
+    fn visit_type_mut(&mut self, ty: &mut syn::Type) {
+        if let syn::Type::Path(path) = ty
+            && path.qself.is_none()
+            && path.path.is_ident("Self")
+        {
+            *ty = self.0.clone();
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
     }
 }
 
@@ -132,16 +150,21 @@ fn expand(direction: Direction, item: TokenStream) -> syn::Result<TokenStream> {
 
     // The copy serde derives on: same shape, same serde attributes, no visibility.
     let helper = format_ident!("__PlatformSerdeRemote");
+    let original: syn::Type = {
+        let ident = &input.ident;
+        let (_, ty_generics, _) = input.generics.split_for_impl();
+        syn::parse_quote!(#ident #ty_generics)
+    };
     let mut copy = input.clone();
     copy.ident = helper.clone();
     copy.vis = syn::Visibility::Inherited;
     keep_serde(&mut copy.attrs);
     match &mut copy.data {
-        syn::Data::Struct(data) => strip_fields(&mut data.fields),
+        syn::Data::Struct(data) => strip_fields(&mut data.fields, &original),
         syn::Data::Enum(data) => {
             for variant in &mut data.variants {
                 keep_serde(&mut variant.attrs);
-                strip_fields(&mut variant.fields);
+                strip_fields(&mut variant.fields, &original);
             }
         }
         syn::Data::Union(_) => {}
@@ -166,16 +189,43 @@ fn expand(direction: Direction, item: TokenStream) -> syn::Result<TokenStream> {
         .type_params()
         .map(|p| p.ident.clone())
         .collect();
+    // The impl's bounds, and the same bounds on the copy (unless the type wrote its own
+    // `bound`), so serde's code in the copy and the impl that calls it agree: each type
+    // parameter serializes (deserializes), and with `#[serde(default)]` the type has a
+    // `Default` (recursive types need it where serde would not infer it).
+    let inferred: Vec<syn::WherePredicate> = match direction {
+        Direction::Serialize => type_params
+            .iter()
+            .map(|t| syn::parse_quote!(#t: #serde::Serialize))
+            .collect(),
+        Direction::Deserialize => {
+            let mut bounds: Vec<syn::WherePredicate> = type_params
+                .iter()
+                .map(|t| syn::parse_quote!(#t: #serde::Deserialize<'de>))
+                .collect();
+            if found.default && !bounds.is_empty() {
+                bounds.push(syn::parse_quote!(#original: ::core::default::Default));
+            }
+            bounds
+        }
+    };
+    let bound_attr = (found.bound.is_none() && !inferred.is_empty()).then(|| {
+        let text = inferred
+            .iter()
+            .map(|p| quote!(#p).to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = syn::LitStr::new(&text, Span::call_site());
+        match direction {
+            Direction::Serialize => quote!(#[serde(bound(serialize = #text))]),
+            Direction::Deserialize => quote!(#[serde(bound(deserialize = #text))]),
+        }
+    });
+    where_clause
+        .predicates
+        .extend(found.bound.clone().unwrap_or(inferred));
     let implementation = match direction {
         Direction::Serialize => {
-            match found.bound {
-                Some(bound) => where_clause.predicates.extend(bound),
-                None => {
-                    where_clause.predicates.extend(type_params.iter().map(
-                        |t| -> syn::WherePredicate { syn::parse_quote!(#t: #serde::Serialize) },
-                    ))
-                }
-            }
             let (impl_generics, _, where_clause) = generics.split_for_impl();
             quote! {
                 #[automatically_derived]
@@ -193,22 +243,12 @@ fn expand(direction: Direction, item: TokenStream) -> syn::Result<TokenStream> {
             }
         }
         Direction::Deserialize => {
-            let lifetimes: Vec<syn::Lifetime> = input
-                .generics
-                .lifetimes()
-                .map(|l| l.lifetime.clone())
-                .collect();
-            match found.bound {
-                Some(bound) => where_clause.predicates.extend(bound),
-                None => where_clause.predicates.extend(type_params.iter().map(
-                    |t| -> syn::WherePredicate { syn::parse_quote!(#t: #serde::Deserialize<'de>) },
-                )),
-            }
-            where_clause.predicates.extend(
-                lifetimes
-                    .iter()
-                    .map(|l| -> syn::WherePredicate { syn::parse_quote!('de: #l) }),
-            );
+            where_clause
+                .predicates
+                .extend(input.generics.lifetimes().map(|l| -> syn::WherePredicate {
+                    let l = &l.lifetime;
+                    syn::parse_quote!('de: #l)
+                }));
             generics.params.insert(0, syn::parse_quote!('de));
             let (impl_generics, _, where_clause) = generics.split_for_impl();
             quote! {
@@ -232,7 +272,12 @@ fn expand(direction: Direction, item: TokenStream) -> syn::Result<TokenStream> {
         found.default && direction == Direction::Deserialize,
     ) {
         (syn::Data::Struct(data), true) => {
-            let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+            let mut generics = input.generics.clone();
+            generics
+                .make_where_clause()
+                .predicates
+                .push(syn::parse_quote!(#original: ::core::default::Default));
+            let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
             let members: Vec<syn::Member> = data
                 .fields
                 .iter()
@@ -245,7 +290,7 @@ fn expand(direction: Direction, item: TokenStream) -> syn::Result<TokenStream> {
             Some(quote! {
                 impl #impl_generics ::core::default::Default for #helper #ty_generics #where_clause {
                     fn default() -> Self {
-                        let __original = <#ident #ty_generics as ::core::default::Default>::default();
+                        let __original = <#original as ::core::default::Default>::default();
                         #helper { #(#members: __original.#members),* }
                     }
                 }
@@ -259,6 +304,7 @@ fn expand(direction: Direction, item: TokenStream) -> syn::Result<TokenStream> {
         const _: () = {
             #[derive(#derive)]
             #crate_attr
+            #bound_attr
             #[serde(remote = #remote)]
             #copy
 
