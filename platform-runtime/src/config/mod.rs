@@ -259,11 +259,13 @@ impl ConfigError {
                         let variable = error
                             .metadata
                             .as_ref()
-                            .and_then(|m| m.name.strip_prefix(ENV_ORIGIN))
-                            .map(|name| {
-                                let wrong = format!("__{}", field.to_ascii_uppercase());
-                                let right = format!("__{}", suggestion.to_ascii_uppercase());
-                                format!(" (`{}`)", name.replacen(&wrong, &right, 1))
+                            .filter(|m| m.name.starts_with(ENV_ORIGIN))
+                            .map(|m| {
+                                let mut keys: Vec<&str> = path.split('.').collect();
+                                keys.pop();
+                                keys.push(suggestion);
+                                let profile = error.profile.clone().unwrap_or_default();
+                                format!(" (`{}`)", m.interpolate(&profile, &keys))
                             })
                             .unwrap_or_default();
                         text.push_str(&format!("; did you mean `{suggestion}`{variable}?"));
@@ -310,11 +312,21 @@ fn origin(metadata: &figment::Metadata) -> String {
 struct Named<P> {
     provider: P,
     name: String,
+    /// For an environment variable: the prefix, so an error can name the variable that sets
+    /// another key (`PLATFORM_` and `transport.bind` make `PLATFORM_TRANSPORT__BIND`).
+    env_prefix: Option<String>,
 }
 
 impl<P: figment::Provider> figment::Provider for Named<P> {
     fn metadata(&self) -> figment::Metadata {
-        figment::Metadata::named(self.name.clone())
+        let metadata = figment::Metadata::named(self.name.clone());
+        match self.env_prefix.clone() {
+            Some(prefix) => metadata.interpolater(move |_: &figment::Profile, keys: &[&str]| {
+                let key = keys.join("__").to_ascii_uppercase();
+                format!("{prefix}{key}")
+            }),
+            None => metadata,
+        }
     }
 
     fn data(
@@ -454,12 +466,14 @@ impl ConfigSource {
             figment = figment.merge(Named {
                 provider: Serialized::global(&key, parsed),
                 name: format!("{ENV_ORIGIN}{name}"),
+                env_prefix: Some(self.env_prefix.clone()),
             });
         }
         for (key, value) in &self.overrides {
             figment = figment.merge(Named {
                 provider: Serialized::global(key, value),
                 name: format!("a command-line flag (`{key}`)"),
+                env_prefix: None,
             });
         }
         let config = Config {

@@ -95,6 +95,16 @@ fn errors_name_the_file_variable_or_flag_a_value_came_from() {
         "invalid configuration: `transport.bnid` (set by environment variable PTEST_ORIGIN2_TRANSPORT__BNID): `bnid` is not a setting of `[transport]`; did you mean `bind` (`PTEST_ORIGIN2_TRANSPORT__BIND`)?"
     );
 
+    let lower = source(&dir(&[]), "PTEST_ORIGIN6_")
+        .environment([("PTEST_ORIGIN6_TRANSPORT__BNID__BNID", "1")])
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        lower.ends_with("did you mean `bind` (`PTEST_ORIGIN6_TRANSPORT__BIND`)?"),
+        "the suggestion names the variable for the suggested key: {lower}"
+    );
+
     let value = source(&dir(&[]), "PTEST_ORIGIN3_")
         .environment([("PTEST_ORIGIN3_LIMITS__TIMEOUT", "soon")])
         .load()
