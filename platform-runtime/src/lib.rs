@@ -121,7 +121,8 @@ pub use platform_macros::prompt;
 ///
 /// Methods take `&self` (never `&mut self`: requests run concurrently). The type can be
 /// served on its own or mounted into a larger server. Options: `name` and `version`
-/// (default: the crate's), `title`, `instructions`, `crate = path`.
+/// (default: the crate's), `title`, `description` (default: the impl block's doc comment),
+/// `instructions`, `crate = path`.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};

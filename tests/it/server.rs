@@ -23,6 +23,7 @@ struct Weather {
     calls: AtomicU64,
 }
 
+/// Weather for cities: current conditions, alerts and station logs.
 #[server(
     name = "weather",
     version = "1.4.0",
@@ -110,6 +111,19 @@ async fn a_server_type_is_servable_on_its_own() {
         client.instructions().as_deref(),
         Some("Ask about the weather.")
     );
+    assert_eq!(
+        client.server_description().as_deref(),
+        Some("Weather for cities: current conditions, alerts and station logs."),
+        "the impl block's doc comment"
+    );
+    let modern = TestClient::connect_modern(Weather::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        modern.server_description(),
+        client.server_description(),
+        "server/discover carries it too"
+    );
     let names: Vec<_> = client
         .list_tools()
         .await
@@ -159,6 +173,7 @@ async fn a_server_type_becomes_a_builder_keeping_its_identity() {
         client.instructions().as_deref(),
         Some("Ask about the weather.")
     );
+    assert!(client.server_description().is_some(), "and its description");
     let names: Vec<_> = client
         .list_tools()
         .await

@@ -28,6 +28,7 @@ struct SupportDesk {
     tickets: Mutex<Vec<Ticket>>,
 }
 
+/// A support desk: open tickets, list them, read one, draft a reply.
 #[server(
     name = "support-desk",
     instructions = "Open, list and answer support tickets."

@@ -294,6 +294,15 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
         Some(t) => quote!(#private::Some(#t.to_owned())),
         None => quote!(#private::None),
     };
+    // The description: `description = "…"`, else the impl block's doc comment.
+    let description = match (
+        &args.description,
+        crate::docs::parse(&block.attrs).description,
+    ) {
+        (Some(t), _) => quote!(#private::Some(#t.to_owned())),
+        (None, Some(doc)) => quote!(#private::Some(#doc.to_owned())),
+        (None, None) => quote!(#private::None),
+    };
     let body = body_or_errors(
         errors,
         quote! {
@@ -309,6 +318,7 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
                     let mut info = #private::ServerInfo::new(#name, #version);
                     info.title = #title;
                     info.instructions = #instructions;
+                    info.description = #description;
                     info
                 }
 

@@ -156,6 +156,7 @@ pub(crate) struct ServerArgs {
     pub(crate) name: Option<syn::LitStr>,
     pub(crate) version: Option<syn::LitStr>,
     pub(crate) title: Option<syn::LitStr>,
+    pub(crate) description: Option<syn::LitStr>,
     pub(crate) instructions: Option<syn::LitStr>,
     #[darling(rename = "crate")]
     pub(crate) krate: Option<syn::Path>,

@@ -148,12 +148,13 @@ where
 
 impl Cli {
     /// The command line of this server: `--help` opens with its name and version and
-    /// describes it with its instructions (or title); `--version` / `-V` print
-    /// `name version`.
+    /// describes it with its description (else its instructions, else its title);
+    /// `--version` / `-V` print `name version`.
     fn command_for(info: &crate::server::ServerInfo) -> clap::Command {
         let about = info
-            .instructions
+            .description
             .clone()
+            .or_else(|| info.instructions.clone())
             .or_else(|| info.title.clone())
             .unwrap_or_else(|| format!("The {} MCP server.", info.name));
         Cli::command()

@@ -381,6 +381,12 @@ impl ServerBuilder {
         self
     }
 
+    /// Describe what the server is for (`serverInfo.description`, and `--help`).
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.info.description = Some(description.into());
+        self
+    }
+
     /// Set the instructions sent to clients on `initialize` / `server/discover`.
     pub fn instructions(mut self, instructions: impl Into<String>) -> Self {
         self.info.instructions = Some(instructions.into());

@@ -218,6 +218,7 @@ impl ServerHandler for McpHandler {
         if let Some(title) = &info.title {
             implementation = implementation.with_title(title.clone());
         }
+        implementation.description = info.description.clone();
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
             .enable_tool_list_changed()

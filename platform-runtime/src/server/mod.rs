@@ -55,6 +55,9 @@ pub struct ServerInfo {
     pub version: String,
     /// A human-readable title.
     pub title: Option<String>,
+    /// What the server is for, in a sentence or two (`serverInfo.description`; the
+    /// command line's `--help` shows it).
+    pub description: Option<String>,
     /// Instructions for the model on how to use the server.
     pub instructions: Option<String>,
 }
@@ -66,6 +69,7 @@ impl ServerInfo {
             name: name.into(),
             version: version.into(),
             title: None,
+            description: None,
             instructions: None,
         }
     }
@@ -87,14 +91,17 @@ pub trait IntoComponents: Send + Sync + Sized + 'static {
     /// The components, with handlers bound to this value.
     fn into_components(self) -> Components;
 
-    /// A builder holding this server's components and its name, version, title and
-    /// instructions, to add layers, policies, state or other components before `build()`:
+    /// A builder holding this server's components and its name, version, title, description
+    /// and instructions, to add layers, policies, state or other components before `build()`:
     /// `Weather::new().into_builder().layer(…).build()?`.
     fn into_builder(self) -> ServerBuilder {
         let info = Self::server_info();
         let mut builder = Server::builder(info.name).version(info.version);
         if let Some(title) = info.title {
             builder = builder.title(title);
+        }
+        if let Some(description) = info.description {
+            builder = builder.description(description);
         }
         if let Some(instructions) = info.instructions {
             builder = builder.instructions(instructions);
@@ -281,6 +288,7 @@ impl Server {
                 "name": info.name,
                 "version": info.version,
                 "title": info.title,
+                "description": info.description,
                 "instructions": info.instructions,
             },
             "tools": tools,

@@ -335,6 +335,12 @@ impl TestClient {
         Some((server.name.clone(), server.version.clone()))
     }
 
+    /// The description the server sent in its `serverInfo`.
+    pub fn server_description(&self) -> Option<String> {
+        let info = self.service.peer_info()?;
+        info.server_info.as_ref()?.description.clone()
+    }
+
     /// The instructions the server sent.
     pub fn instructions(&self) -> Option<String> {
         self.service
