@@ -6,7 +6,7 @@
 //!     npx @modelcontextprotocol/inspector --cli ./target/debug/quickstart --method tools/list
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     platform_runtime::serve(quickstart::server()?).await?;
     Ok(())
 }
