@@ -96,6 +96,23 @@ mod shapes {
         pub(super) children: Vec<Self>,
     }
 
+    /// Missing fields from a function's value.
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(default = "Limits::generous")]
+    pub(super) struct Limits {
+        pub(super) calls: u32,
+        pub(super) bytes: u64,
+    }
+
+    impl Limits {
+        fn generous() -> Self {
+            Self {
+                calls: 100,
+                bytes: 1 << 20,
+            }
+        }
+    }
+
     /// Tuple and unit structs, and a borrowed field.
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     pub(super) struct Pair(pub(super) u8, pub(super) u8);
@@ -110,7 +127,7 @@ mod shapes {
     }
 }
 
-use shapes::{Account, Borrowed, Event, Nothing, Page, Pair, Settings, Tag, Tree};
+use shapes::{Account, Borrowed, Event, Limits, Nothing, Page, Pair, Settings, Tag, Tree};
 
 #[test]
 fn attributes_work_as_serde_documents_them() {
@@ -181,6 +198,15 @@ fn enums_generics_tuples_and_borrows_round_trip() {
         Settings {
             retries: 5,
             url: "https://example.org".into()
+        }
+    );
+
+    let limits: Limits = serde_json::from_value(json!({ "calls": 5 })).unwrap();
+    assert_eq!(
+        limits,
+        Limits {
+            calls: 5,
+            bytes: 1 << 20
         }
     );
 
