@@ -13,6 +13,7 @@ mod limits;
 mod middleware;
 mod mrtr;
 mod prelude_derives;
+mod principals;
 mod quickstart;
 mod requests;
 mod server;

@@ -15,6 +15,8 @@ use rmcp::model::{
     SubscriptionFilter, Tool,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
+
+use crate::identity::Principal;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use tower::ServiceExt as _;
 
@@ -36,6 +38,9 @@ pub(crate) struct McpHandler {
     /// the endpoint without boxing or cloning a service.
     pipeline: Option<McpService>,
     session: Arc<SessionState>,
+    /// Who every request of this connection acts as, unless the transport or a middleware
+    /// says otherwise (a test client's principal; later, stdio's operator).
+    principal: Option<Principal>,
 }
 
 /// `-32021` for a capability the client did not declare.
@@ -110,7 +115,15 @@ impl McpHandler {
             inner,
             pipeline,
             session: Arc::default(),
+            principal: None,
         }
+    }
+
+    /// Every request of this connection acts as `principal` unless the transport or a
+    /// middleware sets another.
+    pub(crate) fn acting_as(mut self, principal: Principal) -> Self {
+        self.principal = Some(principal);
+        self
     }
 
     fn request(
@@ -119,8 +132,13 @@ impl McpHandler {
         target: Option<Arc<str>>,
         arguments: Option<rmcp::model::JsonObject>,
         params: Params,
-        ctx: RequestContext<RoleServer>,
+        mut ctx: RequestContext<RoleServer>,
     ) -> McpRequest {
+        if let Some(principal) = &self.principal
+            && ctx.extensions.get::<Principal>().is_none()
+        {
+            ctx.extensions.insert(principal.clone());
+        }
         let resolved = match (method, target.as_deref()) {
             (Method::CallTool, Some(name)) => {
                 let routes = self.inner.routes();

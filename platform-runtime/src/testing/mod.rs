@@ -38,6 +38,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::handler::{Era, LogLevel};
+use crate::identity::Principal;
 use crate::model::{PromptResult, ResourceContent, ToolResult};
 use crate::server::{IntoServer, Server};
 
@@ -280,9 +281,41 @@ impl TestClient {
 
     /// Connect in the given era.
     pub async fn connect_era(server: impl IntoServer, era: Era) -> Result<Self, TestError> {
+        Self::connect_with(server, era, None).await
+    }
+
+    /// Connect (legacy handshake) as `principal`: every request acts as that caller, as if a
+    /// transport had authenticated it, so principal-keyed limits and caches, `Principal`
+    /// parameters and middleware that read [`McpRequest::principal`] see it.
+    ///
+    /// [`McpRequest::principal`]: crate::middleware::McpRequest::principal
+    pub async fn connect_as(
+        server: impl IntoServer,
+        principal: Principal,
+    ) -> Result<Self, TestError> {
+        Self::connect_with(server, Era::Legacy, Some(principal)).await
+    }
+
+    /// [`connect_as`](Self::connect_as) in the given era.
+    pub async fn connect_era_as(
+        server: impl IntoServer,
+        era: Era,
+        principal: Principal,
+    ) -> Result<Self, TestError> {
+        Self::connect_with(server, era, Some(principal)).await
+    }
+
+    async fn connect_with(
+        server: impl IntoServer,
+        era: Era,
+        principal: Option<Principal>,
+    ) -> Result<Self, TestError> {
         let server = server.into_server()?;
         let (client_io, server_io) = tokio::io::duplex(1 << 20);
-        let handler = server.session_handler();
+        let handler = match principal {
+            Some(principal) => server.session_handler().acting_as(principal),
+            None => server.session_handler(),
+        };
         tokio::spawn(async move {
             match handler.serve(server_io).await {
                 Ok(running) => {
