@@ -73,6 +73,57 @@ impl Principal {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
+
+    /// Whether the principal was granted a scope.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// The caller's tenant, as a handler parameter (`#[extract] tenant: Tenant`): the tenant of
+/// the request's [`Principal`]. A call without one is refused with a tool error, so a
+/// handler that takes `Tenant` never runs unscoped.
+///
+/// ```
+/// use platform_runtime::identity::Tenant;
+/// use platform_runtime::prelude::*;
+///
+/// /// This tenant's invoices.
+/// #[tool(read_only)]
+/// fn invoices(#[extract] tenant: Tenant) -> String {
+///     format!("invoices of {}", tenant.as_str())
+/// }
+/// # let _ = Server::builder("billing").tools(tools![invoices]).build().unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tenant(String);
+
+impl Tenant {
+    /// The tenant's id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The tenant's id, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromContext for Tenant {
+    async fn from_context(parts: &RequestParts) -> Result<Self, ToolError> {
+        parts
+            .extension::<Principal>()
+            .and_then(|principal| principal.tenant)
+            .map(Tenant)
+            .ok_or_else(|| ToolError::new("this tool needs a caller with a tenant"))
+    }
 }
 
 impl FromContext for Principal {

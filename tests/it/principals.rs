@@ -2,7 +2,7 @@
 //! principal-keyed limits and middleware see the caller, in both eras.
 
 use platform_runtime::Era;
-use platform_runtime::identity::Principal;
+use platform_runtime::identity::{Principal, Tenant};
 use platform_runtime::middleware::{McpRequest, Next, from_fn};
 use platform_runtime::prelude::*;
 use platform_runtime::testing::TestClient;
@@ -20,9 +20,15 @@ fn once() -> &'static str {
     "ok"
 }
 
+/// The caller's tenant.
+#[tool(read_only)]
+fn tenant(#[extract] tenant: Tenant) -> String {
+    tenant.to_string()
+}
+
 fn server() -> Server {
     Server::builder("ids")
-        .tools(tools![whoami, once])
+        .tools(tools![whoami, once, tenant])
         .build()
         .unwrap()
 }
@@ -88,4 +94,32 @@ async fn a_middleware_may_still_set_another_principal() {
         .unwrap();
     let answer = client.call_tool("whoami", json!({})).await.unwrap();
     assert_eq!(answer.text(), "ada-as-service ()");
+}
+
+#[tokio::test]
+async fn the_tenant_comes_from_the_principal_or_the_call_is_refused() {
+    let acme = Principal::new("ada").with_tenant("acme");
+    let client = TestClient::connect_as(server(), acme).await.unwrap();
+    assert_eq!(
+        client.call_tool("tenant", json!({})).await.unwrap().text(),
+        "acme"
+    );
+
+    let untenanted = TestClient::connect_as(server(), Principal::new("grace"))
+        .await
+        .unwrap();
+    let refused = untenanted.call_tool("tenant", json!({})).await.unwrap();
+    assert!(refused.is_error());
+    assert!(
+        refused.text().contains("needs a caller with a tenant"),
+        "{}",
+        refused.text()
+    );
+    let manifest = server().manifest();
+    let schema = &manifest["tools"][2]["inputSchema"];
+    assert_eq!(
+        schema["properties"],
+        json!({}),
+        "an extractor is not an argument"
+    );
 }
