@@ -85,12 +85,6 @@ async fn modern_clients_hear_tool_changes_on_their_subscription() {
         changes.next().await,
         "a tools/list_changed arrives on the stream"
     );
-    let names: Vec<_> = client
-        .list_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let names = crate::tool_names(&client).await;
     assert_eq!(names, ["era"]);
 }

@@ -18,3 +18,9 @@ mod quickstart;
 mod requests;
 mod server;
 mod tools;
+
+/// The names of every tool the client lists, in order.
+async fn tool_names(client: &platform_runtime::testing::TestClient) -> Vec<String> {
+    let tools = client.list_tools().await.unwrap();
+    tools.into_iter().map(|tool| tool.name).collect()
+}

@@ -168,13 +168,7 @@ async fn middleware_can_short_circuit_rewrite_and_filter() {
         .build()
         .unwrap();
     let client = TestClient::connect(server).await.unwrap();
-    let names: Vec<_> = client
-        .list_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let names = crate::tool_names(&client).await;
     assert_eq!(names, ["echo"]);
     let blocked = client.call_tool("leaky", json!({})).await.unwrap();
     assert!(blocked.is_error());

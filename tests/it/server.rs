@@ -124,13 +124,7 @@ async fn a_server_type_is_servable_on_its_own() {
         client.server_description(),
         "server/discover carries it too"
     );
-    let names: Vec<_> = client
-        .list_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let names = crate::tool_names(&client).await;
     assert_eq!(names, ["current", "calls", "count"]);
     let result = client
         .call_tool("current", json!({ "city": "Lisbon", "units": "imperial" }))
@@ -174,13 +168,7 @@ async fn a_server_type_becomes_a_builder_keeping_its_identity() {
         Some("Ask about the weather.")
     );
     assert!(client.server_description().is_some(), "and its description");
-    let names: Vec<_> = client
-        .list_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let names = crate::tool_names(&client).await;
     assert_eq!(names, ["current", "calls", "count", "add"]);
     let before = seen.load(Ordering::Relaxed);
     let sum = client
@@ -352,13 +340,7 @@ async fn mounting_prefixes_tool_and_prompt_names() {
         .build()
         .unwrap();
     let client = TestClient::connect(server).await.unwrap();
-    let names: Vec<_> = client
-        .list_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let names = crate::tool_names(&client).await;
     assert_eq!(
         names,
         ["add", "weather_current", "weather_calls", "weather_count"]
@@ -404,13 +386,7 @@ async fn changing_tools_notifies_clients() {
     let client = TestClient::connect(server.clone()).await.unwrap();
     assert!(server.handle().set_tool_enabled("count", false));
     assert_eq!(client.tools_changed(1).await, 1);
-    let names: Vec<_> = client
-        .list_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let names = crate::tool_names(&client).await;
     assert_eq!(names, ["add", "current", "calls"]);
     let error = client.call_tool("count", json!({})).await.unwrap_err();
     assert_eq!(error.code(), Some(-32602), "a disabled tool is unknown");

@@ -216,13 +216,7 @@ async fn listing_options_reach_the_wire_and_disabled_tools_can_be_enabled() {
         .build()
         .unwrap();
     let client = TestClient::connect(server.clone()).await.unwrap();
-    let names: Vec<_> = client
-        .list_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let names = crate::tool_names(&client).await;
     assert_eq!(
         names,
         ["add"],

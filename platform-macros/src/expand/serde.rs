@@ -68,8 +68,8 @@ fn container(attrs: &[syn::Attribute], direction: Direction) -> syn::Result<Cont
                     })?;
                 }
             } else {
-                found.default |= meta.path.is_ident("default") && meta.input.is_empty()
-                    || meta.path.is_ident("default") && meta.input.peek(syn::Token![,]);
+                // `default` alone (not `default = "path"`, which serde calls itself).
+                found.default |= meta.path.is_ident("default") && !meta.input.peek(syn::Token![=]);
                 skip_value(&meta)?;
             }
             Ok(())

@@ -102,6 +102,17 @@ pub enum CacheScope {
     Public,
 }
 
+impl CacheScope {
+    /// The scope's name as written in `scope = "…"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheScope::Principal => "principal",
+            CacheScope::Tenant => "tenant",
+            CacheScope::Public => "public",
+        }
+    }
+}
+
 /// `#[cache(ttl = "30s", scope = "principal")]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachePolicy {
@@ -178,14 +189,9 @@ impl Policies {
             );
         }
         if let Some(cache) = &self.cache {
-            let scope = match cache.scope {
-                CacheScope::Principal => "principal",
-                CacheScope::Tenant => "tenant",
-                CacheScope::Public => "public",
-            };
             out.insert(
                 "cache".into(),
-                json!({ "ttl": format(cache.ttl), "scope": scope }),
+                json!({ "ttl": format(cache.ttl), "scope": cache.scope.as_str() }),
             );
         }
         if let Some(timeout) = self.timeout {

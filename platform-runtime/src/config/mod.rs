@@ -80,15 +80,7 @@ impl<'de> Deserialize<'de> for ConfigDuration {
 
 impl Serialize for ConfigDuration {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let ms = self.0.as_millis();
-        let text = match ms {
-            0 => "0s".to_owned(),
-            ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
-            ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-            ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
-            ms => format!("{ms}ms"),
-        };
-        serializer.serialize_str(&text)
+        serializer.serialize_str(&platform_duration::format(self.0))
     }
 }
 
