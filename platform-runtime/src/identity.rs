@@ -6,26 +6,99 @@ use crate::handler::{FromContext, RequestParts};
 
 /// An authenticated caller.
 ///
-/// Set by an authentication middleware with [`crate::middleware::McpRequest::set_principal`];
-/// rate limits and caches keyed by `principal` or `tenant` use it, and handlers take it as a
-/// parameter (`#[extract] caller: Principal`).
+/// Set by the HTTP transport's authentication layer ([`crate::auth`]) from a verified token
+/// or API key, by stdio as the local operator, by [`crate::testing::TestClient::connect_as`],
+/// or by a middleware with [`crate::middleware::McpRequest::set_principal`]. Rate limits and
+/// caches keyed by `principal` or `tenant` use it, `#[requires_role]` and `#[requires_scope]`
+/// check it, and handlers take it as a parameter (`#[extract] caller: Principal`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     id: String,
     tenant: Option<String>,
     roles: Vec<String>,
     scopes: Vec<String>,
+    method: AuthMethod,
+    claims: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// How a [`Principal`] was established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// A signed JWT bearer token, verified against the issuer's keys.
+    Jwt {
+        /// The token's issuer (`iss`).
+        issuer: String,
+    },
+    /// An opaque bearer token, checked by the issuer's introspection endpoint (RFC 7662)
+    /// or a provider's API.
+    Introspection {
+        /// The issuer or provider that vouched for it.
+        issuer: String,
+    },
+    /// A static API key from the configuration.
+    ApiKey,
+    /// The local operator of a stdio server.
+    Operator,
+    /// Given in code: a test client, or a middleware of the application's own.
+    Assigned,
+}
+
+impl AuthMethod {
+    /// A short name: `jwt`, `introspection`, `api_key`, `operator` or `assigned`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AuthMethod::Jwt { .. } => "jwt",
+            AuthMethod::Introspection { .. } => "introspection",
+            AuthMethod::ApiKey => "api_key",
+            AuthMethod::Operator => "operator",
+            AuthMethod::Assigned => "assigned",
+        }
+    }
 }
 
 impl Principal {
-    /// A principal with the given stable id (a user id, a service account, an API key id).
+    /// A principal with the given stable id (a user id, a service account, an API key id),
+    /// established in code ([`AuthMethod::Assigned`]).
     pub fn new(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
             tenant: None,
             roles: Vec::new(),
             scopes: Vec::new(),
+            method: AuthMethod::Assigned,
+            claims: std::sync::Arc::default(),
         }
+    }
+
+    /// Record how the principal was established.
+    #[must_use]
+    pub fn with_method(mut self, method: AuthMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Keep the verified token's claims (readable with [`Principal::claim`]).
+    #[must_use]
+    pub fn with_claims(mut self, claims: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.claims = std::sync::Arc::new(claims);
+        self
+    }
+
+    /// How the principal was established.
+    pub fn method(&self) -> &AuthMethod {
+        &self.method
+    }
+
+    /// The verified token's claims (empty for API keys, the operator and principals made in
+    /// code).
+    pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.claims
+    }
+
+    /// One claim, by a dotted path into nested objects (`"realm_access.roles"`).
+    pub fn claim(&self, path: &str) -> Option<&serde_json::Value> {
+        claim_at(&self.claims, path)
     }
 
     /// Set the tenant.
@@ -77,6 +150,22 @@ impl Principal {
     /// Whether the principal was granted a scope.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// The value at a dotted path (`"realm_access.roles"`) in a claims object. A key that itself
+/// contains dots (Auth0's namespaced `"https://example.com/roles"`) is found whole first.
+pub(crate) fn claim_at<'a>(
+    claims: &'a serde_json::Map<String, serde_json::Value>,
+    path: &str,
+) -> Option<&'a serde_json::Value> {
+    if let Some(value) = claims.get(path) {
+        return Some(value);
+    }
+    let (head, rest) = path.split_once('.')?;
+    match claims.get(head)? {
+        serde_json::Value::Object(inner) => claim_at(inner, rest),
+        _ => None,
     }
 }
 

@@ -6,9 +6,10 @@
 //! 5. `identity` — the authenticated caller, an extractor
 //! 6. `registry` — tools, resources and prompts with their handlers; the routing table
 //! 7. `middleware` — the request and response every layer sees, the built-in layers, per-tool policy stacks
-//! 8. `server` — the builder, the router, the MCP handler, handles
-//! 9. `testing`, `transport` — the in-memory client; stdio and HTTP
-//! 10. `app` — `serve()`: command line, configuration, signals, the choice of transport
+//! 8. `auth` — credentials to principals: JWTs, API keys, introspection, resource metadata
+//! 9. `server` — the builder, the router, the MCP handler, handles
+//! 10. `testing`, `transport` — the in-memory client and test issuer; stdio and HTTP
+//! 11. `app` — `serve()`: command line, configuration, signals, the choice of transport
 //!
 //! A module names only modules of lower layers (`tests/it/architecture.rs` checks it, and
 //! that no two modules name each other); `docs/architecture.md` draws the data path.
@@ -16,6 +17,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod app;
+pub mod auth;
 pub mod component;
 pub mod config;
 mod digest;

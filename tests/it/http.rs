@@ -105,7 +105,13 @@ pub(crate) async fn request_from(
         }
         if raw.windows(4).any(|w| w == b"\r\n\r\n") && !raw.starts_with(b"HTTP/1.1 100") {
             let text = String::from_utf8_lossy(&raw);
-            if text.contains("text/event-stream") && text.contains("\n\n") {
+            // An SSE body is complete enough once an event carrying a message has ended (a
+            // priming event with empty data comes first).
+            if text.contains("text/event-stream")
+                && text
+                    .rsplit_once("data: {")
+                    .is_some_and(|(_, event)| event.contains("\n\n"))
+            {
                 break;
             }
         }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod architecture;
+mod auth;
 mod derive;
 mod direct;
 mod eras;

@@ -140,7 +140,8 @@ where
             if config.transport.kind == "http" {
                 serve_http(server, &config, signals).await
             } else {
-                serve_stdio(server, config.transport.max_body_bytes, signals).await
+                let operator = crate::auth::operator(&config.auth);
+                serve_stdio(server, operator, config.transport.max_body_bytes, signals).await
             }
         }
     }
@@ -254,11 +255,20 @@ async fn serve_http(
     config: &Config,
     mut signals: Signals,
 ) -> Result<(), ServeError> {
-    let running = crate::transport::http::start(
-        server,
-        crate::transport::http::HttpConfig::from(&config.transport),
-    )
-    .await?;
+    let mut http = crate::transport::http::HttpConfig::from(&config.transport);
+    http.auth = crate::auth::Auth::from_config(config)
+        .and_then(|auth| auth.map(crate::auth::Auth::build).transpose())
+        .map_err(|message| ServeError::Config(crate::config::ConfigError::new(message)))?;
+    match &http.auth {
+        Some(auth) => tracing::info!(
+            resource = auth.resource(),
+            "authentication on: every request to the MCP endpoint needs credentials"
+        ),
+        None => tracing::warn!(
+            "authentication off: anyone who can reach the server may call it (configure `[auth.jwt]` to require tokens)"
+        ),
+    }
+    let running = crate::transport::http::start(server, http).await?;
     let signal = signals.recv().await;
     tracing::info!(signal, "shutting down");
     if signal == "ctrl-c" {
@@ -272,6 +282,7 @@ async fn serve_http(
 /// over `max_message_bytes` is refused.
 async fn serve_stdio(
     server: Server,
+    operator: crate::identity::Principal,
     max_message_bytes: usize,
     mut signals: Signals,
 ) -> Result<(), ServeError> {
@@ -282,7 +293,12 @@ async fn serve_stdio(
         transport = "stdio",
         "serving MCP"
     );
-    let handler = server.session_handler();
+    tracing::info!(
+        principal = operator.id(),
+        roles = ?operator.roles(),
+        "stdio client acts as the local operator"
+    );
+    let handler = server.session_handler().acting_as(operator);
     let (io, guard) =
         crate::transport::stdio::guard(tokio::io::stdin(), tokio::io::stdout(), max_message_bytes);
     let running = handler

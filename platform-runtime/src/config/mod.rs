@@ -5,8 +5,7 @@
 //! unknown keys with the key path and a suggestion; other top-level sections belong to the
 //! application and are read with [`Config::section`]. Configuration is applied or refused:
 //! every framework key is applied by `serve()`, a key that applies only to a transport not in
-//! use is an error, and `[auth]` and `[redis]` are reserved (refused until authentication and
-//! shared stores exist). Secrets are [`Secret`]s: from the environment or a `*_file` path,
+//! use is an error, and `[redis]` is reserved (refused until shared stores exist). Secrets are [`Secret`]s: from the environment or a `*_file` path,
 //! never shown by `Debug`, logs, error messages or the `config` command.
 
 mod secret;
@@ -36,16 +35,10 @@ const SECTIONS: &[&str] = &[
 
 /// Sections whose names are kept for features not built yet: setting any key in them is an
 /// error, never a silent no-op.
-const RESERVED: &[(&str, &str)] = &[
-    (
-        "auth",
-        "authentication is not available in this version, so nothing would enforce it",
-    ),
-    (
-        "redis",
-        "shared stores in Redis are not available in this version; every store is in process",
-    ),
-];
+const RESERVED: &[(&str, &str)] = &[(
+    "redis",
+    "shared stores in Redis are not available in this version; every store is in process",
+)];
 
 /// `[transport]` keys that only the HTTP transport applies.
 const HTTP_KEYS: &[&str] = &[
@@ -198,6 +191,184 @@ pub struct SealingSection {
     pub key_file: Option<PathBuf>,
 }
 
+/// `[auth]`: who may call the server (see `docs/guide/auth.md`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    /// This server's canonical URL (`https://mcp.example.com/mcp`): the audience tokens must
+    /// name. Default: `auth.jwt.audience`. HTTP only.
+    pub resource: Option<String>,
+    /// A human-readable name in the Protected Resource Metadata.
+    pub resource_name: Option<String>,
+    /// Scopes listed in the metadata and challenges.
+    pub scopes_supported: Vec<String>,
+    /// Scopes every request needs.
+    pub required_scopes: Vec<String>,
+    /// A header a trusted gateway sets to the caller's tenant (only when set).
+    pub tenant_header: Option<String>,
+    /// The longest credential accepted, in bytes (default 8192).
+    pub max_token_bytes: Option<usize>,
+    /// One trusted JWT issuer (`[auth.jwt]`).
+    pub jwt: Option<JwtSection>,
+    /// More trusted JWT issuers (`[[auth.issuers]]`).
+    pub issuers: Vec<JwtSection>,
+    /// Static API keys (`[[auth.api_keys]]`).
+    pub api_keys: Vec<ApiKeySection>,
+    /// Opaque tokens through introspection (`[auth.introspection]`).
+    pub introspection: Option<IntrospectionSection>,
+    /// Who a stdio client acts as (`[auth.operator]`; stdio only).
+    pub operator: Option<OperatorSection>,
+    /// What a caller without access sees of a component: `"hide"` (default: left out of
+    /// lists) or `"deny"` (listed; calls refused).
+    pub unauthorized: Option<String>,
+    /// Roles every component requires (any one of them), besides its own.
+    pub requires_role: Vec<String>,
+    /// Scopes every component requires (all of them), besides its own.
+    pub requires_scope: Vec<String>,
+    /// Per-tenant allow-lists: `[auth.tenants.acme] allow = ["weather_*", "billing_invoice"]`.
+    pub tenants: BTreeMap<String, TenantSection>,
+}
+
+/// `[auth.jwt]` (and each `[[auth.issuers]]`): one trusted issuer of JWTs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtSection {
+    /// A preset: `auth0`, `entra`, `google`, `okta`, `keycloak`, `workos`.
+    pub provider: Option<String>,
+    /// The issuer (`iss`), `https://…` (plain `http` only on loopback).
+    pub issuer: Option<String>,
+    /// The audience(s) tokens must name (default: `auth.resource`): one string or a list.
+    #[serde(deserialize_with = "one_or_many")]
+    pub audience: Vec<String>,
+    /// Accepted signature algorithms (default `["RS256"]`, or the preset's).
+    pub algorithms: Vec<String>,
+    /// The JWKS URL (default: discovered from the issuer's metadata).
+    pub jwks_uri: Option<String>,
+    /// The claim holding roles (default `roles`; e.g. `realm_access.roles`).
+    pub roles_claim: Option<String>,
+    /// The claim holding scopes (default `scope`, then `scp`).
+    pub scopes_claim: Option<String>,
+    /// The claim holding the tenant (default: none).
+    pub tenant_claim: Option<String>,
+    /// The claim holding the stable id (default `sub`).
+    pub subject_claim: Option<String>,
+    /// Clock skew allowed on `exp`/`nbf` (default 30s, at most 5m).
+    pub leeway: Option<ConfigDuration>,
+    /// Preset coordinate: the provider's domain (Auth0, Okta, Keycloak).
+    pub domain: Option<String>,
+    /// Preset coordinate: the directory (tenant) id (Entra).
+    pub tenant_id: Option<String>,
+    /// Preset coordinate: the realm (Keycloak).
+    pub realm: Option<String>,
+    /// Preset coordinate: the client id (WorkOS).
+    pub client_id: Option<String>,
+}
+
+/// A list written as one string or as a list of strings.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
+}
+
+/// `[[auth.api_keys]]`: one static API key, by its hash.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiKeySection {
+    /// The principal's id.
+    pub id: String,
+    /// The hex SHA-256 of the key (`printf %s "$KEY" | sha256sum`).
+    pub sha256: String,
+    /// The principal's roles.
+    pub roles: Vec<String>,
+    /// The principal's scopes.
+    pub scopes: Vec<String>,
+    /// The principal's tenant.
+    pub tenant: Option<String>,
+}
+
+/// `[auth.introspection]`: opaque tokens checked by RFC 7662 introspection (or a provider).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntrospectionSection {
+    /// A preset: `github`.
+    pub provider: Option<String>,
+    /// The introspection endpoint (for `github`: its API base, default
+    /// `https://api.github.com`).
+    pub endpoint: Option<String>,
+    /// The client id the server authenticates to the endpoint with.
+    pub client_id: Option<String>,
+    /// Its secret (from `PLATFORM_AUTH__INTROSPECTION__CLIENT_SECRET` or a file).
+    pub client_secret: Option<Secret>,
+    /// A file holding the secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// The issuer active tokens must name (`iss`).
+    pub issuer: Option<String>,
+    /// How long an answer is cached (default 60s, at most 5m).
+    pub cache_ttl: Option<ConfigDuration>,
+    /// The field holding roles.
+    pub roles_claim: Option<String>,
+    /// The field holding scopes (default `scope`).
+    pub scopes_claim: Option<String>,
+    /// The field holding the tenant.
+    pub tenant_claim: Option<String>,
+}
+
+/// `[auth.operator]`: the principal a stdio client acts as (the local operator).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OperatorSection {
+    /// Its id (default `operator`).
+    pub id: String,
+    /// Its roles.
+    pub roles: Vec<String>,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// Its tenant.
+    pub tenant: Option<String>,
+}
+
+impl Default for OperatorSection {
+    fn default() -> Self {
+        Self {
+            id: "operator".into(),
+            roles: Vec::new(),
+            scopes: Vec::new(),
+            tenant: None,
+        }
+    }
+}
+
+/// `[auth.tenants.<id>]`: what one tenant may use.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantSection {
+    /// Component names (tools, prompts) and resource URIs this tenant may use; a trailing
+    /// `*` matches a prefix. Anything else is hidden from and refused to it.
+    pub allow: Vec<String>,
+}
+
+/// `[auth]` keys that only the HTTP transport applies.
+const HTTP_AUTH_KEYS: &[&str] = &[
+    "resource",
+    "resource_name",
+    "scopes_supported",
+    "required_scopes",
+    "tenant_header",
+    "max_token_bytes",
+    "jwt",
+    "issuers",
+    "api_keys",
+    "introspection",
+];
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {message}")]
@@ -206,7 +377,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
         }
@@ -473,6 +644,7 @@ impl ConfigSource {
             limits: section(&figment, "limits")?,
             telemetry: section(&figment, "telemetry")?,
             sealing: section(&figment, "sealing")?,
+            auth: section(&figment, "auth")?,
             profile,
             figment,
         };
@@ -502,6 +674,8 @@ pub struct Config {
     pub telemetry: TelemetrySection,
     /// `[sealing]`.
     pub sealing: SealingSection,
+    /// `[auth]`.
+    pub auth: AuthSection,
     profile: Option<String>,
     figment: Figment,
 }
@@ -514,6 +688,7 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("telemetry", &self.telemetry)
             .field("sealing", &self.sealing)
+            .field("auth", &self.auth)
             .field("profile", &self.profile)
             .finish_non_exhaustive()
     }
@@ -536,6 +711,18 @@ impl Config {
         section(&self.figment, name)
     }
 
+    /// The introspection client secret, from `auth.introspection.client_secret` or its file.
+    pub fn introspection_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        match &self.auth.introspection {
+            Some(section) => secret_or_file(
+                &section.client_secret,
+                &section.client_secret_file,
+                "auth.introspection.client_secret",
+            ),
+            None => Ok(None),
+        }
+    }
+
     /// The sealing key, from `sealing.key` or the file named by `sealing.key_file`.
     pub fn sealing_key(&self) -> Result<Option<Secret>, ConfigError> {
         secret_or_file(&self.sealing.key, &self.sealing.key_file, "sealing.key")
@@ -549,12 +736,14 @@ impl Config {
             limits: &'a LimitsSection,
             telemetry: &'a TelemetrySection,
             sealing: &'a SealingSection,
+            auth: &'a AuthSection,
         }
         let view = View {
             transport: &self.transport,
             limits: &self.limits,
             telemetry: &self.telemetry,
             sealing: &self.sealing,
+            auth: &self.auth,
         };
         let mut text = toml::to_string_pretty(&view).unwrap_or_default();
         if let Some(profile) = &self.profile {
@@ -622,6 +811,36 @@ impl Config {
                 }
             }
         }
+        let other_transport = |path: &str, needs: &str| {
+            let source = self
+                .figment
+                .find_metadata(path)
+                .map(|m| format!(" ({})", origin(m)))
+                .unwrap_or_default();
+            ConfigError::new(format!(
+                "`{path}`{source} applies only to the {needs} transport, and the transport is `{}`: remove it, or serve with `--transport {needs}`",
+                self.transport.kind
+            ))
+        };
+        if self.transport.kind == "http" {
+            if self.figment.find_value("auth.operator").is_ok() {
+                return Err(other_transport("auth.operator", "stdio"));
+            }
+        } else {
+            for key in HTTP_AUTH_KEYS {
+                let path = format!("auth.{key}");
+                if self.figment.find_value(&path).is_ok() {
+                    return Err(other_transport(&path, "http"));
+                }
+            }
+        }
+        if let Some(mode) = &self.auth.unauthorized
+            && !["hide", "deny"].contains(&mode.as_str())
+        {
+            return Err(ConfigError::new(format!(
+                "`auth.unauthorized` is `{mode}`: use `hide` (leave what a caller cannot use out of lists) or `deny` (list it, refuse calls)"
+            )));
+        }
         if !["stdio", "http"].contains(&self.transport.kind.as_str()) {
             return Err(ConfigError::new(format!(
                 "`transport.kind` is `{}`: use `stdio` or `http`",
@@ -655,4 +874,4 @@ fn secret_or_file(
 pub type Sections = BTreeMap<String, toml::Value>;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -134,10 +134,18 @@ impl McpHandler {
         params: Params,
         mut ctx: RequestContext<RoleServer>,
     ) -> McpRequest {
-        if let Some(principal) = &self.principal
-            && ctx.extensions.get::<Principal>().is_none()
-        {
-            ctx.extensions.insert(principal.clone());
+        if ctx.extensions.get::<Principal>().is_none() {
+            // The HTTP transport's authentication leaves the verified principal on the
+            // request head the SDK passes along; otherwise the connection's own (a test
+            // client's, stdio's operator).
+            let verified = ctx
+                .extensions
+                .get::<axum::http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<Principal>())
+                .cloned();
+            if let Some(principal) = verified.or_else(|| self.principal.clone()) {
+                ctx.extensions.insert(principal);
+            }
         }
         let resolved = match (method, target.as_deref()) {
             (Method::CallTool, Some(name)) => {

@@ -21,6 +21,10 @@
 
 #![allow(deprecated)] // client logging notifications (SEP-2577)
 
+mod issuer;
+
+pub use issuer::{TestIssuer, TokenBuilder};
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

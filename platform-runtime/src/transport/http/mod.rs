@@ -107,6 +107,12 @@ pub struct HttpConfig {
     /// of through the SDK's per-request serve loop, task and channel. Replies are the
     /// same either way; turn it off to route every request through the SDK.
     pub direct_dispatch: bool,
+    /// Authenticate every request to the MCP endpoint (default: none, so anyone who can
+    /// reach the server may call it). With it, a request without valid credentials gets
+    /// 401 and a `WWW-Authenticate` challenge, the verified [`crate::identity::Principal`]
+    /// reaches middleware and handlers, and the Protected Resource Metadata is served. See
+    /// [`crate::auth`].
+    pub auth: Option<crate::auth::Authenticator>,
 }
 
 impl Default for HttpConfig {
@@ -151,6 +157,7 @@ impl From<&TransportSection> for HttpConfig {
             shutdown_grace: section.shutdown_grace.0,
             drain_delay: section.drain_delay.0,
             direct_dispatch: section.direct_dispatch,
+            auth: None,
         }
     }
 }
@@ -177,9 +184,9 @@ impl HttpConfig {
                 bad.escape_default()
             ));
         }
-        if path == "/" || PROBES.contains(&path.as_str()) {
+        if path == "/" || PROBES.contains(&path.as_str()) || path.starts_with("/.well-known/") {
             return Err(format!(
-                "the MCP endpoint path `{path}` is taken: `/healthz` and `/readyz` are the probes; use another, such as `/mcp`"
+                "the MCP endpoint path `{path}` is taken: `/healthz` and `/readyz` are the probes and `/.well-known/` holds metadata; use another, such as `/mcp`"
             ));
         }
         let positive = [
@@ -308,8 +315,12 @@ fn build(
         limit: config.max_body_bytes,
         direct,
         sessions: table.clone(),
+        auth: config.auth.clone(),
     };
-    let router = probe_routes(draining.clone()).route_service(&config.path, front);
+    let mut router = probe_routes(draining.clone()).route_service(&config.path, front);
+    if let Some(document) = config.auth.as_ref().and_then(|a| a.metadata()) {
+        router = metadata_routes(router, &config.path, document);
+    }
     let probes = probe_routes(draining).fallback(|| async {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -323,6 +334,29 @@ fn build(
         served_directly,
         sessions: table,
     }
+}
+
+/// The Protected Resource Metadata (RFC 9728) at the path-specific well-known URL and at the
+/// root one, readable from any origin (it is public, and browser clients fetch it).
+fn metadata_routes(router: Router, path: &str, document: serde_json::Value) -> Router {
+    let body = document.to_string();
+    let serve = move || {
+        let body = body.clone();
+        async move {
+            (
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+                    (header::CACHE_CONTROL, "public, max-age=3600"),
+                ],
+                body,
+            )
+        }
+    };
+    let specific = format!("{}{path}", crate::auth::METADATA_PATH);
+    router
+        .route(&specific, get(serve.clone()))
+        .route(crate::auth::METADATA_PATH, get(serve))
 }
 
 /// How long the SDK keeps a completed request's stream for resumption (its default: 60 s).
@@ -356,6 +390,7 @@ struct Front {
     limit: usize,
     direct: Option<Arc<direct::Direct>>,
     sessions: Arc<sessions::SessionTable>,
+    auth: Option<crate::auth::Authenticator>,
 }
 
 /// The SDK's service for this server.
@@ -379,58 +414,96 @@ impl tower::Service<Request<Body>> for Front {
                 id
             }
         };
-        let delete = request.method() == Method::DELETE;
-        let post_json = request.method() == Method::POST && is_json(request.headers());
         let front = self.clone();
-        if !post_json {
-            // GET, DELETE, and POSTs the SDK refuses without reading the body.
+        if let Some(auth) = front.auth.clone() {
             return Box::pin(async move {
-                let response = front.inner.handle(request).await.map(Body::new);
-                let response = fix(response, delete, false, front.limit).await;
-                Ok(with_request_id(response, request_id))
-            });
-        }
-        Box::pin(async move {
-            let (parts, body) = request.into_parts();
-            let body = match read_body(body, front.limit).await {
-                Ok(body) => body,
-                Err(response) => return Ok(with_request_id(response, request_id)),
-            };
-            let (mut parts, body) = match front
-                .direct
-                .as_ref()
-                .filter(|direct| direct.head_eligible(&parts.headers))
-            {
-                Some(direct) => match direct.clone().serve(parts, body).await {
-                    Ok(response) => return Ok(with_request_id(response, request_id)),
-                    Err(handed_back) => handed_back,
-                },
-                None => (parts, body),
-            };
-            if !parts.headers.contains_key("mcp-session-id")
-                && direct::method(&body).as_deref() == Some("initialize")
-            {
-                let client = parts
-                    .extensions
-                    .get::<ClientAddress>()
-                    .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.0.ip());
-                match front.sessions.reserve(client) {
-                    Ok(reservation) => {
-                        parts.extensions.insert(reservation);
+                match auth
+                    .authenticate(request.headers(), request.uri().query())
+                    .await
+                {
+                    Ok(principal) => {
+                        request.extensions_mut().insert(principal);
+                        front.serve(request, request_id).await
                     }
                     Err(refusal) => {
-                        return Ok(with_request_id(
-                            session_refused(refusal, client),
-                            request_id,
-                        ));
+                        let client = request
+                            .extensions()
+                            .get::<ClientAddress>()
+                            .map(|a| a.0.ip());
+                        // The reason only: never the credential.
+                        tracing::warn!(
+                            target: "platform::auth",
+                            status = refusal.status.as_u16(),
+                            error = refusal.error.unwrap_or("none"),
+                            reason = refusal.description,
+                            client = ?client,
+                            request_id = request_id.to_str().unwrap_or_default(),
+                            "request refused: not authenticated"
+                        );
+                        Ok(with_request_id(auth.challenge(&refusal), request_id))
                     }
                 }
-            }
-            let request = Request::from_parts(parts, Body::from(body));
+            });
+        }
+        Box::pin(front.serve(request, request_id))
+    }
+}
+
+impl Front {
+    /// Serve an admitted (authenticated, where that is configured) request.
+    async fn serve(
+        self,
+        request: Request<Body>,
+        request_id: header::HeaderValue,
+    ) -> Result<Response, Infallible> {
+        let delete = request.method() == Method::DELETE;
+        let post_json = request.method() == Method::POST && is_json(request.headers());
+        let front = self;
+        if !post_json {
+            // GET, DELETE, and POSTs the SDK refuses without reading the body.
             let response = front.inner.handle(request).await.map(Body::new);
-            let response = fix(response, delete, true, front.limit).await;
-            Ok(with_request_id(response, request_id))
-        })
+            let response = fix(response, delete, false, front.limit).await;
+            return Ok(with_request_id(response, request_id));
+        }
+        let (parts, body) = request.into_parts();
+        let body = match read_body(body, front.limit).await {
+            Ok(body) => body,
+            Err(response) => return Ok(with_request_id(response, request_id)),
+        };
+        let (mut parts, body) = match front
+            .direct
+            .as_ref()
+            .filter(|direct| direct.head_eligible(&parts.headers))
+        {
+            Some(direct) => match direct.clone().serve(parts, body).await {
+                Ok(response) => return Ok(with_request_id(response, request_id)),
+                Err(handed_back) => handed_back,
+            },
+            None => (parts, body),
+        };
+        if !parts.headers.contains_key("mcp-session-id")
+            && direct::method(&body).as_deref() == Some("initialize")
+        {
+            let client = parts
+                .extensions
+                .get::<ClientAddress>()
+                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.0.ip());
+            match front.sessions.reserve(client) {
+                Ok(reservation) => {
+                    parts.extensions.insert(reservation);
+                }
+                Err(refusal) => {
+                    return Ok(with_request_id(
+                        session_refused(refusal, client),
+                        request_id,
+                    ));
+                }
+            }
+        }
+        let request = Request::from_parts(parts, Body::from(body));
+        let response = front.inner.handle(request).await.map(Body::new);
+        let response = fix(response, delete, true, front.limit).await;
+        Ok(with_request_id(response, request_id))
     }
 }
 

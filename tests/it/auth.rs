@@ -1,0 +1,613 @@
+//! Authentication over real HTTP: an issuer on loopback (`TestIssuer`), tokens verified on
+//! both the SDK's path and direct dispatch, the Protected Resource Metadata, and the JWT
+//! attack suite — every forged, stale or misdirected credential refused with 401 and a
+//! `resource_metadata` challenge, and nothing of it in the logs.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use platform_runtime::auth::{ApiKey, Auth, JwtIssuer};
+use platform_runtime::identity::Principal;
+use platform_runtime::prelude::*;
+use platform_runtime::testing::TestIssuer;
+use platform_runtime::transport::http::{HttpConfig, HttpServer};
+use serde_json::{Value, json};
+
+use super::http::{ACCEPT, INITIALIZE, JSON, Reply, request, serve_with, stop};
+
+/// The server's canonical resource URI, the audience its tokens must name.
+const RESOURCE: &str = "https://mcp.example.test/mcp";
+
+/// Who is calling.
+#[tool(read_only)]
+fn whoami(#[extract] caller: Principal) -> Value {
+    json!({
+        "id": caller.id(),
+        "roles": caller.roles(),
+        "scopes": caller.scopes(),
+        "tenant": caller.tenant(),
+        "method": caller.method().as_str(),
+    })
+}
+
+async fn serve(auth: Auth) -> HttpServer {
+    let server = Server::builder("auth")
+        .tools(tools![whoami])
+        .build()
+        .unwrap();
+    serve_with(
+        server,
+        HttpConfig {
+            auth: Some(auth.build().unwrap()),
+            ..HttpConfig::default()
+        },
+    )
+    .await
+}
+
+async fn protected(issuer: &TestIssuer) -> HttpServer {
+    serve(
+        Auth::new()
+            .resource(RESOURCE)
+            .scopes_supported(["mcp:tools"])
+            .jwt(
+                JwtIssuer::new(issuer.issuer())
+                    .algorithms([
+                        platform_runtime::auth::Algorithm::RS256,
+                        platform_runtime::auth::Algorithm::ES256,
+                    ])
+                    .tenant_claim("tenant"),
+            ),
+    )
+    .await
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+const CALL_WHOAMI: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+
+/// A 2026-07-28 `tools/call whoami` with the given extra headers (served directly).
+async fn call_whoami(http: &HttpServer, extra: &[(&str, &str)]) -> Reply {
+    let mut headers = vec![
+        JSON,
+        ACCEPT,
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "whoami"),
+    ];
+    headers.extend_from_slice(extra);
+    request(
+        http.local_addr(),
+        "POST",
+        "/mcp",
+        &headers,
+        CALL_WHOAMI.as_bytes(),
+    )
+    .await
+}
+
+/// What `whoami` answered (its text content, as JSON).
+fn structured(reply: &Reply) -> Value {
+    let body: Value =
+        serde_json::from_str(&reply.body).unwrap_or_else(|_| panic!("not JSON: {}", reply.body));
+    let text = body["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or("null");
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_verified_token_names_the_caller_on_both_paths() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let http = protected(&issuer).await;
+    let token = issuer
+        .token("alice")
+        .audience(RESOURCE)
+        .roles(["ops"])
+        .scopes(["mcp:tools", "files:read"])
+        .tenant("acme")
+        .sign();
+    let auth = bearer(&token);
+
+    // Direct dispatch (2026-07-28).
+    let direct = call_whoami(&http, &[("authorization", &auth)]).await;
+    assert_eq!(direct.status, 200, "{}", direct.body);
+    let who = structured(&direct);
+    assert_eq!(who["id"], "alice");
+    assert_eq!(who["roles"], json!(["ops"]));
+    assert_eq!(who["scopes"], json!(["mcp:tools", "files:read"]));
+    assert_eq!(who["method"], "jwt");
+    assert_eq!(http.served_directly(), 1);
+
+    // The SDK's path: a legacy session, every request authenticated.
+    let addr = http.local_addr();
+    let init = request(
+        addr,
+        "POST",
+        "/mcp",
+        &[JSON, ACCEPT, ("authorization", &auth)],
+        INITIALIZE.as_bytes(),
+    )
+    .await;
+    assert_eq!(init.status, 200, "{}", init.body);
+    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let session_headers = [
+        JSON,
+        ACCEPT,
+        ("authorization", auth.as_str()),
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let initialized = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(
+        request(addr, "POST", "/mcp", &session_headers, initialized)
+            .await
+            .status,
+        202
+    );
+    let call = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
+    let reply = request(addr, "POST", "/mcp", &session_headers, call).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        reply.body.contains(r#"\"id\":\"alice\""#) || reply.body.contains(r#""id":"alice""#),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("acme"), "{}", reply.body);
+
+    // The session does not stand in for the token: without it, the same session is refused.
+    let without = [
+        session_headers[0],
+        session_headers[1],
+        session_headers[3],
+        session_headers[4],
+    ];
+    let refused = request(addr, "POST", "/mcp", &without, call).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+
+    // An ES256 token from the same issuer is as good.
+    let es = issuer.token("bob").audience(RESOURCE).es256().sign();
+    let reply = call_whoami(&http, &[("authorization", &bearer(&es))]).await;
+    assert_eq!(structured(&reply)["id"], "bob", "{}", reply.body);
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn protected_resource_metadata_is_served_at_both_well_known_urls() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let http = protected(&issuer).await;
+    let addr = http.local_addr();
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
+        // Metadata is public: no token needed.
+        let reply = request(addr, "GET", path, &[], b"").await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        let document: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(document["resource"], RESOURCE);
+        assert_eq!(document["authorization_servers"], json!([issuer.issuer()]));
+        assert_eq!(document["scopes_supported"], json!(["mcp:tools"]));
+        assert_eq!(document["bearer_methods_supported"], json!(["header"]));
+    }
+    let missing = request(addr, "POST", "/mcp", &[JSON, ACCEPT], INITIALIZE.as_bytes()).await;
+    assert_eq!(missing.status, 401);
+    let challenge = missing.header("www-authenticate").unwrap();
+    assert_eq!(
+        challenge,
+        "Bearer error_description=\"this server needs an access token\", scope=\"mcp:tools\", resource_metadata=\"https://mcp.example.test/.well-known/oauth-protected-resource/mcp\""
+    );
+    stop(http).await;
+}
+
+/// Logs written while a test runs on this thread (the server's tasks run on it too).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token signed HS256 with `secret` (the algorithm-confusion forgery).
+fn hs256(secret: &[u8], header: &Value, claims: &Value) -> String {
+    use hmac::{KeyInit as _, Mac as _};
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(signing_input.as_bytes());
+    format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()))
+}
+
+#[tokio::test]
+async fn the_jwt_attack_suite_is_refused_with_a_challenge_and_nothing_leaks() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_env_filter("trace")
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let issuer = TestIssuer::start().await.unwrap();
+    let http = protected(&issuer).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let good_claims = json!({
+        "iss": issuer.issuer(), "sub": "mallory", "aud": RESOURCE, "exp": now + 300, "iat": now,
+    });
+    let good = issuer.token("mallory").audience(RESOURCE).sign();
+    let (head, payload) = {
+        let mut parts = good.split('.');
+        (
+            parts.next().unwrap().to_owned(),
+            parts.next().unwrap().to_owned(),
+        )
+    };
+    let signature = good.rsplit('.').next().unwrap().to_owned();
+
+    let mut tampered_claims = good_claims.clone();
+    tampered_claims["sub"] = json!("admin");
+    let tampered = format!(
+        "{head}.{}.{signature}",
+        b64(tampered_claims.to_string().as_bytes())
+    );
+    let none = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","typ":"JWT"}"#),
+        b64(good_claims.to_string().as_bytes())
+    );
+    let confused = hs256(
+        &issuer.rsa_public_key_der(),
+        &json!({ "alg": "HS256", "typ": "JWT", "kid": issuer.rsa_key_id() }),
+        &good_claims,
+    );
+    let oversized = format!("{head}.{}.{signature}", "A".repeat(20_000));
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str, u16);
+    let cases: Vec<Case<'_>> = vec![
+        ("missing token", vec![], "", 401),
+        ("alg none", vec![("authorization", bearer(&none))], "", 401),
+        (
+            "HS256 signed with the RSA public key",
+            vec![("authorization", bearer(&confused))],
+            "",
+            401,
+        ),
+        (
+            "expired",
+            vec![(
+                "authorization",
+                bearer(&issuer.token("m").audience(RESOURCE).expired().sign()),
+            )],
+            "",
+            401,
+        ),
+        (
+            "not yet valid",
+            vec![(
+                "authorization",
+                bearer(
+                    &issuer
+                        .token("m")
+                        .audience(RESOURCE)
+                        .not_before_in_an_hour()
+                        .sign(),
+                ),
+            )],
+            "",
+            401,
+        ),
+        (
+            "wrong issuer",
+            vec![(
+                "authorization",
+                bearer(
+                    &issuer
+                        .token("m")
+                        .audience(RESOURCE)
+                        .claim("iss", json!("https://evil.example"))
+                        .sign(),
+                ),
+            )],
+            "",
+            401,
+        ),
+        (
+            "wrong audience",
+            vec![(
+                "authorization",
+                bearer(
+                    &issuer
+                        .token("m")
+                        .audience("https://other.example/mcp")
+                        .sign(),
+                ),
+            )],
+            "",
+            401,
+        ),
+        (
+            "no audience",
+            vec![("authorization", bearer(&issuer.token("m").sign()))],
+            "",
+            401,
+        ),
+        (
+            "unknown kid",
+            vec![(
+                "authorization",
+                bearer(
+                    &issuer
+                        .token("m")
+                        .audience(RESOURCE)
+                        .key_id("not-a-key")
+                        .sign(),
+                ),
+            )],
+            "",
+            401,
+        ),
+        (
+            "tampered payload",
+            vec![("authorization", bearer(&tampered))],
+            "",
+            401,
+        ),
+        (
+            "oversized token",
+            vec![("authorization", bearer(&oversized))],
+            "",
+            401,
+        ),
+        (
+            "malformed token",
+            vec![("authorization", "Bearer not.a.jwt!".to_owned())],
+            "",
+            401,
+        ),
+        (
+            "basic scheme",
+            vec![("authorization", "Basic YWxpY2U6cHc=".to_owned())],
+            "",
+            401,
+        ),
+        (
+            "token only in the query string",
+            vec![],
+            "?access_token=PLACEHOLDER",
+            401,
+        ),
+    ];
+    let addr = http.local_addr();
+    let mut secrets = vec![payload.clone(), signature.clone()];
+    for (what, headers, query, status) in &cases {
+        let mut all: Vec<(&str, &str)> = vec![JSON, ACCEPT];
+        all.extend(headers.iter().map(|(n, v)| (*n, v.as_str())));
+        let path = format!("/mcp{}", query.replace("PLACEHOLDER", &good));
+        let reply = request(addr, "POST", &path, &all, INITIALIZE.as_bytes()).await;
+        assert_eq!(reply.status, *status, "{what}: {}", reply.body);
+        let challenge = reply.header("www-authenticate").unwrap_or_default();
+        assert!(
+            challenge.starts_with("Bearer ")
+                && challenge.contains("resource_metadata=\"https://mcp.example.test/.well-known/oauth-protected-resource/mcp\""),
+            "{what}: {challenge}"
+        );
+        if !headers.is_empty() || !query.is_empty() {
+            assert!(challenge.contains("error=\""), "{what}: {challenge}");
+        }
+        for (_, value) in headers {
+            if let Some(token) = value.strip_prefix("Bearer ") {
+                for part in token.split('.').filter(|p| p.len() > 8) {
+                    secrets.push(part.to_owned());
+                }
+                assert!(
+                    !reply.body.contains(token),
+                    "{what}: the body repeats the token"
+                );
+            }
+        }
+    }
+    // The right token still works, and the unknown key id cost at most one refetch.
+    let fetches = issuer.jwks_fetches();
+    assert!(fetches <= 2, "the key set was fetched {fetches} times");
+    let ok = call_whoami(&http, &[("authorization", &bearer(&good))]).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    stop(http).await;
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("request refused: not authenticated"),
+        "{logs}"
+    );
+    for secret in secrets.iter().filter(|s| s.len() > 8) {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "token material in the logs: {secret}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_key_ids_refetch_at_most_once_per_interval() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let http = protected(&issuer).await; // the default interval: 30 s
+    let first = issuer.token("a").audience(RESOURCE).sign();
+    assert_eq!(
+        call_whoami(&http, &[("authorization", &bearer(&first))])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(issuer.jwks_fetches(), 1);
+    // A flood of made-up key ids within the interval costs no fetch.
+    for i in 0..20 {
+        let forged = issuer
+            .token("a")
+            .audience(RESOURCE)
+            .key_id(format!("made-up-{i}"))
+            .sign();
+        assert_eq!(
+            call_whoami(&http, &[("authorization", &bearer(&forged))])
+                .await
+                .status,
+            401
+        );
+    }
+    assert_eq!(
+        issuer.jwks_fetches(),
+        1,
+        "unknown key ids refetch at most once per interval"
+    );
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn rotated_keys_are_fetched_when_a_token_names_a_new_key_id() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let interval = std::time::Duration::from_millis(200);
+    let http = serve(
+        Auth::new()
+            .resource(RESOURCE)
+            .jwt(JwtIssuer::new(issuer.issuer()).min_refresh(interval)),
+    )
+    .await;
+    let first = issuer.token("a").audience(RESOURCE).sign();
+    assert_eq!(
+        call_whoami(&http, &[("authorization", &bearer(&first))])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(issuer.jwks_fetches(), 1);
+    // The issuer rotates its keys; once the interval has passed, a token with the new key
+    // id makes the server fetch them, and the old key is gone.
+    issuer.rotate();
+    tokio::time::sleep(interval).await;
+    let after = issuer.token("a").audience(RESOURCE).sign();
+    assert_eq!(
+        call_whoami(&http, &[("authorization", &bearer(&after))])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(issuer.jwks_fetches(), 2);
+    assert_eq!(
+        call_whoami(&http, &[("authorization", &bearer(&first))])
+            .await
+            .status,
+        401
+    );
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn api_keys_authenticate_service_callers_by_hash() {
+    let http = serve(
+        Auth::new().api_key(
+            ApiKey::new("deployer", ApiKey::hash("s3rvice-key"))
+                .roles(["deploy"])
+                .tenant("acme"),
+        ),
+    )
+    .await;
+    for header in [
+        ("x-api-key", "s3rvice-key".to_owned()),
+        ("authorization", bearer("s3rvice-key")),
+    ] {
+        let reply = call_whoami(&http, &[(header.0, &header.1)]).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let who = structured(&reply);
+        assert_eq!(
+            (who["id"].as_str(), who["method"].as_str()),
+            (Some("deployer"), Some("api_key"))
+        );
+        assert_eq!(who["tenant"], "acme");
+    }
+    let wrong = call_whoami(&http, &[("x-api-key", "guess")]).await;
+    assert_eq!(wrong.status, 401);
+    // Without an issuer there is no metadata to point at, but still a Bearer challenge.
+    assert!(
+        wrong
+            .header("www-authenticate")
+            .unwrap()
+            .starts_with("Bearer error=\"invalid_token\"")
+    );
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn required_scopes_are_refused_with_403_naming_them_all() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let http = serve(
+        Auth::new()
+            .resource(RESOURCE)
+            .required_scopes(["mcp:tools", "mcp:read"])
+            .jwt(JwtIssuer::new(issuer.issuer())),
+    )
+    .await;
+    let partial = issuer
+        .token("a")
+        .audience(RESOURCE)
+        .scopes(["mcp:tools"])
+        .sign();
+    let reply = call_whoami(&http, &[("authorization", &bearer(&partial))]).await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    let challenge = reply.header("www-authenticate").unwrap();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains("scope=\"mcp:tools mcp:read\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
+    let full = issuer
+        .token("a")
+        .audience(RESOURCE)
+        .scopes(["mcp:read", "mcp:tools"])
+        .sign();
+    assert_eq!(
+        call_whoami(&http, &[("authorization", &bearer(&full))])
+            .await
+            .status,
+        200
+    );
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_issuer_is_a_503_not_a_401() {
+    // A port nothing listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let issuer = TestIssuer::start().await.unwrap();
+    let token = issuer
+        .token("a")
+        .audience(RESOURCE)
+        .claim("iss", json!(dead))
+        .sign();
+    let http = serve(Auth::new().resource(RESOURCE).jwt(JwtIssuer::new(&dead))).await;
+    let reply = call_whoami(&http, &[("authorization", &bearer(&token))]).await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(reply.header("retry-after").is_some());
+    stop(http).await;
+}
