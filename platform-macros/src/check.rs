@@ -233,7 +233,8 @@ fn nearest(name: &str, candidates: &[String]) -> Option<String> {
 /// side effects; every value is in range.
 fn policies(c: &Component<'_>, errors: &mut Errors) {
     let p = c.policies;
-    let Some(&(_, first)) = p.written.first() else {
+    access(p, errors);
+    let Some(&(_, first)) = p.tool_policies().next() else {
         return;
     };
     if c.kind != Kind::Tool {
@@ -281,6 +282,59 @@ fn policies(c: &Component<'_>, errors: &mut Errors) {
         ));
     }
     values(p, errors);
+}
+
+/// On a whole `#[server]` block, only the access attributes apply.
+pub(crate) fn server_policies(p: &Policies, errors: &mut Errors) {
+    if let Some(&(name, span)) = p.tool_policies().next() {
+        errors.push(error(
+            format!(
+                "`#[{name}]` is a tool policy and cannot go on a whole `#[server]` block\nhelp: put it on each `#[tool]` method that needs it; only `#[requires_role]` and `#[requires_scope]` apply to every component of a server"
+            ),
+            span,
+        ));
+    }
+    access(p, errors);
+}
+
+/// `#[requires_role]` names its roles in one form: strings, or variants of a
+/// `#[derive(Roles)]` enum (whose existence the compiler checks).
+pub(crate) fn access(p: &Policies, errors: &mut Errors) {
+    use crate::parse::policy::RoleName;
+    let roles = p
+        .requires_role
+        .as_ref()
+        .map_or(&[][..], |(_, rule)| &rule.roles[..]);
+    let typed = matches!(roles.first(), Some(RoleName::Variant(_)));
+    if let Some(other) = roles
+        .iter()
+        .find(|r| matches!(r, RoleName::Variant(_)) != typed)
+    {
+        errors.push(error(
+            "conflicting role forms: a string role and a typed role in one `#[requires_role]`\nhelp: write every role as a variant of your `#[derive(Roles)]` enum (`Role::Ops`), or every role as a string".to_owned(),
+            other.span(),
+        ));
+    }
+    for role in roles {
+        if let RoleName::Str(s) = role
+            && (s.value().trim().is_empty() || s.value().chars().any(char::is_whitespace))
+        {
+            errors.push(error(
+                "a role name is one word without spaces, like `\"ops\"`".to_owned(),
+                s.span(),
+            ));
+        }
+    }
+    if let Some((_, scopes)) = &p.requires_scope {
+        for scope in scopes {
+            if scope.value().is_empty() || scope.value().chars().any(char::is_whitespace) {
+                errors.push(error(
+                    "a scope is one token without spaces, like `\"files:read\"`; list several as `#[requires_scope(\"a\", \"b\")]`".to_owned(),
+                    scope.span(),
+                ));
+            }
+        }
+    }
 }
 
 /// The ranges of policy values, policy by policy in the order written.
@@ -410,10 +464,17 @@ pub(crate) fn method_attributes(
     policies: &Policies,
     errors: &mut Errors,
 ) {
-    if components.is_empty() && !policies.is_empty() {
+    if components.is_empty() && policies.tool_policies().next().is_some() {
         errors.push(
             darling::Error::custom(
                 "tool policies need `#[tool]` on the method\nhelp: add `#[tool]`, or remove the policy attributes",
+            )
+            .with_span(&method.sig.ident),
+        );
+    } else if components.is_empty() && policies.has_access() {
+        errors.push(
+            darling::Error::custom(
+                "`#[requires_role]` and `#[requires_scope]` apply to a tool, resource or prompt\nhelp: add `#[tool]`, `#[resource]` or `#[prompt]` to the method, or put the requirement on the `#[server]` impl block to cover every component",
             )
             .with_span(&method.sig.ident),
         );

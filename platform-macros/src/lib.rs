@@ -73,6 +73,26 @@ pub fn derive_deserialize(item: TokenStream) -> TokenStream {
     expand::serde::derive(expand::serde::Direction::Deserialize, item.into()).into()
 }
 
+/// Typed role names for `#[requires_role]` (documented on `platform_runtime::Roles`).
+#[proc_macro_derive(Roles, attributes(role))]
+pub fn derive_roles(item: TokenStream) -> TokenStream {
+    expand::roles::derive(item.into()).into()
+}
+
+/// Who may use a tool, resource or prompt, by role (documented on
+/// `platform_runtime::requires_role`).
+#[proc_macro_attribute]
+pub fn requires_role(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::policy_attribute("requires_role", attr.into(), item.into()).into()
+}
+
+/// Who may use a tool, resource or prompt, by OAuth scope (documented on
+/// `platform_runtime::requires_scope`).
+#[proc_macro_attribute]
+pub fn requires_scope(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::policy_attribute("requires_scope", attr.into(), item.into()).into()
+}
+
 /// A rate limit on a `#[tool]` (documented on `platform_runtime::rate_limit`).
 #[proc_macro_attribute]
 pub fn rate_limit(attr: TokenStream, item: TokenStream) -> TokenStream {

@@ -65,7 +65,14 @@ pub enum ToolErrorKind {
     /// The client did not declare a capability the call needs (`-32021`); the message is
     /// the capability's name.
     MissingClientCapability,
+    /// The caller may not use the component (a role or scope it lacks, or its tenant's
+    /// allow-list): a JSON-RPC error with code [`FORBIDDEN`], never retried.
+    Forbidden,
 }
+
+/// The JSON-RPC error code of an authorization refusal ([`ToolErrorKind::Forbidden`]):
+/// outside the range the JSON-RPC and MCP specifications reserve (`-32768..=-32000`).
+pub const FORBIDDEN: i32 = -31403;
 
 impl ToolErrorKind {
     /// Whether a retry may succeed: timeouts, unavailability, internal and tool failures.
@@ -89,6 +96,7 @@ impl ToolErrorKind {
             Self::Timeout => "timeout",
             Self::Unavailable => "unavailable",
             Self::MissingClientCapability => "missing_client_capability",
+            Self::Forbidden => "forbidden",
         }
     }
 }
@@ -155,6 +163,11 @@ impl ToolError {
     /// A resource-not-found error.
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         Self::of(ToolErrorKind::NotFound, message)
+    }
+
+    /// The caller may not use this (see [`ToolErrorKind::Forbidden`]).
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::of(ToolErrorKind::Forbidden, message)
     }
 
     /// An internal server fault; the client sees a generic message.

@@ -45,6 +45,14 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
+    /// The issuer that vouched for the principal, for tokens.
+    pub fn issuer(&self) -> Option<&str> {
+        match self {
+            AuthMethod::Jwt { issuer } | AuthMethod::Introspection { issuer } => Some(issuer),
+            _ => None,
+        }
+    }
+
     /// A short name: `jwt`, `introspection`, `api_key`, `operator` or `assigned`.
     pub fn as_str(&self) -> &'static str {
         match self {

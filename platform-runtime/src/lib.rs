@@ -205,6 +205,86 @@ pub use platform_macros::circuit_breaker;
 /// rather than queued. `#[concurrency_limit(4)]`.
 pub use platform_macros::concurrency_limit;
 
+/// Who may use a `#[tool]`, `#[resource]` or `#[prompt]` (or, on a `#[server]` impl block,
+/// every component of it), by role: one role, `any(…)` of several, or `all(…)` of them,
+/// written as strings or as variants of a [`Roles`](derive@Roles) enum. A caller without
+/// the role does not see the component in lists (or, with `[auth] unauthorized = "deny"`,
+/// sees it and is refused) and gets a JSON-RPC error
+/// [`FORBIDDEN`](crate::error::FORBIDDEN) on a direct call. Roles come from the verified
+/// token (see [`crate::auth`]), an API key's configuration, or stdio's `[auth.operator]`.
+///
+/// ```
+/// use platform_runtime::prelude::*;
+///
+/// #[derive(Roles)]
+/// enum Role {
+///     Ops,
+///     Admin,
+/// }
+///
+/// /// Purge the cache.
+/// #[tool]
+/// #[requires_role(Role::Ops)]
+/// fn purge() -> String {
+///     "purged".into()
+/// }
+///
+/// /// Rotate the keys.
+/// #[tool]
+/// #[requires_role(all(Role::Ops, Role::Admin))]
+/// fn rotate_keys() -> String {
+///     "rotated".into()
+/// }
+///
+/// /// Read the audit log.
+/// #[resource("audit://log")]
+/// #[requires_role(any("auditor", "admin"))]
+/// fn audit_log() -> String {
+///     String::new()
+/// }
+/// # let _ = Server::builder("s").tools(tools![purge, rotate_keys]).resources(resources![audit_log]).build().unwrap();
+/// ```
+pub use platform_macros::requires_role;
+
+/// Who may use a `#[tool]`, `#[resource]` or `#[prompt]` (or a whole `#[server]` block), by
+/// OAuth scope: every scope listed is required. Over HTTP a token without them gets **403**
+/// with `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` naming every scope
+/// the request needs.
+///
+/// ```
+/// use platform_runtime::prelude::*;
+///
+/// /// Read a file.
+/// #[tool(read_only)]
+/// #[requires_scope("files:read")]
+/// fn read_file(path: String) -> String {
+///     path
+/// }
+/// # let _ = Server::builder("s").tools(tools![read_file]).build().unwrap();
+/// ```
+pub use platform_macros::requires_scope;
+
+/// Typed role names for [`macro@requires_role`]: on an enum of unit variants, each role
+/// named after its variant in snake case (`BillingAdmin` → `"billing_admin"`) unless
+/// `#[role(name = "…")]` says otherwise.
+///
+/// ```
+/// use platform_runtime::prelude::*;
+///
+/// #[derive(Roles)]
+/// enum Role {
+///     Ops,
+///     BillingAdmin,
+///     #[role(name = "sre-oncall")]
+///     OnCall,
+/// }
+///
+/// assert_eq!(Role::BillingAdmin.name(), "billing_admin");
+/// assert_eq!(Role::OnCall.name(), "sre-oncall");
+/// assert_eq!(Role::all().len(), 3);
+/// ```
+pub use platform_macros::Roles;
+
 /// Make a struct the input of an MCP tool; `impl` [`CallTool`] holds the handler. Options go
 /// in `#[mcp(…)]`, with the keys of [`macro@tool`]. See [`CallTool`] for an example.
 pub use platform_macros::Tool;
@@ -281,6 +361,7 @@ pub use serde_json;
 /// `use platform_runtime::schemars;`.
 pub mod prelude {
     pub use crate::__prelude_traits::*;
+    pub use crate::component::access::Roles;
     pub use crate::model::{
         Content, PromptMessage, PromptResult, ResourceContent, Role, ToolResult,
     };
@@ -289,11 +370,13 @@ pub mod prelude {
     pub use crate::{
         CallTool, Context, InputRequired, Params, Prompt, Server, State, Tool, ToolError,
         ToolResponse, cache, circuit_breaker, concurrency_limit, prompt, prompts, rate_limit,
-        resource, resources, retry, server, timeout, tool, tools,
+        requires_role, requires_scope, resource, resources, retry, server, timeout, tool, tools,
     };
     /// serde's `Deserialize` derive, through the runtime's serde (`#[serde(…)]` attributes
     /// work as serde documents them).
     pub use platform_macros::Deserialize;
+    /// Typed role names for `#[requires_role(Role::Ops)]` (see [`crate::Roles`]).
+    pub use platform_macros::Roles;
     /// serde's `Serialize` derive, through the runtime's serde (`#[serde(…)]` attributes
     /// work as serde documents them).
     pub use platform_macros::Serialize;
@@ -517,10 +600,16 @@ pub mod __private {
         fn prompt_def() -> PromptDef;
     }
 
+    pub use crate::component::access::{Access, Roles};
     pub use crate::component::policy::{
         CachePolicy, CacheScope, CircuitBreakerPolicy, Policies, RateLimit, RateLimitKey,
         RetryPolicy,
     };
+
+    /// The name of a typed role (`Role::Ops` → `"ops"`).
+    pub fn role_name<R: Roles>(role: &R) -> &'static str {
+        role.name()
+    }
     pub use crate::handler::args::{
         Argument, Extractor, ObjectSchema, Taker, WholeTaker, extractor, whole,
     };

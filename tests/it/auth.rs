@@ -31,9 +31,23 @@ fn whoami(#[extract] caller: Principal) -> Value {
     })
 }
 
+/// Read a file: needs the `files:read` scope.
+#[tool(read_only)]
+#[requires_scope("files:read")]
+fn read_file() -> &'static str {
+    "contents"
+}
+
+/// Purge: needs the `ops` role.
+#[tool]
+#[requires_role("ops")]
+fn purge() -> &'static str {
+    "purged"
+}
+
 async fn serve(auth: Auth) -> HttpServer {
     let server = Server::builder("auth")
-        .tools(tools![whoami])
+        .tools(tools![whoami, read_file, purge])
         .build()
         .unwrap();
     serve_with(
@@ -609,5 +623,85 @@ async fn an_unreachable_issuer_is_a_503_not_a_401() {
     let reply = call_whoami(&http, &[("authorization", &bearer(&token))]).await;
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert!(reply.header("retry-after").is_some());
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn a_component_s_scopes_are_challenged_with_403_on_both_paths() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let http = protected(&issuer).await;
+    let addr = http.local_addr();
+    let token = issuer
+        .token("a")
+        .audience(RESOURCE)
+        .scopes(["mcp:tools"])
+        .sign();
+    let auth = bearer(&token);
+    let call = |meta: bool| {
+        let meta = if meta {
+            r#","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#
+        } else {
+            ""
+        };
+        format!(
+            r#"{{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{{"name":"read_file","arguments":{{}}{meta}}}}}"#
+        )
+    };
+    let modern = [
+        JSON,
+        ACCEPT,
+        ("authorization", auth.as_str()),
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "read_file"),
+    ];
+    let reply = request(addr, "POST", "/mcp", &modern, call(true).as_bytes()).await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    let challenge = reply.header("www-authenticate").unwrap();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"files:read\""),
+        "{challenge}"
+    );
+    // The legacy path: the same challenge inside a session.
+    let init = request(
+        addr,
+        "POST",
+        "/mcp",
+        &[JSON, ACCEPT, ("authorization", &auth)],
+        INITIALIZE.as_bytes(),
+    )
+    .await;
+    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let legacy = [
+        JSON,
+        ACCEPT,
+        ("authorization", auth.as_str()),
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let reply = request(addr, "POST", "/mcp", &legacy, call(false).as_bytes()).await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    // With the scope, the call goes through; a role is checked in the protocol.
+    let scoped = issuer
+        .token("a")
+        .audience(RESOURCE)
+        .scopes(["files:read"])
+        .sign();
+    let scoped = bearer(&scoped);
+    let mut headers = modern;
+    headers[2] = ("authorization", scoped.as_str());
+    let reply = request(addr, "POST", "/mcp", &headers, call(true).as_bytes()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.contains("contents"), "{}", reply.body);
+    let purge = call(true).replace("read_file", "purge");
+    headers[5] = ("mcp-name", "purge");
+    let reply = request(addr, "POST", "/mcp", &headers, purge.as_bytes()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        reply.body.contains("-31403") && reply.body.contains("needs the role `ops`"),
+        "{}",
+        reply.body
+    );
     stop(http).await;
 }

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod auth;
+mod authorization;
 mod derive;
 mod direct;
 mod eras;

@@ -219,6 +219,7 @@ pub(crate) fn definition(
                 )
                 #title #description #mime
                 .default_mime_type(__platform_mime)
+                #policies
                 #(#states)*
             }}
         }
@@ -240,7 +241,7 @@ pub(crate) fn definition(
                         }
                     },
                 )
-                #title #description #(#states)*
+                #title #description #policies #(#states)*
             }}
         }
     }

@@ -192,6 +192,7 @@ pub(crate) fn prompt(item: TokenStream) -> TokenStream {
         })
         .collect();
     let component = derived(Kind::Prompt, &input, &options, &policies);
+    let access = super::policy::access(&policies, &Runtime::new(options.krate()).private());
     // Check.
     check::component(&component, &mut errors);
     let template = match &options {
@@ -243,7 +244,7 @@ pub(crate) fn prompt(item: TokenStream) -> TokenStream {
                 #private::Ok(#private::prompt_converter::<#private::String>()(__platform_text))
             },
         )
-        #title #description
+        #title #description #access
     };
     finish(errors, body, |body| {
         quote! {

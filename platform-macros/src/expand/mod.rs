@@ -8,6 +8,7 @@
 mod def;
 pub(crate) mod derive;
 mod policy;
+pub(crate) mod roles;
 pub(crate) mod serde;
 #[cfg(test)]
 mod tests;
@@ -199,6 +200,12 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
         .handle(parse::nested(attr).and_then(|n| ServerArgs::from_list(&n)))
         .unwrap_or_default();
     check::server_block(&block, &mut errors);
+    // Requirements on the whole block apply to every component.
+    let block_policies = model::policy::build(
+        parse::policy::take_block(&mut block.attrs, &mut errors),
+        &mut errors,
+    );
+    check::server_policies(&block_policies, &mut errors);
     // Parse and model every method; the component attributes come off the items.
     let mut methods = Vec::new();
     for item in &mut block.items {
@@ -260,6 +267,7 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
     // Expand.
     let runtime = Runtime::new(args.krate.as_ref());
     let private = runtime.private();
+    let server_access = policy::access(&block_policies, &private);
     let defs: Vec<TokenStream> = components
         .iter()
         .map(|(component, method)| {
@@ -274,7 +282,7 @@ pub(crate) fn server(attr: TokenStream, item: TokenStream) -> TokenStream {
                 Kind::Resource => quote!(resource),
                 Kind::Prompt => quote!(prompt),
             };
-            quote!(.#adder(#def))
+            quote!(.#adder(#def #server_access))
         })
         .collect();
     let self_ty = &block.self_ty;
@@ -344,6 +352,28 @@ pub(crate) fn policy_attribute(
     if let Ok(input) = syn::parse2::<syn::DeriveInput>(item.clone()) {
         return policy_on_struct(name, args, input);
     }
+    if let Ok(mut block) = syn::parse2::<syn::ItemImpl>(item.clone()) {
+        // Above `#[server]`: left as a helper for it to read.
+        let server = block.attrs.iter().any(|a| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "server")
+        });
+        if !server {
+            let message = format!(
+                "`#[{name}]` on an impl block needs `#[server]` on the block\nhelp: add `#[server]`, or put `#[{name}]` on the block's `#[tool]`, `#[resource]` and `#[prompt]` methods"
+            );
+            let error = syn::Error::new(Span::call_site(), message).to_compile_error();
+            return quote!(#error #block);
+        }
+        let ident = syn::Ident::new(name, Span::call_site());
+        let helper = syn::Ident::new(parse::policy::HELPER, Span::call_site());
+        block
+            .attrs
+            .push(syn::parse_quote!(#[#helper(#ident(#args))]));
+        return quote!(#block);
+    }
     let mut function: syn::ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(_) => {
@@ -361,9 +391,15 @@ pub(crate) fn policy_attribute(
         .iter()
         .position(|a| parse::component_kind(a).is_some())
     else {
-        let message = format!(
-            "`#[{name}]` is a tool policy, but this function is not a tool\nhelp: add `#[tool]` to the function, or remove `#[{name}]`"
-        );
+        let message = if parse::policy::ACCESS.contains(&name) {
+            format!(
+                "`#[{name}]` applies to a tool, resource or prompt, but this function is none of them\nhelp: add `#[tool]`, `#[resource(…)]` or `#[prompt]` to the function (or put `#[{name}]` on a `#[server]` impl block), or remove `#[{name}]`"
+            )
+        } else {
+            format!(
+                "`#[{name}]` is a tool policy, but this function is not a tool\nhelp: add `#[tool]` to the function, or remove `#[{name}]`"
+            )
+        };
         let error = syn::Error::new(Span::call_site(), message).to_compile_error();
         return quote!(#error #function);
     };
@@ -396,9 +432,15 @@ fn policy_on_struct(
                 })
     });
     if !derived {
-        let message = format!(
-            "`#[{name}]` is a tool policy: on a struct it goes above `#[derive(Tool)]`\nhelp: move it above `#[derive(…)]` (an attribute below the derive is not seen by it), derive `Tool`, or put it on a `#[tool]` function"
-        );
+        let message = if parse::policy::ACCESS.contains(&name) {
+            format!(
+                "`#[{name}]` on a struct goes above `#[derive(Tool)]` or `#[derive(Prompt)]`\nhelp: move it above `#[derive(…)]` (an attribute below the derive is not seen by it), or derive `Tool` or `Prompt`"
+            )
+        } else {
+            format!(
+                "`#[{name}]` is a tool policy: on a struct it goes above `#[derive(Tool)]`\nhelp: move it above `#[derive(…)]` (an attribute below the derive is not seen by it), derive `Tool`, or put it on a `#[tool]` function"
+            )
+        };
         let error = syn::Error::new(Span::call_site(), message).to_compile_error();
         return quote!(#error #input);
     }

@@ -9,11 +9,46 @@ fn duration(ms: u64) -> TokenStream {
     quote!(::core::time::Duration::from_millis(#ms))
 }
 
-/// The policies as a builder call, or nothing when none is declared.
+/// The policies as builder calls (`.policies(…)` for a tool's policies, `.access(…)` for
+/// its requirements), or nothing when none is declared.
 pub(crate) fn tokens(policies: &Policies, private: &TokenStream) -> TokenStream {
+    let access = access(policies, private);
     if !policies.any() {
+        return access;
+    }
+    let policies = tool_policies(policies, private);
+    quote!(#policies #access)
+}
+
+/// `.access(Access::anyone().any_role([…]).scopes([…]))`, or nothing.
+pub(crate) fn access(policies: &Policies, private: &TokenStream) -> TokenStream {
+    use crate::parse::policy::RoleName;
+    if !policies.has_access() {
         return TokenStream::new();
     }
+    let roles = policies.requires_role.as_ref().map(|(_, rule)| {
+        let names = rule.roles.iter().map(|role| match role {
+            RoleName::Str(s) => quote!(#s),
+            // A misspelt variant is the compiler's "no variant named …"; a type that is not
+            // a role enum fails the `Roles` bound with a note naming the derive.
+            RoleName::Variant(path) => {
+                quote::quote_spanned!(syn::spanned::Spanned::span(path)=> #private::role_name(&#path))
+            }
+        });
+        if rule.all {
+            quote!(.all_roles([#(#names),*]))
+        } else {
+            quote!(.any_role([#(#names),*]))
+        }
+    });
+    let scopes = policies
+        .requires_scope
+        .as_ref()
+        .map(|(_, scopes)| quote!(.scopes([#(#scopes),*])));
+    quote!(.access(#private::Access::anyone() #roles #scopes))
+}
+
+fn tool_policies(policies: &Policies, private: &TokenStream) -> TokenStream {
     let mut fields = Vec::new();
     if let Some((span, limit)) = &policies.rate_limit {
         let requests = limit.requests.value;

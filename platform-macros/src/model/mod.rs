@@ -8,7 +8,7 @@ mod component;
 pub(crate) mod policy;
 
 pub(crate) use crate::parse::{Kind, Options};
-pub(crate) use component::{Component, Place};
+pub(crate) use component::{Component, Place, to_snake};
 
 use proc_macro2::Span;
 use quote::format_ident;

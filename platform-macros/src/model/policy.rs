@@ -67,14 +67,25 @@ pub(crate) struct Policies {
     pub(crate) retry: Option<(Span, Retry)>,
     pub(crate) circuit_breaker: Option<(Span, CircuitBreaker)>,
     pub(crate) concurrency_limit: Option<(Span, Count<usize>)>,
+    /// `#[requires_role]` (checked for one form of role in `check`).
+    pub(crate) requires_role: Option<(Span, crate::parse::policy::RoleAttr)>,
+    /// `#[requires_scope]`.
+    pub(crate) requires_scope: Option<(Span, Vec<syn::LitStr>)>,
     /// Every policy attribute written, typed or not.
     pub(crate) written: Vec<(&'static str, Span)>,
 }
 
 impl Policies {
-    /// Whether any policy attribute was written.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.written.is_empty()
+    /// The tool policies written (everything but the access attributes).
+    pub(crate) fn tool_policies(&self) -> impl Iterator<Item = &(&'static str, Span)> {
+        self.written
+            .iter()
+            .filter(|(name, _)| !crate::parse::policy::ACCESS.contains(name))
+    }
+
+    /// Whether `#[requires_role]` or `#[requires_scope]` is written.
+    pub(crate) fn has_access(&self) -> bool {
+        self.requires_role.is_some() || self.requires_scope.is_some()
     }
 
     /// Whether a typed policy would be emitted.
@@ -111,6 +122,8 @@ pub(crate) fn build(attrs: PolicyAttrs, errors: &mut darling::error::Accumulator
                         int::<usize>(&lit, "the limit", errors).map(|c| (span, c));
                 }
             }
+            "requires_role" => out.requires_role = attrs.requires_role.take(),
+            "requires_scope" => out.requires_scope = attrs.requires_scope.take(),
             _ => {}
         }
     }

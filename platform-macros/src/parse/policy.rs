@@ -1,5 +1,6 @@
 //! The policy attributes as written: `#[rate_limit]`, `#[cache]`, `#[timeout]`, `#[retry]`,
-//! `#[circuit_breaker]`, `#[concurrency_limit]` — one darling receiver each. On a function
+//! `#[circuit_breaker]`, `#[concurrency_limit]` — one darling receiver each — and the access
+//! attributes `#[requires_role]` and `#[requires_scope]`. On a function
 //! they sit among its attributes; on a derived struct the attribute macro leaves them as
 //! `#[mcp_policy(name(…))]` for the derive to read.
 
@@ -16,7 +17,39 @@ pub(crate) const NAMES: &[&str] = &[
     "retry",
     "circuit_breaker",
     "concurrency_limit",
+    "requires_role",
+    "requires_scope",
 ];
+
+/// The attributes that say who may use a component (on tools, resources and prompts alike,
+/// and on a whole `#[server]` block), as opposed to the tool policies.
+pub(crate) const ACCESS: &[&str] = &["requires_role", "requires_scope"];
+
+/// One role as written: a string, or a variant of a `#[derive(Roles)]` enum.
+#[derive(Debug, Clone)]
+pub(crate) enum RoleName {
+    /// `"ops"`.
+    Str(syn::LitStr),
+    /// `Role::Ops`.
+    Variant(syn::Path),
+}
+
+impl RoleName {
+    pub(crate) fn span(&self) -> Span {
+        match self {
+            RoleName::Str(s) => s.span(),
+            RoleName::Variant(p) => p.span(),
+        }
+    }
+}
+
+/// `#[requires_role(…)]`: one role, `any(…)` or `all(…)`.
+#[derive(Debug, Clone)]
+pub(crate) struct RoleAttr {
+    /// `all(…)`: every role; otherwise any one.
+    pub(crate) all: bool,
+    pub(crate) roles: Vec<RoleName>,
+}
 
 /// The inert helper a policy attribute becomes on a derived struct.
 pub(crate) const HELPER: &str = "mcp_policy";
@@ -77,6 +110,9 @@ pub(crate) struct PolicyAttrs {
     pub(crate) circuit_breaker: Option<(Span, CircuitBreakerArgs)>,
     /// `#[concurrency_limit(4)]`.
     pub(crate) concurrency_limit: Option<(Span, syn::LitInt)>,
+    pub(crate) requires_role: Option<(Span, RoleAttr)>,
+    /// `#[requires_scope("a", "b")]`.
+    pub(crate) requires_scope: Option<(Span, Vec<syn::LitStr>)>,
     /// Every policy written (also those that did not parse), for "given twice" and "only on
     /// tools".
     pub(crate) written: Vec<(&'static str, Span)>,
@@ -154,6 +190,33 @@ impl PolicyAttrs {
                     .with_span(&span),
                 ),
             },
+            "requires_role" => {
+                self.requires_role = role_attr(&items, span, errors).map(|rule| (span, rule));
+            }
+            "requires_scope" => {
+                let mut scopes = Vec::new();
+                for item in &items {
+                    match item {
+                        NestedMeta::Lit(syn::Lit::Str(s)) => scopes.push(s.clone()),
+                        other => errors.push(
+                            darling::Error::custom(
+                                "write scopes as strings: `#[requires_scope(\"files:read\")]`",
+                            )
+                            .with_span(other),
+                        ),
+                    }
+                }
+                if items.is_empty() {
+                    errors.push(
+                        darling::Error::custom(
+                            "`#[requires_scope]` needs a scope: `#[requires_scope(\"files:read\")]`",
+                        )
+                        .with_span(&span),
+                    );
+                } else if !scopes.is_empty() {
+                    self.requires_scope = Some((span, scopes));
+                }
+            }
             _ => {}
         }
     }
@@ -179,6 +242,78 @@ impl PolicyAttrs {
     }
 }
 
+/// `#[requires_role("ops")]`, `#[requires_role(Role::Ops)]`, `#[requires_role(any(…))]`,
+/// `#[requires_role(all(…))]`.
+fn role_attr(
+    items: &[NestedMeta],
+    span: Span,
+    errors: &mut darling::error::Accumulator,
+) -> Option<RoleAttr> {
+    let one = |item: &NestedMeta| match item {
+        NestedMeta::Lit(syn::Lit::Str(s)) => Some(RoleName::Str(s.clone())),
+        NestedMeta::Meta(syn::Meta::Path(path)) => Some(RoleName::Variant(path.clone())),
+        _ => None,
+    };
+    let shape = "write one role (`\"ops\"` or `Role::Ops`), `any(…)` for either of several, or `all(…)` for every one";
+    match items {
+        [] => {
+            errors.push(
+                darling::Error::custom(format!("`#[requires_role]` needs a role: {shape}"))
+                    .with_span(&span),
+            );
+            None
+        }
+        [NestedMeta::Meta(syn::Meta::List(list))]
+            if list.path.is_ident("any") || list.path.is_ident("all") =>
+        {
+            let all = list.path.is_ident("all");
+            let inner = errors.handle(super::nested(list.tokens.clone()))?;
+            let mut roles = Vec::new();
+            for item in &inner {
+                match one(item) {
+                    Some(role) => roles.push(role),
+                    None => errors.push(
+                        darling::Error::custom(
+                            "a role is a string (`\"ops\"`) or a variant of a `#[derive(Roles)]` enum (`Role::Ops`)",
+                        )
+                        .with_span(item),
+                    ),
+                }
+            }
+            if inner.is_empty() {
+                errors.push(
+                    darling::Error::custom(format!(
+                        "`{}()` lists no role",
+                        if all { "all" } else { "any" }
+                    ))
+                    .with_span(list),
+                );
+                return None;
+            }
+            Some(RoleAttr { all, roles })
+        }
+        [item] => match one(item) {
+            Some(role) => Some(RoleAttr {
+                all: false,
+                roles: vec![role],
+            }),
+            None => {
+                errors.push(darling::Error::custom(shape).with_span(item));
+                None
+            }
+        },
+        [_, second, ..] => {
+            errors.push(
+                darling::Error::custom(format!(
+                    "`#[requires_role]` takes one role or one list\nhelp: {shape}, like `#[requires_role(any(\"ops\", \"admin\"))]`"
+                ))
+                .with_span(second),
+            );
+            None
+        }
+    }
+}
+
 fn positional(items: &[NestedMeta]) -> (Option<&syn::Lit>, &[NestedMeta]) {
     match items.split_first() {
         Some((NestedMeta::Lit(lit), rest)) => (Some(lit), rest),
@@ -192,6 +327,24 @@ pub(crate) fn take(
     errors: &mut darling::error::Accumulator,
 ) -> PolicyAttrs {
     let mut set = PolicyAttrs::default();
+    attrs.retain(|attr| match is_policy(attr) {
+        Some(name) => {
+            set.add_attribute(name, attr, errors);
+            false
+        }
+        None => true,
+    });
+    set
+}
+
+/// Take the policy attributes off a `#[server]` impl block: those written below `#[server]`
+/// and the helpers those written above it left (see `expand::policy_attribute`).
+pub(crate) fn take_block(
+    attrs: &mut Vec<syn::Attribute>,
+    errors: &mut darling::error::Accumulator,
+) -> PolicyAttrs {
+    let mut set = from_helpers(attrs, errors);
+    attrs.retain(|attr| !attr.path().is_ident(HELPER));
     attrs.retain(|attr| match is_policy(attr) {
         Some(name) => {
             set.add_attribute(name, attr, errors);

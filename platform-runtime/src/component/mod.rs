@@ -2,10 +2,12 @@
 //! ([`ComponentInfo`]) and the policies declared on it ([`policy`]). A leaf layer: plain
 //! data, naming nothing else in the crate.
 
+pub mod access;
 pub mod policy;
 
 use std::sync::Arc;
 
+use access::Access;
 use policy::Policies;
 
 /// What kind of component a request targets.
@@ -30,6 +32,7 @@ pub struct ComponentInfo {
     pub(crate) open_world: bool,
     pub(crate) tags: Vec<String>,
     pub(crate) policies: Policies,
+    pub(crate) access: Access,
 }
 
 impl ComponentInfo {
@@ -65,5 +68,10 @@ impl ComponentInfo {
     /// The declared policies.
     pub fn policies(&self) -> &Policies {
         &self.policies
+    }
+    /// Who may use it (`#[requires_role]`, `#[requires_scope]`, and what the server, its
+    /// mount and the configuration add).
+    pub fn access(&self) -> &Access {
+        &self.access
     }
 }

@@ -56,6 +56,7 @@ pub struct Context {
     client: Option<(String, String)>,
     request_state: Option<String>,
     input_responses: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    caller: Arc<str>,
     client_capabilities: Option<rmcp::model::ClientCapabilities>,
     last_progress: Arc<std::sync::Mutex<Option<f64>>>,
 }
@@ -85,6 +86,7 @@ impl Context {
             client: rmcp.client_info().map(|info| (info.name, info.version)),
             request_state: parts.request_state.clone(),
             input_responses: parts.input_responses.clone(),
+            caller: parts.caller.clone(),
             client_capabilities: rmcp.client_capabilities(),
             last_progress: Arc::default(),
         }
@@ -236,6 +238,7 @@ impl Context {
             kind: self.kind,
             component: &self.component,
             arguments: &self.arguments_digest,
+            caller: self.caller.as_bytes(),
         }
     }
 

@@ -34,6 +34,10 @@ pub struct RequestParts {
     pub(crate) request_state: Option<String>,
     /// Multi-round retries: the client's answers, by input-request key.
     pub(crate) input_responses: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    /// Who is calling, as sealed state is bound to it (the principal's method, id and
+    /// tenant; empty for an anonymous caller): state sealed for one caller opens for no
+    /// other.
+    pub(crate) caller: Arc<str>,
 }
 
 impl RequestParts {

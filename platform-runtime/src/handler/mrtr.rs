@@ -62,6 +62,8 @@ pub(crate) struct Binding<'a> {
     pub(crate) component: &'a str,
     /// SHA-256 of the canonical arguments.
     pub(crate) arguments: &'a [u8; 32],
+    /// The caller it was sealed for (empty: anonymous).
+    pub(crate) caller: &'a [u8],
 }
 
 impl Sealer {
@@ -101,6 +103,7 @@ impl Sealer {
             binding.kind.as_bytes(),
             binding.component.as_bytes(),
             binding.arguments,
+            binding.caller,
         ] {
             aad.extend_from_slice(&(part.len() as u64).to_le_bytes());
             aad.extend_from_slice(part);
@@ -207,6 +210,7 @@ mod tests {
             kind: "tool",
             component,
             arguments,
+            caller: b"jwt\0alice\0acme",
         }
     }
 
@@ -237,6 +241,14 @@ mod tests {
         };
         assert!(sealer.open(other_kind, &sealed).is_err());
         assert!(sealer.open(binding("tool_a", &[8; 32]), &sealed).is_err());
+        // Sealed for one caller, it opens for no other (nor for an anonymous one).
+        for caller in [&b"jwt\0mallory\0acme"[..], b"jwt\0alice\0other", b""] {
+            let other_caller = Binding {
+                caller,
+                ..binding("tool_a", &DIGEST)
+            };
+            assert!(sealer.open(other_caller, &sealed).is_err());
+        }
         let other_server = Sealer::random("other").unwrap();
         assert!(
             other_server

@@ -214,6 +214,20 @@ impl McpRequest {
         component: Arc<str>,
         arguments: Option<JsonObject>,
     ) -> RequestParts {
+        let caller: Arc<str> = match self.principal() {
+            Some(principal) => format!(
+                "{}\u{0}{}\u{0}{}\u{0}{}",
+                principal.method().as_str(),
+                principal.method().issuer().unwrap_or_default(),
+                principal.id(),
+                principal.tenant().unwrap_or_default()
+            )
+            .into(),
+            None => {
+                static ANONYMOUS: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+                ANONYMOUS.get_or_init(|| Arc::from("")).clone()
+            }
+        };
         let (request_state, input_responses) = match self.params {
             Params::Call {
                 request_state,
@@ -231,6 +245,7 @@ impl McpRequest {
             arguments_digest: [0; 32],
             request_state,
             input_responses,
+            caller,
         }
     }
 

@@ -26,6 +26,7 @@ pub use tool::ToolDef;
 pub use uri_template::{TemplateError, UriTemplate};
 
 use crate::ToolError;
+use crate::component::access::Authorization;
 use crate::handler::RequestParts;
 use crate::handler::output::ToolResponse;
 use crate::model::{PromptResult, ResourceContent};
@@ -159,6 +160,11 @@ impl RequestLimits {
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     pub(crate) limits: RequestLimits,
+    /// Server-wide requirements, hide-or-deny, tenant allow-lists.
+    pub(crate) authorization: Arc<Authorization>,
+    /// Whether any caller may be refused anything: a component declares an access rule, or
+    /// the server restricts access. When not, lists and calls skip every check.
+    pub(crate) restricted: bool,
     pub(crate) tools: Vec<ToolDef>,
     tool_index: HashMap<String, usize>,
     pub(crate) resources: Vec<ResourceDef>,
@@ -171,7 +177,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(crate) fn new(components: Components, limits: RequestLimits) -> Self {
+    pub(crate) fn new(
+        components: Components,
+        limits: RequestLimits,
+        authorization: Arc<Authorization>,
+    ) -> Self {
         let Components {
             tools,
             resources,
@@ -201,8 +211,14 @@ impl Registry {
                 })
             })
             .collect();
+        let restricted = !authorization.is_open()
+            || tools.iter().any(|t| !t.access.is_open())
+            || resources.iter().any(|r| !r.access.is_open())
+            || prompts.iter().any(|p| !p.access.is_open());
         Self {
             limits,
+            authorization,
+            restricted,
             header_bound,
             tools,
             tool_index,

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::json_schema::{properties, required_names};
 use super::{PromptHandler, StateRequirement};
 use crate::ToolError;
+use crate::component::access::Access;
 use crate::handler::RequestParts;
 use crate::model::PromptResult;
 
@@ -22,6 +23,7 @@ pub struct PromptDef {
     pub(crate) arguments_schema: JsonObject,
     pub(crate) handler: PromptHandler,
     pub(crate) states: Vec<StateRequirement>,
+    pub(crate) access: Access,
 }
 
 impl PromptDef {
@@ -41,7 +43,21 @@ impl PromptDef {
             arguments_schema,
             handler: Arc::new(move |parts| Box::pin(handler(parts))),
             states: Vec::new(),
+            access: Access::default(),
         }
+    }
+
+    /// Who may use it: the roles and scopes a caller needs (what `#[requires_role]` and
+    /// `#[requires_scope]` generate). Added to any requirement already set.
+    #[must_use]
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = self.access.and(&access);
+        self
+    }
+
+    /// Who may use it.
+    pub fn access_rule(&self) -> &Access {
+        &self.access
     }
 
     /// Set the title.

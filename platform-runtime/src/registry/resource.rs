@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::uri_template::{TemplateError, UriTemplate};
 use super::{ResourceHandler, StateRequirement};
 use crate::ToolError;
+use crate::component::access::Access;
 use crate::handler::RequestParts;
 use crate::model::ResourceContent;
 
@@ -24,6 +25,7 @@ pub struct ResourceDef {
     pub(crate) variables_schema: JsonObject,
     pub(crate) handler: ResourceHandler,
     pub(crate) states: Vec<StateRequirement>,
+    pub(crate) access: Access,
 }
 
 impl ResourceDef {
@@ -49,7 +51,21 @@ impl ResourceDef {
             variables_schema,
             handler: Arc::new(move |parts| Box::pin(handler(parts))),
             states: Vec::new(),
+            access: Access::default(),
         })
+    }
+
+    /// Who may use it: the roles and scopes a caller needs (what `#[requires_role]` and
+    /// `#[requires_scope]` generate). Added to any requirement already set.
+    #[must_use]
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = self.access.and(&access);
+        self
+    }
+
+    /// Who may use it.
+    pub fn access_rule(&self) -> &Access {
+        &self.access
     }
 
     /// Set the title.

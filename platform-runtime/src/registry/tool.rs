@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{StateRequirement, ToolHandler};
 use crate::ToolError;
+use crate::component::access::Access;
 use crate::component::policy::Policies;
 use crate::component::{ComponentInfo, ComponentKind};
 use crate::handler::RequestParts;
@@ -28,6 +29,7 @@ pub struct ToolDef {
     pub(crate) enabled: bool,
     pub(crate) states: Vec<StateRequirement>,
     pub(crate) policies: Policies,
+    pub(crate) access: Access,
     /// What middleware sees of this tool.
     pub(crate) info: Arc<ComponentInfo>,
 }
@@ -65,6 +67,7 @@ impl ToolDef {
             enabled: true,
             states: Vec::new(),
             policies: Policies::default(),
+            access: Access::default(),
             info: Arc::new(ComponentInfo {
                 kind: ComponentKind::Tool,
                 name: Arc::from(""),
@@ -74,6 +77,7 @@ impl ToolDef {
                 open_world: true,
                 tags: Vec::new(),
                 policies: Policies::default(),
+                access: Access::default(),
             }),
         }
     }
@@ -91,6 +95,19 @@ impl ToolDef {
     pub fn policies(mut self, policies: Policies) -> Self {
         self.policies = policies;
         self
+    }
+
+    /// Who may use it: the roles and scopes a caller needs (what `#[requires_role]` and
+    /// `#[requires_scope]` generate). Added to any requirement already set.
+    #[must_use]
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = self.access.and(&access);
+        self
+    }
+
+    /// Who may use it.
+    pub fn access_rule(&self) -> &Access {
+        &self.access
     }
 
     /// The declared policies.
@@ -111,6 +128,7 @@ impl ToolDef {
             open_world: annotations.and_then(|a| a.open_world_hint).unwrap_or(true),
             tags: self.tags.clone(),
             policies: self.policies.clone(),
+            access: self.access.clone(),
         });
     }
 

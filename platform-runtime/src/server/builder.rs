@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{Endpoint, IntoComponents, Server, ServerInfo, ServerInner, ServerStats};
 use crate::ToolError;
+use crate::component::access::{Access, Authorization, Unauthorized};
 use crate::component::policy::RateLimit;
 use crate::config::{Config, Secret};
 use crate::handler::extract::Shared;
@@ -69,6 +70,7 @@ pub(crate) struct Settings {
     rate_limit_store: Option<Arc<dyn RateLimitStore>>,
     cache_store: Option<Arc<dyn CacheStore>>,
     sealing_key: Option<Secret>,
+    authorization: Authorization,
 }
 
 impl Default for Settings {
@@ -88,6 +90,7 @@ impl Default for Settings {
             rate_limit_store: None,
             cache_store: None,
             sealing_key: None,
+            authorization: Authorization::default(),
         }
     }
 }
@@ -125,6 +128,24 @@ impl Settings {
         if let Some(key) = config.sealing_key().map_err(|e| e.to_string())? {
             self.sealing_key = Some(key);
         }
+        let auth = &config.auth;
+        let authorization = &mut self.authorization;
+        authorization.server = std::mem::take(&mut authorization.server)
+            .any_role(auth.requires_role.iter().cloned())
+            .scopes(auth.requires_scope.iter().cloned());
+        match auth.unauthorized.as_deref() {
+            Some("deny") => authorization.unauthorized = Unauthorized::Deny,
+            Some("hide") => authorization.unauthorized = Unauthorized::Hide,
+            _ => {}
+        }
+        for (tenant, section) in &auth.tenants {
+            authorization
+                .tenants
+                .insert(tenant.clone(), section.allow.clone());
+        }
+        authorization
+            .validate()
+            .map_err(|e| format!("`[auth.tenants]`: {e}"))?;
         Ok(())
     }
 
@@ -140,6 +161,10 @@ impl Settings {
                 .unwrap_or_else(|| Arc::new(InProcessCache::with_max_bytes(self.cache_max_bytes))),
             default_timeout: self.timeout,
         }
+    }
+
+    fn authorization(&self) -> Arc<Authorization> {
+        Arc::new(self.authorization.clone())
     }
 
     fn request_limits(&self) -> RequestLimits {
@@ -230,10 +255,50 @@ impl Server {
             .write()
             .unwrap_or_else(|e| e.into_inner()) = runtime;
         // Every tool's stack is rebuilt with the new stores and defaults.
-        self.inner.restack(settings.request_limits());
+        self.inner
+            .restack(settings.request_limits(), settings.authorization());
         self.pipeline = settings.pipeline(&self.inner, &rate_limits);
         self.settings = Arc::new(settings);
         Ok(self)
+    }
+}
+
+/// What one mount requires of its callers ([`ServerBuilder::mount_with`]).
+#[derive(Debug, Clone, Default)]
+pub struct Mount {
+    access: Access,
+}
+
+impl Mount {
+    /// Every component of the mount requires one of `roles`.
+    #[must_use]
+    pub fn requires_role<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        self.access = self.access.any_role(roles);
+        self
+    }
+
+    /// Every component of the mount requires all of `roles`.
+    #[must_use]
+    pub fn requires_all_roles<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        roles: I,
+    ) -> Self {
+        self.access = self.access.all_roles(roles);
+        self
+    }
+
+    /// Every component of the mount requires all of `scopes`.
+    #[must_use]
+    pub fn requires_scope<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.access = self.access.scopes(scopes);
+        self
+    }
+
+    /// Every component of the mount requires `access`.
+    #[must_use]
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = self.access.and(&access);
+        self
     }
 }
 
@@ -461,6 +526,86 @@ impl ServerBuilder {
         self
     }
 
+    /// Mount `server` under `prefix` (as [`ServerBuilder::mount`]) with requirements of its
+    /// own: `configure` receives a [`Mount`] and returns it with what every component of
+    /// this mount requires, on top of each component's own and the server's.
+    ///
+    /// ```
+    /// use platform_runtime::prelude::*;
+    /// # struct Billing;
+    /// # #[server] impl Billing {
+    /// #     /// Refund.
+    /// #     #[tool] fn refund(&self) -> String { "ok".into() }
+    /// # }
+    /// let server = Server::builder("acme")
+    ///     .mount_with("billing", Billing, |m| m.requires_role(["finance"]))
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = server;
+    /// ```
+    pub fn mount_with<S: IntoComponents>(
+        self,
+        prefix: &str,
+        server: S,
+        configure: impl FnOnce(Mount) -> Mount,
+    ) -> Self {
+        let mount = configure(Mount::default());
+        let before = (
+            self.components.tools.len(),
+            self.components.resources.len(),
+            self.components.prompts.len(),
+        );
+        let mut this = self.mount(prefix, server);
+        let access = &mount.access;
+        for tool in &mut this.components.tools[before.0..] {
+            tool.access = tool.access.clone().and(access);
+        }
+        for resource in &mut this.components.resources[before.1..] {
+            resource.access = resource.access.clone().and(access);
+        }
+        for prompt in &mut this.components.prompts[before.2..] {
+            prompt.access = prompt.access.clone().and(access);
+        }
+        this
+    }
+
+    /// Every component requires one of `roles`, besides its own requirements (and
+    /// `[auth] requires_role` in configuration).
+    pub fn requires_role<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        let server = std::mem::take(&mut self.settings.authorization.server);
+        self.settings.authorization.server = server.any_role(roles);
+        self
+    }
+
+    /// Every component requires all of `scopes`, besides its own requirements.
+    pub fn requires_scope<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        let server = std::mem::take(&mut self.settings.authorization.server);
+        self.settings.authorization.server = server.scopes(scopes);
+        self
+    }
+
+    /// What a caller without access sees of a component: hidden from lists (the default)
+    /// or listed and refused on use (`[auth] unauthorized`).
+    pub fn unauthorized(mut self, mode: Unauthorized) -> Self {
+        self.settings.authorization.unauthorized = mode;
+        self
+    }
+
+    /// Callers of `tenant` may use only the components whose names (tools, prompts) or URIs
+    /// (resources) match `patterns` (exact, or a prefix with a trailing `*`); `"*"` as the
+    /// tenant applies to every tenant not listed (`[auth.tenants.<id>] allow`).
+    pub fn tenant_allow<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        tenant: impl Into<String>,
+        patterns: I,
+    ) -> Self {
+        self.settings.authorization.tenants.insert(
+            tenant.into(),
+            patterns.into_iter().map(Into::into).collect(),
+        );
+        self
+    }
+
     /// Paginate list results, `size` items per page (default: everything on one page).
     pub fn page_size(mut self, size: usize) -> Self {
         self.page_size = Some(size.max(1));
@@ -547,7 +692,14 @@ impl ServerBuilder {
         for tool in &mut components.tools {
             tool.refresh_info();
         }
-        let registry = Registry::new(components, settings.request_limits());
+        if let Err(problem) = settings.authorization.validate() {
+            return Err(BuildError::one(problem));
+        }
+        let registry = Registry::new(
+            components,
+            settings.request_limits(),
+            settings.authorization(),
+        );
         let inner = Arc::new(ServerInner {
             info: self.info,
             routes: RwLock::new(Arc::new(Routes::new(registry, &runtime))),

@@ -55,6 +55,7 @@ fn missing_capability(capability: &str) -> ErrorData {
 pub(crate) fn tool_failure(tool: &str, error: ToolError) -> Result<CallToolResponse, ErrorData> {
     let message = match error.kind() {
         ToolErrorKind::MissingClientCapability => return Err(missing_capability(error.message())),
+        ToolErrorKind::Forbidden => return Err(forbidden(&error)),
         ToolErrorKind::InvalidParams | ToolErrorKind::NotFound => {
             return Err(ErrorData::invalid_params(
                 error.message().to_owned(),
@@ -82,10 +83,20 @@ pub(crate) fn tool_failure(tool: &str, error: ToolError) -> Result<CallToolRespo
     Ok(CallToolResponse::Complete(result))
 }
 
+/// An authorization refusal: JSON-RPC error [`crate::error::FORBIDDEN`] with what is needed.
+fn forbidden(error: &ToolError) -> ErrorData {
+    ErrorData::new(
+        rmcp::model::ErrorCode(crate::error::FORBIDDEN),
+        error.message().to_owned(),
+        error.data().cloned(),
+    )
+}
+
 /// A failure of any other method: a JSON-RPC error.
 fn protocol_failure(method: Method, target: Option<&str>, error: ToolError) -> ErrorData {
     match error.kind() {
         ToolErrorKind::MissingClientCapability => missing_capability(error.message()),
+        ToolErrorKind::Forbidden => forbidden(&error),
         ToolErrorKind::InvalidParams | ToolErrorKind::InvalidArguments => {
             ErrorData::invalid_params(error.message().to_owned(), error.data().cloned())
         }
@@ -134,18 +145,13 @@ impl McpHandler {
         params: Params,
         mut ctx: RequestContext<RoleServer>,
     ) -> McpRequest {
-        if ctx.extensions.get::<Principal>().is_none() {
-            // The HTTP transport's authentication leaves the verified principal on the
-            // request head the SDK passes along; otherwise the connection's own (a test
-            // client's, stdio's operator).
-            let verified = ctx
-                .extensions
-                .get::<axum::http::request::Parts>()
-                .and_then(|parts| parts.extensions.get::<Principal>())
-                .cloned();
-            if let Some(principal) = verified.or_else(|| self.principal.clone()) {
-                ctx.extensions.insert(principal);
-            }
+        // The HTTP transport's authentication leaves the verified principal on the request
+        // head the SDK passes along; otherwise the connection's own (a test client's,
+        // stdio's operator).
+        if ctx.extensions.get::<Principal>().is_none()
+            && let Some(principal) = self.caller(&ctx)
+        {
+            ctx.extensions.insert(principal);
         }
         let resolved = match (method, target.as_deref()) {
             (Method::CallTool, Some(name)) => {
@@ -169,6 +175,20 @@ impl McpHandler {
             shared: self.inner.shared(),
             resolved,
         }
+    }
+
+    /// The caller of a request handled outside the pipeline: the principal in its
+    /// extensions, on its HTTP head, or the connection's.
+    fn caller(&self, ctx: &RequestContext<RoleServer>) -> Option<Principal> {
+        ctx.extensions
+            .get::<Principal>()
+            .or_else(|| {
+                ctx.extensions
+                    .get::<axum::http::request::Parts>()
+                    .and_then(|parts| parts.extensions.get::<Principal>())
+            })
+            .cloned()
+            .or_else(|| self.principal.clone())
     }
 
     async fn run(&self, request: McpRequest) -> Result<McpResponse, ToolError> {
@@ -329,14 +349,14 @@ impl ServerHandler for McpHandler {
     async fn subscribe(
         &self,
         request: rmcp::model::SubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let registry = self.inner.registry();
         let limits = registry.limits;
         limits
             .check_uri(&request.uri)
             .map_err(|e| protocol_failure(Method::ReadResource, None, e))?;
-        if registry.resource(&request.uri).is_none() {
+        let Some((resource, _)) = registry.resource(&request.uri) else {
             tracing::debug!(
                 bytes = request.uri.len(),
                 "subscription to an unknown resource refused"
@@ -345,7 +365,17 @@ impl ServerHandler for McpHandler {
                 "no resource matches this URI; subscribe to a listed resource or one of the resource templates",
                 None,
             ));
-        }
+        };
+        // Only what the caller may read.
+        let principal = self.caller(&context);
+        super::authorize::authorize(
+            &registry,
+            principal.as_ref(),
+            crate::component::ComponentKind::Resource,
+            resource.uri(),
+            &resource.access,
+        )
+        .map_err(|e| protocol_failure(Method::ReadResource, None, e))?;
         self.session
             .subscribe(request.uri, limits.max_subscriptions)
             .map_err(|SubscribeError::Full(max)| {

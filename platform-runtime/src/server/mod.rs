@@ -3,6 +3,7 @@
 //! pipeline, the one MCP handler that serves both protocol eras, and [`ServerHandle`] to
 //! change tools at run time. `serve()` lives above it, in the application shell.
 
+mod authorize;
 mod builder;
 mod handler;
 mod router;
@@ -10,10 +11,11 @@ mod router;
 use std::sync::{Arc, Mutex, RwLock};
 
 pub(crate) use builder::Settings;
-pub use builder::{BuildError, ServerBuilder};
+pub use builder::{BuildError, Mount, ServerBuilder};
 pub(crate) use handler::McpHandler;
 pub(crate) use router::Endpoint;
 
+use crate::component::access::Authorization;
 use crate::handler::extract::Shared;
 use crate::middleware::{PolicyRuntime, Routes};
 use crate::registry::{Components, Registry, RequestLimits, ToolDef};
@@ -201,7 +203,11 @@ impl ServerInner {
         let mut components = guard.registry.components();
         let changed = change(&mut components);
         if changed {
-            let registry = Registry::new(components, guard.registry.limits);
+            let registry = Registry::new(
+                components,
+                guard.registry.limits,
+                guard.registry.authorization.clone(),
+            );
             *guard = Arc::new(guard.changed(registry, &runtime));
         }
         changed
@@ -209,10 +215,10 @@ impl ServerInner {
 
     /// Rebuild the routes with new `limits` and every tool's policy stack built anew from
     /// the (new) policy runtime: configuration was applied.
-    pub(crate) fn restack(&self, limits: RequestLimits) {
+    pub(crate) fn restack(&self, limits: RequestLimits, authorization: Arc<Authorization>) {
         let runtime = self.policy_runtime();
         let mut guard = self.routes.write().unwrap_or_else(|e| e.into_inner());
-        let registry = Registry::new(guard.registry.components(), limits);
+        let registry = Registry::new(guard.registry.components(), limits, authorization);
         *guard = Arc::new(Routes::new(registry, &runtime));
     }
 
@@ -262,6 +268,9 @@ impl Server {
                     object.insert("tags".into(), serde_json::json!(t.tags));
                     object.insert("enabled".into(), serde_json::json!(t.enabled));
                     object.insert("policies".into(), t.policy_set().to_json());
+                    if !t.access_rule().is_open() {
+                        object.insert("requires".into(), t.access_rule().to_json());
+                    }
                 }
                 json
             })
@@ -270,18 +279,21 @@ impl Server {
             .resources
             .iter()
             .filter(|r| !r.is_template())
-            .map(|r| r.to_json())
+            .map(|r| with_requirements(r.to_json(), r.access_rule()))
             .collect();
         let templates: Vec<_> = registry
             .resources
             .iter()
             .filter(|r| r.is_template())
-            .map(|r| r.to_json())
+            .map(|r| with_requirements(r.to_json(), r.access_rule()))
             .collect();
         let prompts: Vec<_> = registry
             .prompts
             .iter()
-            .map(|p| serde_json::to_value(p.as_prompt()).unwrap_or_default())
+            .map(|p| {
+                let json = serde_json::to_value(p.as_prompt()).unwrap_or_default();
+                with_requirements(json, p.access_rule())
+            })
             .collect();
         serde_json::json!({
             "server": {
@@ -323,6 +335,19 @@ impl Server {
     pub(crate) fn session_handler(&self) -> McpHandler {
         McpHandler::new(self.inner.clone(), self.pipeline.clone())
     }
+}
+
+/// A manifest entry with its `"requires"` (roles and scopes), when it has any.
+fn with_requirements(
+    mut json: serde_json::Value,
+    access: &crate::component::access::Access,
+) -> serde_json::Value {
+    if !access.is_open()
+        && let Some(object) = json.as_object_mut()
+    {
+        object.insert("requires".into(), access.to_json());
+    }
+    json
 }
 
 impl std::fmt::Debug for Server {

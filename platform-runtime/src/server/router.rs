@@ -12,7 +12,9 @@ use rmcp::model::{
 use tower::{Service, ServiceExt as _};
 
 use super::ServerInner;
+use super::authorize::{authorize, visible};
 use crate::ToolError;
+use crate::component::ComponentKind;
 use crate::middleware::builtin::MiddlewareFuture;
 use crate::middleware::request::{Params, Reply};
 use crate::middleware::{McpRequest, McpResponse, Method, guarded, invoke_tool};
@@ -130,6 +132,14 @@ async fn call_tool(
             tracing::debug!(tool = name, "call to an unknown tool");
             return Err(ToolError::invalid_params(format!("unknown tool: {name}")));
         };
+        let (tool, _) = routes.tool(index);
+        authorize(
+            &routes.registry,
+            request.principal(),
+            ComponentKind::Tool,
+            tool.name(),
+            &tool.access,
+        )?;
         match routes.tool(index) {
             (_, Some(stack)) => stack.clone().oneshot(request).await,
             (tool, None) => invoke_tool(&tool.key, &tool.handler, request).await,
@@ -141,14 +151,26 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
     let registry = inner.registry();
     let modern = request.era() == Era::Modern;
     let page_size = inner.page_size;
+    // Cloned only where anything is restricted: the request is consumed below.
+    let principal = registry
+        .restricted
+        .then(|| request.principal().cloned())
+        .flatten();
+    let principal = principal.as_ref();
+    // Lists that depend on who asks are cacheable only by that caller.
+    let list_scope = if registry.restricted {
+        CacheScope::Private
+    } else {
+        CacheScope::Public
+    };
     // One page of a list as the `$result` type (the SDK's list results share fields, not a
-    // type), cacheable by anyone on 2026-07-28.
+    // type), cacheable on 2026-07-28.
     macro_rules! list_reply {
         ($result:ident, $reply:ident, $items:expr) => {{
             let (items, next) = page($items, cursor(&request.params), page_size)?;
             let mut result = $result::with_all_items(items);
             if modern {
-                result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Public);
+                result = result.with_ttl_ms(0).with_cache_scope(list_scope);
             }
             result.next_cursor = next;
             Ok(McpResponse::new(Reply::$reply(result)))
@@ -160,6 +182,7 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
         Method::ListTools => {
             let tools: Vec<_> = registry
                 .visible_tools()
+                .filter(|t| visible(&registry, principal, t.name(), &t.access))
                 .map(|t| t.descriptor.clone())
                 .collect();
             list_reply!(ListToolsResult, Tools, tools)
@@ -169,6 +192,7 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
                 .resources
                 .iter()
                 .filter(|r| !r.is_template())
+                .filter(|r| visible(&registry, principal, r.uri(), &r.access))
                 .map(|r| r.as_resource())
                 .collect();
             list_reply!(ListResourcesResult, Resources, items)
@@ -178,13 +202,19 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
                 .resources
                 .iter()
                 .filter(|r| r.is_template())
+                .filter(|r| visible(&registry, principal, r.uri(), &r.access))
                 .map(|r| r.as_template())
                 .collect();
             list_reply!(ListResourceTemplatesResult, Templates, items)
         }
         Method::ReadResource => read_resource(&registry, request, modern).await,
         Method::ListPrompts => {
-            let items: Vec<_> = registry.prompts.iter().map(|p| p.as_prompt()).collect();
+            let items: Vec<_> = registry
+                .prompts
+                .iter()
+                .filter(|p| visible(&registry, principal, p.name(), &p.access))
+                .map(|p| p.as_prompt())
+                .collect();
             list_reply!(ListPromptsResult, Prompts, items)
         }
         Method::GetPrompt => {
@@ -192,6 +222,13 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
             let Some(prompt) = registry.prompt(&name) else {
                 return Err(ToolError::invalid_params(format!("unknown prompt: {name}")));
             };
+            authorize(
+                &registry,
+                principal,
+                ComponentKind::Prompt,
+                prompt.name(),
+                &prompt.access,
+            )?;
             let arguments = crate::registry::coerce_strings(
                 &prompt.arguments_schema,
                 request.arguments.take().unwrap_or_default(),
@@ -219,6 +256,13 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
                     let prompt = registry.prompt(&reference.name).ok_or_else(|| {
                         ToolError::invalid_params(format!("unknown prompt: {}", reference.name))
                     })?;
+                    authorize(
+                        &registry,
+                        principal,
+                        ComponentKind::Prompt,
+                        prompt.name(),
+                        &prompt.access,
+                    )?;
                     enum_values(&prompt.arguments_schema, &argument.name)
                 }
                 Reference::Resource(reference) => {
@@ -228,6 +272,13 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
                             reference.uri
                         ))
                     })?;
+                    authorize(
+                        &registry,
+                        principal,
+                        ComponentKind::Resource,
+                        resource.uri(),
+                        &resource.access,
+                    )?;
                     enum_values(&resource.variables_schema, &argument.name)
                 }
                 _ => Vec::new(),
@@ -275,6 +326,13 @@ async fn read_resource(
         tracing::debug!(uri = &*uri, "read of an unknown resource");
         return Err(ToolError::not_found(format!("resource not found: {uri}")));
     };
+    authorize(
+        registry,
+        request.principal(),
+        ComponentKind::Resource,
+        resource.uri(),
+        &resource.access,
+    )?;
     let parts = request.into_parts("resource", uri.clone(), Some(variables));
     let handler = resource.handler.clone();
     let work = guarded("resource", &uri, async move { handler(parts).await });

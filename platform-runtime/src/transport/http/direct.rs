@@ -274,6 +274,30 @@ pub(super) fn method(body: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
     shape.method
 }
 
+/// The method of a body that is one JSON-RPC request, and the component it names
+/// (`params.name`, or `params.uri`), read in one pass; `None` for anything else.
+pub(super) fn target(
+    body: &[u8],
+) -> Option<(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> {
+    #[derive(serde::Deserialize)]
+    struct Params<'a> {
+        #[serde(borrow)]
+        name: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        uri: Option<std::borrow::Cow<'a, str>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Shape<'a> {
+        #[serde(borrow)]
+        method: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        params: Option<Params<'a>>,
+    }
+    let shape: Shape<'_> = serde_json::from_slice(body).ok()?;
+    let params = shape.params?;
+    Some((shape.method, params.name.or(params.uri)?))
+}
+
 /// The single value of header `name`, as text; `None` when absent, repeated or not text.
 fn single<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     let mut values = headers.get_all(name).iter();

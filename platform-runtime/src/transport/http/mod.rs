@@ -311,6 +311,7 @@ fn build(
         mcp_config,
     );
     let front = Front {
+        server: server.clone(),
         inner: Arc::new(service),
         limit: config.max_body_bytes,
         direct,
@@ -384,6 +385,8 @@ fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
 /// `DELETE` with 202 (clients expect 200 or 204).
 #[derive(Clone)]
 struct Front {
+    /// The server, for the scopes a request needs.
+    server: Server,
     /// Shared rather than cloned per request: the SDK's `call` clones the whole service,
     /// configuration included, every time.
     inner: Arc<SdkService>,
@@ -450,6 +453,38 @@ impl tower::Service<Request<Body>> for Front {
 }
 
 impl Front {
+    /// 403 `insufficient_scope` when the authenticated caller lacks a scope the request's
+    /// component needs, naming every scope it needs (RFC 6750; the MCP authorization
+    /// specification's runtime scope challenge).
+    fn insufficient_scope(
+        &self,
+        parts: &axum::http::request::Parts,
+        body: &[u8],
+    ) -> Option<Response> {
+        let auth = self.auth.as_ref()?;
+        let principal = parts.extensions.get::<crate::identity::Principal>()?;
+        if !self.server.is_restricted() {
+            return None;
+        }
+        let (method, target) = direct::target(body)?;
+        let needed = self.server.scopes_for(&method, &target);
+        if needed.iter().all(|scope| principal.has_scope(scope)) {
+            return None;
+        }
+        tracing::info!(
+            target: "platform::audit",
+            event = "authorization",
+            decision = "deny",
+            principal = principal.id(),
+            tenant = principal.tenant(),
+            method = &*method,
+            component = &*target,
+            reason = "insufficient_scope",
+            "authorization refused"
+        );
+        Some(auth.challenge(&crate::auth::Refusal::insufficient_scope(needed)))
+    }
+
     /// Serve an admitted (authenticated, where that is configured) request.
     async fn serve(
         self,
@@ -470,6 +505,9 @@ impl Front {
             Ok(body) => body,
             Err(response) => return Ok(with_request_id(response, request_id)),
         };
+        if let Some(refused) = front.insufficient_scope(&parts, &body) {
+            return Ok(with_request_id(refused, request_id));
+        }
         let (mut parts, body) = match front
             .direct
             .as_ref()
