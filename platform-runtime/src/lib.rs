@@ -362,6 +362,7 @@ pub use serde_json;
 pub mod prelude {
     pub use crate::__prelude_traits::*;
     pub use crate::component::access::Roles;
+    pub use crate::identity::{Principal, Tenant};
     pub use crate::model::{
         Content, PromptMessage, PromptResult, ResourceContent, Role, ToolResult,
     };

@@ -454,7 +454,10 @@ fn the_manifest_shows_each_component_s_requirements() {
         tool("rotate_keys")["requires"],
         json!([{ "all_roles": ["ops", "admin"] }])
     );
-    assert_eq!(tool("read_file")["requires"], json!([{ "scopes": ["files:read"] }]));
+    assert_eq!(
+        tool("read_file")["requires"],
+        json!([{ "scopes": ["files:read"] }])
+    );
     assert!(tool("time").get("requires").is_none());
     assert_eq!(
         manifest["resources"][0]["requires"],
