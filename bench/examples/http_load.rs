@@ -22,6 +22,10 @@
 //! era (stateless: `legacy_session_mode` off, `json_response`), and a second platform server
 //! runs with direct dispatch off (every request through the SDK's service, as plain rmcp).
 //!
+//! A third platform server authenticates every request with a JWT from a `TestIssuer` on
+//! loopback (RS256; the issuer's keys fetched once and cached), to show what verifying a
+//! token on every call costs.
+//!
 //! Environment: `PLATFORM_STACK=bare` runs platform without middleware;
 //! `HTTP_LOAD_ONLY=<text>` loads only the server of that name, or else the servers whose
 //! name contains the text.
@@ -49,6 +53,8 @@ struct Target {
     addr: SocketAddr,
     path: &'static str,
     era: Era,
+    /// `authorization: Bearer …\r\n`, for the authenticated server.
+    auth: &'static str,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -133,6 +139,36 @@ async fn plain(legacy_sessions: bool) -> Result<SocketAddr, Fail> {
 /// none: the transport's own cost); `direct` off routes 2026-07-28 requests through the
 /// SDK's per-request serve loop as well.
 async fn platform(direct: bool) -> Result<SocketAddr, Fail> {
+    platform_with(direct, None).await
+}
+
+/// The audience of the authenticated server's tokens.
+const AUDIENCE: &str = "https://bench.example/mcp";
+
+/// Platform as [`platform`] does, authenticating every request with JWTs from `issuer`;
+/// also returns the `authorization` header line of a valid token.
+async fn platform_jwt(
+    issuer: &platform_runtime::testing::TestIssuer,
+) -> Result<(SocketAddr, &'static str), Fail> {
+    use platform_runtime::auth::{Auth, JwtIssuer};
+    let auth = Auth::new()
+        .resource(AUDIENCE)
+        .jwt(JwtIssuer::new(issuer.issuer()))
+        .build()?;
+    let token = issuer
+        .token("load")
+        .audience(AUDIENCE)
+        .expires_in(Duration::from_secs(3600))
+        .sign();
+    let header: &'static str =
+        Box::leak(format!("authorization: Bearer {token}\r\n").into_boxed_str());
+    Ok((platform_with(true, Some(auth)).await?, header))
+}
+
+async fn platform_with(
+    direct: bool,
+    auth: Option<platform_runtime::auth::Authenticator>,
+) -> Result<SocketAddr, Fail> {
     let stack = match std::env::var("PLATFORM_STACK").as_deref() {
         Ok("bare") => platform_bench::platform::Stack::Bare,
         _ => platform_bench::platform::Stack::Default,
@@ -143,6 +179,7 @@ async fn platform(direct: bool) -> Result<SocketAddr, Fail> {
         HttpConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             direct_dispatch: direct,
+            auth,
             ..HttpConfig::default()
         },
     )
@@ -156,8 +193,10 @@ async fn platform(direct: bool) -> Result<SocketAddr, Fail> {
 /// A legacy session on `target`: initialize, then the initialized notification.
 async fn open_session(target: &Target) -> std::io::Result<String> {
     let mut conn = Conn::open(target.addr).await?;
-    let headers = "mcp-protocol-version: 2025-11-25\r\n";
-    let reply = conn.post(target.path, "", INITIALIZE, false).await?;
+    let headers = format!("mcp-protocol-version: 2025-11-25\r\n{}", target.auth);
+    let reply = conn
+        .post(target.path, target.auth, INITIALIZE, false)
+        .await?;
     let session = reply.session.ok_or_else(|| {
         std::io::Error::other(format!("{}: no session ({})", target.name, reply.status))
     })?;
@@ -172,14 +211,17 @@ fn call(target: &Target, session: Option<&str>) -> (String, &'static str) {
     match target.era {
         Era::Raw => (String::new(), MODERN_CALL),
         Era::Modern => (
-            "mcp-protocol-version: 2026-07-28\r\nmcp-method: tools/call\r\nmcp-name: echo\r\n"
-                .to_owned(),
+            format!(
+                "mcp-protocol-version: 2026-07-28\r\nmcp-method: tools/call\r\nmcp-name: echo\r\n{}",
+                target.auth
+            ),
             MODERN_CALL,
         ),
         Era::Legacy => (
             format!(
-                "mcp-protocol-version: 2025-11-25\r\nmcp-session-id: {}\r\n",
-                session.unwrap_or_default()
+                "mcp-protocol-version: 2025-11-25\r\nmcp-session-id: {}\r\n{}",
+                session.unwrap_or_default(),
+                target.auth
             ),
             LEGACY_CALL,
         ),
@@ -227,6 +269,15 @@ async fn run(
                     conn = None;
                 }
             }
+            // Close the session, so rounds do not pile up sessions against the per-client cap.
+            if let Some(session) = &session {
+                let mut conn = Conn::open(target.addr).await?;
+                let request = format!(
+                    "DELETE {} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\nmcp-session-id: {session}\r\nmcp-protocol-version: 2025-11-25\r\n{}content-length: 0\r\n\r\n",
+                    target.path, target.auth
+                );
+                conn.send(request.as_bytes()).await?;
+            }
             Ok::<_, Fail>(latencies)
         }));
     }
@@ -256,48 +307,87 @@ async fn main() -> Result<(), Fail> {
     let platform_addr = platform(true).await?;
     let via_sdk_addr = platform(false).await?;
     let ceiling_addr = ceiling().await?;
+    let issuer = platform_runtime::testing::TestIssuer::start().await?;
+    let (jwt_addr, bearer) = platform_jwt(&issuer).await?;
+    // An unused header as long as the token's: what carrying the token costs, apart from
+    // checking it.
+    let padding: &'static str = Box::leak(
+        format!(
+            "x-padding: {}\r\n",
+            "p".repeat(bearer.len() - "x-padding: \r\n".len())
+        )
+        .into_boxed_str(),
+    );
     let targets = [
         Target {
             name: "ceiling (hyper JSON echo, no MCP)",
             addr: ceiling_addr,
             path: "/mcp",
             era: Era::Raw,
+            auth: "",
         },
         Target {
             name: "plain rmcp, 2026-07-28",
             addr: plain_addr,
             path: "/mcp",
             era: Era::Modern,
+            auth: "",
         },
         Target {
             name: "plain rmcp stateless (best configuration), 2026-07-28",
             addr: stateless_addr,
             path: "/mcp",
             era: Era::Modern,
+            auth: "",
         },
         Target {
             name: "platform, 2026-07-28",
             addr: platform_addr,
             path: "/mcp",
             era: Era::Modern,
+            auth: "",
         },
         Target {
             name: "plain rmcp, 2025-11-25 session (SSE)",
             addr: plain_addr,
             path: "/mcp",
             era: Era::Legacy,
+            auth: "",
         },
         Target {
             name: "platform, 2025-11-25 session",
             addr: platform_addr,
             path: "/mcp",
             era: Era::Legacy,
+            auth: "",
         },
         Target {
             name: "platform, 2026-07-28, direct dispatch off",
             addr: via_sdk_addr,
             path: "/mcp",
             era: Era::Modern,
+            auth: "",
+        },
+        Target {
+            name: "platform, 2026-07-28, a header the token's size",
+            addr: platform_addr,
+            path: "/mcp",
+            era: Era::Modern,
+            auth: padding,
+        },
+        Target {
+            name: "platform + JWT, 2026-07-28",
+            addr: jwt_addr,
+            path: "/mcp",
+            era: Era::Modern,
+            auth: bearer,
+        },
+        Target {
+            name: "platform + JWT, 2025-11-25 session",
+            addr: jwt_addr,
+            path: "/mcp",
+            era: Era::Legacy,
+            auth: bearer,
         },
     ];
     let stack = std::env::var("PLATFORM_STACK").unwrap_or_else(|_| "default".into());
@@ -369,5 +459,17 @@ async fn main() -> Result<(), Fail> {
         ratio(6, 2)
     );
     println!("| plain rmcp stateless / ceiling | {} |", ratio(2, 0));
+    println!(
+        "| platform + JWT / platform, 2026-07-28 | {} |",
+        ratio(8, 3)
+    );
+    println!(
+        "| platform + JWT / platform with a header the token's size, 2026-07-28 | {} |",
+        ratio(8, 7)
+    );
+    println!(
+        "| platform + JWT / platform, 2025-11-25 | {} |",
+        ratio(9, 5)
+    );
     Ok(())
 }

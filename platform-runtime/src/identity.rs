@@ -11,15 +11,51 @@ use crate::handler::{FromContext, RequestParts};
 /// or by a middleware with [`crate::middleware::McpRequest::set_principal`]. Rate limits and
 /// caches keyed by `principal` or `tenant` use it, `#[requires_role]` and `#[requires_scope]`
 /// check it, and handlers take it as a parameter (`#[extract] caller: Principal`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Cheap to clone (one reference count): every request of a caller shares it.
+#[derive(Clone)]
 pub struct Principal {
+    inner: std::sync::Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
     id: String,
     tenant: Option<String>,
     roles: Vec<String>,
     scopes: Vec<String>,
     method: AuthMethod,
-    claims: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
+    claims: serde_json::Map<String, serde_json::Value>,
+    /// What sealed state is bound to (see [`Principal::binding`]), made on first use.
+    binding: std::sync::OnceLock<std::sync::Arc<str>>,
 }
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("Principal")
+            .field("id", &inner.id)
+            .field("tenant", &inner.tenant)
+            .field("roles", &inner.roles)
+            .field("scopes", &inner.scopes)
+            .field("method", &inner.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Principal {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.inner, &other.inner);
+        a.id == b.id
+            && a.tenant == b.tenant
+            && a.roles == b.roles
+            && a.scopes == b.scopes
+            && a.method == b.method
+            && a.claims == b.claims
+    }
+}
+
+impl Eq for Principal {}
 
 /// How a [`Principal`] was established.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,94 +106,124 @@ impl Principal {
     /// established in code ([`AuthMethod::Assigned`]).
     pub fn new(id: impl Into<String>) -> Self {
         Self {
-            id: id.into(),
-            tenant: None,
-            roles: Vec::new(),
-            scopes: Vec::new(),
-            method: AuthMethod::Assigned,
-            claims: std::sync::Arc::default(),
+            inner: std::sync::Arc::new(Inner {
+                id: id.into(),
+                tenant: None,
+                roles: Vec::new(),
+                scopes: Vec::new(),
+                method: AuthMethod::Assigned,
+                claims: serde_json::Map::new(),
+                binding: std::sync::OnceLock::new(),
+            }),
         }
     }
 
     /// Record how the principal was established.
     #[must_use]
     pub fn with_method(mut self, method: AuthMethod) -> Self {
-        self.method = method;
+        self.edit().method = method;
         self
     }
 
     /// Keep the verified token's claims (readable with [`Principal::claim`]).
     #[must_use]
     pub fn with_claims(mut self, claims: serde_json::Map<String, serde_json::Value>) -> Self {
-        self.claims = std::sync::Arc::new(claims);
+        self.edit().claims = claims;
         self
     }
 
     /// How the principal was established.
     pub fn method(&self) -> &AuthMethod {
-        &self.method
+        &self.inner.method
     }
 
     /// The verified token's claims (empty for API keys, the operator and principals made in
     /// code).
     pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
-        &self.claims
+        &self.inner.claims
     }
 
     /// One claim, by a dotted path into nested objects (`"realm_access.roles"`).
     pub fn claim(&self, path: &str) -> Option<&serde_json::Value> {
-        claim_at(&self.claims, path)
+        claim_at(&self.inner.claims, path)
     }
 
     /// Set the tenant.
     #[must_use]
     pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.tenant = Some(tenant.into());
+        self.edit().tenant = Some(tenant.into());
         self
     }
 
     /// Set the roles.
     #[must_use]
     pub fn with_roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
-        self.roles = roles.into_iter().map(Into::into).collect();
+        self.edit().roles = roles.into_iter().map(Into::into).collect();
         self
     }
 
     /// Set the scopes.
     #[must_use]
     pub fn with_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
-        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self.edit().scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
 
     /// The stable id.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.inner.id
     }
 
     /// The tenant.
     pub fn tenant(&self) -> Option<&str> {
-        self.tenant.as_deref()
+        self.inner.tenant.as_deref()
     }
 
     /// The roles.
     pub fn roles(&self) -> &[String] {
-        &self.roles
+        &self.inner.roles
     }
 
     /// The scopes.
     pub fn scopes(&self) -> &[String] {
-        &self.scopes
+        &self.inner.scopes
+    }
+
+    /// The fields to change, copied first if the principal is shared; the binding made
+    /// from the old ones is dropped.
+    fn edit(&mut self) -> &mut Inner {
+        let inner = std::sync::Arc::make_mut(&mut self.inner);
+        inner.binding = std::sync::OnceLock::new();
+        inner
+    }
+
+    /// What identifies the caller for state bound to it (sealed multi-round state): how it
+    /// was authenticated, by which issuer, its id and its tenant. Made once per principal.
+    pub(crate) fn binding(&self) -> std::sync::Arc<str> {
+        self.inner
+            .binding
+            .get_or_init(|| {
+                let inner = &self.inner;
+                format!(
+                    "{}\u{0}{}\u{0}{}\u{0}{}",
+                    inner.method.as_str(),
+                    inner.method.issuer().unwrap_or_default(),
+                    inner.id,
+                    inner.tenant.as_deref().unwrap_or_default()
+                )
+                .into()
+            })
+            .clone()
     }
 
     /// Whether the principal has a role.
     pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
+        self.inner.roles.iter().any(|r| r == role)
     }
 
     /// Whether the principal was granted a scope.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+        self.inner.scopes.iter().any(|s| s == scope)
     }
 }
 
@@ -217,7 +283,7 @@ impl FromContext for Tenant {
     async fn from_context(parts: &RequestParts) -> Result<Self, ToolError> {
         parts
             .extension::<Principal>()
-            .and_then(|principal| principal.tenant)
+            .and_then(|principal| principal.tenant().map(str::to_owned))
             .map(Tenant)
             .ok_or_else(|| ToolError::new("this tool needs a caller with a tenant"))
     }

@@ -446,6 +446,20 @@ macro_rules! prompts {
 pub mod __fuzz {
     use serde_json::Value;
 
+    /// Authentication's handling of the credentials a client sends (see
+    /// `auth::fuzz_credentials`): the first byte splits the input into the `Authorization`
+    /// value, the `X-API-Key` value and the query string.
+    pub fn credentials(data: &[u8]) {
+        let Some((&split, rest)) = data.split_first() else {
+            return;
+        };
+        let at = (split as usize).min(rest.len());
+        let (authorization, rest) = rest.split_at(at);
+        let middle = rest.len() / 2;
+        let (api_key, query) = rest.split_at(middle);
+        crate::auth::fuzz_credentials(authorization, api_key, &String::from_utf8_lossy(query));
+    }
+
     /// The HTTP front's classification of a POST body (the JSON-RPC method in one pass, and
     /// the request direct dispatch would serve): no panic, and the two agree.
     pub fn classify_body(body: &[u8]) {

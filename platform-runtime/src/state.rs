@@ -21,6 +21,10 @@ pub(crate) struct SessionState {
     subscriptions: Mutex<std::collections::HashSet<String>>,
     /// The table this session is registered in, once initialized.
     registered: OnceLock<Weak<Sessions>>,
+    /// Who initialized the session (the caller's binding; empty: anonymous): a legacy
+    /// session serves no other caller, so a stolen session id is worth nothing without its
+    /// owner's credentials.
+    owner: OnceLock<Arc<str>>,
 }
 
 impl Default for SessionState {
@@ -31,7 +35,20 @@ impl Default for SessionState {
             log_level: Mutex::default(),
             subscriptions: Mutex::default(),
             registered: OnceLock::new(),
+            owner: OnceLock::new(),
         }
+    }
+}
+
+impl SessionState {
+    /// Bind the session to the caller that initialized it (the first binding stays).
+    pub(crate) fn bind_owner(&self, caller: Arc<str>) {
+        let _ = self.owner.set(caller);
+    }
+
+    /// Whether `caller` may use the session: its owner, or anyone before it is bound.
+    pub(crate) fn serves(&self, caller: &str) -> bool {
+        self.owner.get().is_none_or(|owner| &**owner == caller)
     }
 }
 

@@ -497,9 +497,11 @@ async fn rotated_keys_are_fetched_when_a_token_names_a_new_key_id() {
     let issuer = TestIssuer::start().await.unwrap();
     let interval = std::time::Duration::from_millis(200);
     let http = serve(
-        Auth::new()
-            .resource(RESOURCE)
-            .jwt(JwtIssuer::new(issuer.issuer()).min_refresh(interval)),
+        Auth::new().resource(RESOURCE).jwt(
+            JwtIssuer::new(issuer.issuer())
+                .min_refresh(interval)
+                .cache_ttl(std::time::Duration::ZERO),
+        ),
     )
     .await;
     let first = issuer.token("a").audience(RESOURCE).sign();
@@ -703,5 +705,404 @@ async fn a_component_s_scopes_are_challenged_with_403_on_both_paths() {
         "{}",
         reply.body
     );
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn a_verified_token_is_remembered_but_never_past_its_expiry() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let http = serve(
+        Auth::new().resource(RESOURCE).jwt(
+            JwtIssuer::new(issuer.issuer())
+                .leeway(std::time::Duration::ZERO)
+                .min_refresh(std::time::Duration::from_millis(100)),
+        ),
+    )
+    .await;
+    let short = issuer
+        .token("a")
+        .audience(RESOURCE)
+        .expires_in(std::time::Duration::from_secs(1))
+        .sign();
+    let long = issuer.token("b").audience(RESOURCE).sign();
+    for token in [&short, &long] {
+        assert_eq!(
+            call_whoami(&http, &[("authorization", &bearer(token))])
+                .await
+                .status,
+            200
+        );
+    }
+    // Remembered: the issuer withdraws its keys, and the tokens verified before still pass
+    // (for the cache's lifetime, two minutes by default)…
+    issuer.rotate();
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert_eq!(
+        call_whoami(&http, &[("authorization", &bearer(&long))])
+            .await
+            .status,
+        200
+    );
+    // …but a tampered copy is another token, verified afresh and refused…
+    let signature_at = long.rfind('.').unwrap() + 1;
+    let flipped = if long.as_bytes()[signature_at] == b'A' {
+        "B"
+    } else {
+        "A"
+    };
+    let tampered = format!(
+        "{}{flipped}{}",
+        &long[..signature_at],
+        &long[signature_at + 1..]
+    );
+    assert_eq!(
+        call_whoami(&http, &[("authorization", &bearer(&tampered))])
+            .await
+            .status,
+        401
+    );
+    // …and no token outlives its `exp`.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let expired = call_whoami(&http, &[("authorization", &bearer(&short))]).await;
+    assert_eq!(expired.status, 401, "{}", expired.body);
+    stop(http).await;
+}
+
+/// An issuer on loopback that answers every request with `body` after `delay`.
+async fn hostile_issuer(body: String, delay: std::time::Duration) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let body = body.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                tokio::time::sleep(delay).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_hostile_issuer_is_bounded_in_size_and_time() {
+    let issuer = TestIssuer::start().await.unwrap();
+    // A discovery document of 1 MiB, and one that takes a minute to come.
+    let huge = hostile_issuer(
+        format!("{{\"pad\":\"{}\"}}", "x".repeat(1 << 20)),
+        std::time::Duration::ZERO,
+    )
+    .await;
+    let slow = hostile_issuer("{}".into(), std::time::Duration::from_secs(60)).await;
+    for (what, url) in [("huge", huge), ("slow", slow)] {
+        let http = serve(Auth::new().resource(RESOURCE).jwt(JwtIssuer::new(&url))).await;
+        let token = issuer
+            .token("a")
+            .audience(RESOURCE)
+            .claim("iss", json!(url))
+            .sign();
+        let (status, elapsed) = patient_call(http.local_addr(), &token).await;
+        assert_eq!(status, 503, "{what}");
+        // The refresh gives up after its budget (8 s); nothing waits for the minute.
+        assert!(
+            elapsed < std::time::Duration::from_secs(30),
+            "{what}: {elapsed:?}"
+        );
+        stop(http).await;
+    }
+}
+
+#[tokio::test]
+async fn oversized_authorization_headers_are_refused_over_the_socket() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let http = protected(&issuer).await;
+    for size in [9 << 10, 64 << 10, 1 << 20] {
+        let huge = format!("Bearer {}", "A".repeat(size));
+        let reply = call_whoami(&http, &[("authorization", &huge)]).await;
+        assert!(
+            [400, 401, 413, 431].contains(&reply.status),
+            "{size} bytes: {} {}",
+            reply.status,
+            reply.body
+        );
+        assert!(
+            !reply.body.contains("AAAAAAAA"),
+            "{size} bytes: the body repeats the token"
+        );
+    }
+    // The server still serves.
+    let good = issuer.token("a").audience(RESOURCE).sign();
+    assert_eq!(
+        call_whoami(&http, &[("authorization", &bearer(&good))])
+            .await
+            .status,
+        200
+    );
+    stop(http).await;
+}
+
+/// The status of a 2026-07-28 `whoami` call with `token`, waiting up to a minute for it, and
+/// how long it took.
+async fn patient_call(addr: std::net::SocketAddr, token: &str) -> (u16, std::time::Duration) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let started = std::time::Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nmcp-protocol-version: 2026-07-28\r\nmcp-method: tools/call\r\nmcp-name: whoami\r\ncontent-length: {}\r\n\r\n{CALL_WHOAMI}",
+        CALL_WHOAMI.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        stream.read_to_string(&mut reply),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    (reply[9..12].parse().unwrap(), started.elapsed())
+}
+
+#[tokio::test]
+async fn a_legacy_session_serves_only_the_caller_that_opened_it() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let http = protected(&issuer).await;
+    let addr = http.local_addr();
+    let alice = bearer(&issuer.token("alice").audience(RESOURCE).sign());
+    let mallory = bearer(&issuer.token("mallory").audience(RESOURCE).sign());
+    let init = request(
+        addr,
+        "POST",
+        "/mcp",
+        &[JSON, ACCEPT, ("authorization", &alice)],
+        INITIALIZE.as_bytes(),
+    )
+    .await;
+    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let in_session = |token: &str| {
+        [
+            JSON,
+            ACCEPT,
+            ("authorization", token),
+            ("mcp-session-id", session.as_str()),
+            ("mcp-protocol-version", "2025-11-25"),
+        ]
+        .map(|(n, v)| (n, v.to_owned()))
+    };
+    let initialized = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let call = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
+    let headers = in_session(&alice);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    assert_eq!(
+        request(addr, "POST", "/mcp", &headers, initialized)
+            .await
+            .status,
+        202
+    );
+    let own = request(addr, "POST", "/mcp", &headers, call).await;
+    assert!(own.body.contains("alice"), "{}", own.body);
+    // Mallory holds a valid token of her own and Alice's session id.
+    let stolen = in_session(&mallory);
+    let stolen: Vec<(&str, &str)> = stolen.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let reply = request(addr, "POST", "/mcp", &stolen, call).await;
+    assert!(
+        reply.body.contains("-31403") && reply.body.contains("belongs to another caller"),
+        "{}",
+        reply.body
+    );
+    assert!(!reply.body.contains("alice"), "{}", reply.body);
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn several_issuers_are_trusted_each_with_its_own_keys() {
+    let a = TestIssuer::start().await.unwrap();
+    let b = TestIssuer::start().await.unwrap();
+    let http = serve(
+        Auth::new()
+            .resource(RESOURCE)
+            .jwt(JwtIssuer::new(a.issuer()))
+            .jwt(JwtIssuer::new(b.issuer())),
+    )
+    .await;
+    for (issuer, who) in [(&a, "from-a"), (&b, "from-b")] {
+        let token = issuer.token(who).audience(RESOURCE).sign();
+        let reply = call_whoami(&http, &[("authorization", &bearer(&token))]).await;
+        assert_eq!(structured(&reply)["id"], who, "{}", reply.body);
+    }
+    // A token that names issuer A but is signed with B's key: A's keys do not verify it.
+    let forged = b
+        .token("mallory")
+        .audience(RESOURCE)
+        .claim("iss", json!(a.issuer()))
+        .sign();
+    assert_eq!(
+        call_whoami(&http, &[("authorization", &bearer(&forged))])
+            .await
+            .status,
+        401
+    );
+    // An issuer nobody configured.
+    let stranger = TestIssuer::start().await.unwrap();
+    let token = stranger.token("x").audience(RESOURCE).sign();
+    let reply = call_whoami(&http, &[("authorization", &bearer(&token))]).await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.body.contains("does not trust"), "{}", reply.body);
+    stop(http).await;
+}
+
+/// An RFC 7662 introspection endpoint (and a GitHub-like `/user`) on loopback: `good` is
+/// active for this server, `elsewhere` is active for another resource, anything else is
+/// inactive. It counts the calls and checks the server's client credentials.
+async fn introspection_endpoint() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::routing::{get, post};
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = calls.clone();
+    let app = axum::Router::new()
+        .route(
+            "/introspect",
+            post(move |headers: axum::http::HeaderMap, body: String| {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // Basic base64("mcp-server:s3cret")
+                    let basic = headers.get("authorization").and_then(|v| v.to_str().ok());
+                    if basic != Some("Basic bWNwLXNlcnZlcjpzM2NyZXQ=") {
+                        return (axum::http::StatusCode::UNAUTHORIZED, String::new());
+                    }
+                    let token = body
+                        .split('&')
+                        .find_map(|p| p.strip_prefix("token="))
+                        .unwrap_or_default()
+                        .to_owned();
+                    let answer = match token.as_str() {
+                        "good" => json!({
+                            "active": true, "sub": "svc", "aud": RESOURCE,
+                            "scope": "mcp:tools files:read", "iss": "https://idp.example.test",
+                            "exp": 4102444800u64,
+                        }),
+                        "elsewhere" => json!({
+                            "active": true, "sub": "svc", "aud": "https://other.example/mcp",
+                        }),
+                        _ => json!({ "active": false }),
+                    };
+                    (axum::http::StatusCode::OK, answer.to_string())
+                }
+            }),
+        )
+        .route(
+            "/user",
+            get(|headers: axum::http::HeaderMap| async move {
+                match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                    Some("Bearer gho_good") => (
+                        axum::http::StatusCode::OK,
+                        json!({ "id": 583231, "login": "octocat" }).to_string(),
+                    ),
+                    _ => (axum::http::StatusCode::UNAUTHORIZED, "{}".to_owned()),
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, calls)
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_introspected_and_answers_cached() {
+    use platform_runtime::auth::Introspection;
+    use platform_runtime::config::Secret;
+    let (url, calls) = introspection_endpoint().await;
+    let http = serve(
+        Auth::new().resource(RESOURCE).introspection(
+            Introspection::new(format!("{url}/introspect"))
+                .client("mcp-server", Secret::new("s3cret".into())),
+        ),
+    )
+    .await;
+    let reply = call_whoami(&http, &[("authorization", "Bearer good")]).await;
+    let who = structured(&reply);
+    assert_eq!(
+        (who["id"].as_str(), who["method"].as_str()),
+        (Some("svc"), Some("introspection")),
+        "{}",
+        reply.body
+    );
+    assert_eq!(who["scopes"], json!(["mcp:tools", "files:read"]));
+    // Answered from the cache the second time.
+    assert_eq!(
+        call_whoami(&http, &[("authorization", "Bearer good")])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+    for token in ["elsewhere", "revoked"] {
+        let reply = call_whoami(&http, &[("authorization", &bearer(token))]).await;
+        assert_eq!(reply.status, 401, "{token}: {}", reply.body);
+    }
+    stop(http).await;
+
+    // GitHub: the token is checked with its user API.
+    let http = serve(Auth::new().introspection(Introspection::github(Some(&url)))).await;
+    let reply = call_whoami(&http, &[("authorization", "Bearer gho_good")]).await;
+    assert_eq!(structured(&reply)["id"], "583231", "{}", reply.body);
+    assert_eq!(
+        call_whoami(&http, &[("authorization", "Bearer gho_bad")])
+            .await
+            .status,
+        401
+    );
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn a_trusted_gateway_s_tenant_header_is_read_only_when_configured() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let token = issuer.token("a").audience(RESOURCE).sign();
+    let acme_token = issuer.token("a").audience(RESOURCE).tenant("acme").sign();
+    // Not configured: the header means nothing.
+    let http = protected(&issuer).await;
+    let reply = call_whoami(
+        &http,
+        &[("authorization", &bearer(&token)), ("x-tenant-id", "acme")],
+    )
+    .await;
+    assert_eq!(structured(&reply)["tenant"], Value::Null, "{}", reply.body);
+    stop(http).await;
+    // Configured: the header names the tenant; a token's own tenant must agree.
+    let http = serve(
+        Auth::new()
+            .resource(RESOURCE)
+            .tenant_header("x-tenant-id")
+            .jwt(JwtIssuer::new(issuer.issuer()).tenant_claim("tenant")),
+    )
+    .await;
+    let reply = call_whoami(
+        &http,
+        &[("authorization", &bearer(&token)), ("x-tenant-id", "acme")],
+    )
+    .await;
+    assert_eq!(structured(&reply)["tenant"], "acme", "{}", reply.body);
+    let reply = call_whoami(
+        &http,
+        &[
+            ("authorization", &bearer(&acme_token)),
+            ("x-tenant-id", "globex"),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
     stop(http).await;
 }

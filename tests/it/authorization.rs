@@ -468,3 +468,40 @@ fn the_manifest_shows_each_component_s_requirements() {
         json!([{ "any_role": ["ops"] }])
     );
 }
+
+#[tokio::test]
+async fn configuration_adds_server_wide_requirements_and_tenant_lists_without_code() {
+    use platform_runtime::config::ConfigSource;
+    let dir = std::env::temp_dir().join(format!("authz-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("platform.toml"),
+        "[auth]\nrequires_role = [\"staff\"]\nunauthorized = \"deny\"\n[auth.tenants.acme]\nallow = [\"time\", \"purge\"]\n",
+    )
+    .unwrap();
+    let config = ConfigSource::default()
+        .dir(&dir)
+        .env_prefix("PTEST_AUTHZ_")
+        .environment(Vec::<(String, String)>::new())
+        .load()
+        .unwrap();
+    let server = server(Unauthorized::Hide).with_config(&config).unwrap();
+    // Deny mode (from the file): listed, refused; the server-wide role applies to `time`.
+    let guest = TestClient::connect_as(server.clone(), Principal::new("g"))
+        .await
+        .unwrap();
+    assert_eq!(tool_names(&guest).await.len(), 6);
+    let message = forbidden(guest.call_tool("time", json!({})).await.unwrap_err());
+    assert_eq!(message, "the tool `time` needs the role `staff`");
+    // A staff member of acme sees acme's allow-list only.
+    let acme = Principal::new("a")
+        .with_roles(["staff", "ops"])
+        .with_tenant("acme");
+    let acme = TestClient::connect_as(server, acme).await.unwrap();
+    assert_eq!(tool_names(&acme).await, ["time", "purge"]);
+    assert_eq!(
+        acme.call_tool("time", json!({})).await.unwrap().text(),
+        "noon"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

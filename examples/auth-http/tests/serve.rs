@@ -164,3 +164,57 @@ async fn only_verified_callers_get_in_and_only_admins_reset_the_cache() {
     assert_eq!(call(addr, "whoami", Some(&elsewhere)).await.0, 401);
     let _ = std::fs::remove_dir_all(&empty);
 }
+
+/// The tools a stdio client sees, with `environment` set for the server.
+fn stdio_tools(environment: &[(&str, &str)]) -> Vec<String> {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let empty = std::env::temp_dir().join(format!("auth-http-stdio-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_auth-http"));
+    command
+        .current_dir(&empty)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (name, value) in environment {
+        command.env(name, value);
+    }
+    let mut served = Served(command.spawn().unwrap());
+    let mut stdin = served.0.stdin.take().unwrap();
+    let mut stdout = BufReader::new(served.0.stdout.take().unwrap());
+    let messages = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+    ];
+    for message in messages {
+        writeln!(stdin, "{message}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the server closed stdout"
+        );
+        let reply: Value = serde_json::from_str(&line).unwrap();
+        if reply["id"] == 2 {
+            return reply["result"]["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned())
+                .collect();
+        }
+    }
+}
+
+#[test]
+fn over_stdio_the_local_operator_s_roles_apply() {
+    assert_eq!(stdio_tools(&[]), ["whoami"]);
+    assert_eq!(
+        stdio_tools(&[("PLATFORM_AUTH__OPERATOR__ROLES", r#"["admin"]"#)]),
+        ["whoami", "reset_cache"]
+    );
+}

@@ -158,9 +158,10 @@ fn without_url(error: &reqwest::Error) -> String {
     text
 }
 
-/// `application/x-www-form-urlencoded` for one key or value.
+/// `application/x-www-form-urlencoded` for one key or value (as RFC 6749 §2.3.1 also
+/// encodes client credentials before HTTP basic authentication).
 fn form_encode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// Parse an issuer-side URL and check it may be fetched: `https`, or `http` to a loopback
@@ -198,6 +199,12 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_values_are_encoded_as_forms_encode_them() {
+        assert_eq!(form_encode("mcp-server_1.a*b"), "mcp-server_1.a*b");
+        assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+    }
 
     #[test]
     fn issuers_are_https_except_on_loopback() {

@@ -149,6 +149,9 @@ fn issuer(section: &JwtSection, key: &str) -> Result<JwtIssuer, String> {
         issuer = issuer.subject_claim(path.clone());
     }
     issuer = issuer.leeway(section.leeway.map_or(super::DEFAULT_LEEWAY, |l| l.0));
+    if let Some(ttl) = section.cache_ttl {
+        issuer = issuer.cache_ttl(ttl.0);
+    }
     Ok(issuer)
 }
 

@@ -20,6 +20,10 @@ pub const MIN_REFRESH: Duration = Duration::from_secs(30);
 /// fetch fails).
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(600);
 
+/// The longest one refresh may take, discovery and key set together; requests waiting for
+/// it wait no longer.
+pub(crate) const REFRESH_BUDGET: Duration = Duration::from_secs(8);
+
 /// The most keys kept from one key set.
 const MAX_KEYS: usize = 64;
 
@@ -117,7 +121,15 @@ impl Keys {
             .is_none_or(|t| t.elapsed() >= self.min_refresh);
         if may_fetch {
             refresh.tried = Some(Instant::now());
-            match self.fetch(&mut refresh).await {
+            let fetched = tokio::time::timeout(REFRESH_BUDGET, self.fetch(&mut refresh))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(FetchError(format!(
+                        "the issuer's metadata and keys did not arrive within {}",
+                        platform_duration::format(REFRESH_BUDGET)
+                    )))
+                });
+            match fetched {
                 Ok(set) => {
                     refresh.last_error = None;
                     *self.set.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);

@@ -40,7 +40,7 @@ use axum::response::{IntoResponse as _, Response};
 pub use api_key::ApiKey;
 pub use introspection::{Introspection, MAX_CACHE_TTL};
 pub use jsonwebtoken::Algorithm;
-pub use jwt::{ClaimNames, DEFAULT_LEEWAY, JwtIssuer};
+pub use jwt::{ClaimNames, DEFAULT_LEEWAY, DEFAULT_TOKEN_CACHE_TTL, JwtIssuer};
 pub use keys::MIN_REFRESH;
 pub use provider::Provider;
 
@@ -369,7 +369,7 @@ impl Authenticator {
     }
 
     /// The one credential the request carries: `Authorization: Bearer …` or `X-API-Key`.
-    fn credential(&self, headers: &HeaderMap) -> Result<Credential, Refusal> {
+    fn credential<'h>(&self, headers: &'h HeaderMap) -> Result<Credential<'h>, Refusal> {
         let max = self.inner.max_token_bytes;
         let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
         let first = authorization.next();
@@ -412,7 +412,7 @@ impl Authenticator {
                     format!("the token is longer than {max} bytes"),
                 ));
             }
-            return Ok(Credential::Bearer(token.to_owned()));
+            return Ok(Credential::Bearer(token));
         }
         let mut keys = headers.get_all(API_KEY_HEADER).iter();
         match (keys.next(), keys.next()) {
@@ -426,7 +426,7 @@ impl Authenticator {
                 let key = key.to_str().map_err(|_| {
                     Refusal::unauthorized(Some("invalid_request"), "the API key is not text")
                 })?;
-                Ok(Credential::ApiKey(key.trim().to_owned()))
+                Ok(Credential::ApiKey(key.trim()))
             }
             (Some(_), Some(_)) => Err(Refusal::unauthorized(
                 Some("invalid_request"),
@@ -439,7 +439,7 @@ impl Authenticator {
         }
     }
 
-    async fn verify(&self, credential: &Credential) -> Result<Principal, Refusal> {
+    async fn verify(&self, credential: &Credential<'_>) -> Result<Principal, Refusal> {
         let invalid = |why: String| Refusal::unauthorized(Some("invalid_token"), why);
         let unavailable = |why: String| {
             tracing::error!(
@@ -466,11 +466,11 @@ impl Authenticator {
             Credential::Bearer(token) => token,
         };
         if jwt::looks_like_jwt(token) && !self.inner.verifiers.is_empty() {
-            let issuer = jwt::unverified_issuer(token);
+            // With one issuer there is nothing to choose; with several, the unverified `iss`
+            // only picks which one verifies.
             let verifier = match self.inner.verifiers.as_slice() {
                 [only] => Some(only),
-                several => issuer
-                    .as_deref()
+                several => jwt::unverified_issuer(token)
                     .and_then(|iss| several.iter().find(|v| v.config.issuer == iss)),
             };
             let Some(verifier) = verifier else {
@@ -623,12 +623,74 @@ impl Authenticator {
     }
 }
 
+/// The synchronous part of authentication, on attacker bytes: the query check, the
+/// credential's extraction from `Authorization` and `X-API-Key`, the JWT shape and header
+/// reads and the API key match. No panic, a JWT-shaped token has three parts, and no refusal
+/// repeats the credential.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_credentials(authorization: &[u8], api_key: &[u8], query: &str) {
+    static AUTH: std::sync::OnceLock<Option<Authenticator>> = std::sync::OnceLock::new();
+    let Some(auth) = AUTH
+        .get_or_init(|| {
+            Auth::new()
+                .api_key(ApiKey::new("fuzz", ApiKey::hash("fuzz-key")))
+                .build()
+                .ok()
+        })
+        .as_ref()
+    else {
+        return;
+    };
+    let _ = has_query_token(query);
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_bytes(authorization) {
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    if let Ok(value) = HeaderValue::from_bytes(api_key) {
+        headers.insert(API_KEY_HEADER, value);
+    }
+    match auth.credential(&headers) {
+        Ok(Credential::Bearer(token)) => {
+            if jwt::looks_like_jwt(token) {
+                assert_eq!(token.matches('.').count(), 2, "{token:?}");
+                let _ = jwt::unverified_issuer(token);
+                let _ = jsonwebtoken::decode_header(token);
+            }
+            let _ = auth.inner.api_keys.check(token);
+        }
+        Ok(Credential::ApiKey(key)) => {
+            let _ = auth.inner.api_keys.check(key);
+        }
+        Err(refusal) => {
+            // Refusals are fixed texts (with a byte count at most): nothing of the input.
+            const KNOWN: &[&str] = &[
+                "more than one Authorization header",
+                "the token is longer than  bytes",
+                "the Authorization header is not text",
+                "the Authorization scheme must be Bearer",
+                "the bearer token is empty",
+                "the API key is longer than  bytes",
+                "the API key is not text",
+                "more than one X-API-Key header",
+                "this server needs an access token",
+            ];
+            let shape: String = refusal
+                .description
+                .chars()
+                .filter(|c| !c.is_ascii_digit())
+                .collect();
+            assert!(KNOWN.contains(&shape.as_str()), "{:?}", refusal.description);
+        }
+    }
+}
+
 /// The well-known path of Protected Resource Metadata (RFC 9728).
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
-enum Credential {
-    Bearer(String),
-    ApiKey(String),
+/// The credential a request carries, borrowed from its headers.
+enum Credential<'h> {
+    Bearer(&'h str),
+    ApiKey(&'h str),
 }
 
 /// Whether a query string carries an access token (`access_token=…`, any case).

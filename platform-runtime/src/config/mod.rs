@@ -254,6 +254,8 @@ pub struct JwtSection {
     pub subject_claim: Option<String>,
     /// Clock skew allowed on `exp`/`nbf` (default 30s, at most 5m).
     pub leeway: Option<ConfigDuration>,
+    /// How long a verified token is remembered (default 2m, at most 5m; `0s`: never).
+    pub cache_ttl: Option<ConfigDuration>,
     /// Preset coordinate: the provider's domain (Auth0, Okta, Keycloak).
     pub domain: Option<String>,
     /// Preset coordinate: the directory (tenant) id (Entra).

@@ -215,14 +215,7 @@ impl McpRequest {
         arguments: Option<JsonObject>,
     ) -> RequestParts {
         let caller: Arc<str> = match self.principal() {
-            Some(principal) => format!(
-                "{}\u{0}{}\u{0}{}\u{0}{}",
-                principal.method().as_str(),
-                principal.method().issuer().unwrap_or_default(),
-                principal.id(),
-                principal.tenant().unwrap_or_default()
-            )
-            .into(),
+            Some(principal) => principal.binding(),
             None => {
                 static ANONYMOUS: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
                 ANONYMOUS.get_or_init(|| Arc::from("")).clone()

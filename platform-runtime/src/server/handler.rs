@@ -43,6 +43,11 @@ pub(crate) struct McpHandler {
     principal: Option<Principal>,
 }
 
+/// What a session is bound to: the caller's binding, empty for an anonymous caller.
+fn caller_key(principal: Option<&Principal>) -> Arc<str> {
+    principal.map_or_else(|| Arc::from(""), Principal::binding)
+}
+
 /// `-32021` for a capability the client did not declare.
 fn missing_capability(capability: &str) -> ErrorData {
     let capabilities =
@@ -192,10 +197,29 @@ impl McpHandler {
     }
 
     async fn run(&self, request: McpRequest) -> Result<McpResponse, ToolError> {
+        self.check_owner(request.principal())?;
         match &self.pipeline {
             Some(pipeline) => pipeline.clone().oneshot(request).await,
             None => super::router::dispatch(self.inner.clone(), request).await,
         }
+    }
+
+    /// A legacy session serves only the caller that initialized it.
+    fn check_owner(&self, principal: Option<&Principal>) -> Result<(), ToolError> {
+        let binding = principal.map(Principal::binding);
+        if self.session.serves(binding.as_deref().unwrap_or_default()) {
+            return Ok(());
+        }
+        tracing::warn!(
+            target: "platform::audit",
+            event = "session",
+            decision = "deny",
+            principal = principal.map(Principal::id),
+            "a session was used by a caller other than the one that opened it"
+        );
+        Err(ToolError::forbidden(
+            "this session belongs to another caller; open your own with `initialize`",
+        ))
     }
 
     /// Whether the tool `name`'s input schema binds arguments to HTTP headers.
@@ -288,6 +312,8 @@ impl ServerHandler for McpHandler {
     ) -> Result<InitializeResult, ErrorData> {
         context.peer.set_peer_info(request.clone());
         let negotiated = self.negotiate_initialize(&request)?;
+        self.session
+            .bind_owner(caller_key(self.caller(&context).as_ref()));
         let request = self.request(
             Method::Initialize,
             None,
@@ -366,8 +392,10 @@ impl ServerHandler for McpHandler {
                 None,
             ));
         };
-        // Only what the caller may read.
+        // Only what the caller may read, in its own session.
         let principal = self.caller(&context);
+        self.check_owner(principal.as_ref())
+            .map_err(|e| protocol_failure(Method::ReadResource, None, e))?;
         super::authorize::authorize(
             &registry,
             principal.as_ref(),
@@ -390,8 +418,10 @@ impl ServerHandler for McpHandler {
     async fn unsubscribe(
         &self,
         request: rmcp::model::UnsubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        self.check_owner(self.caller(&context).as_ref())
+            .map_err(|e| protocol_failure(Method::ReadResource, None, e))?;
         self.session.unsubscribe(&request.uri);
         Ok(())
     }
@@ -399,8 +429,10 @@ impl ServerHandler for McpHandler {
     async fn set_level(
         &self,
         request: SetLevelRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        self.check_owner(self.caller(&context).as_ref())
+            .map_err(|e| protocol_failure(Method::ReadResource, None, e))?;
         self.session
             .set_log_level(LogLevel::from_wire(request.level));
         Ok(())
