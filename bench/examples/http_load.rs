@@ -309,6 +309,9 @@ async fn main() -> Result<(), Fail> {
     let ceiling_addr = ceiling().await?;
     let issuer = platform_runtime::testing::TestIssuer::start().await?;
     let (jwt_addr, bearer) = platform_jwt(&issuer).await?;
+    // A second unauthenticated instance, started like the authenticated one: the control
+    // for what a server instance of its own costs.
+    let control_addr = platform(true).await?;
     // An unused header as long as the token's: what carrying the token costs, apart from
     // checking it.
     let padding: &'static str = Box::leak(
@@ -374,6 +377,13 @@ async fn main() -> Result<(), Fail> {
             path: "/mcp",
             era: Era::Modern,
             auth: padding,
+        },
+        Target {
+            name: "platform (another instance), 2026-07-28",
+            addr: control_addr,
+            path: "/mcp",
+            era: Era::Modern,
+            auth: "",
         },
         Target {
             name: "platform + JWT, 2026-07-28",
@@ -461,15 +471,19 @@ async fn main() -> Result<(), Fail> {
     println!("| plain rmcp stateless / ceiling | {} |", ratio(2, 0));
     println!(
         "| platform + JWT / platform, 2026-07-28 | {} |",
-        ratio(8, 3)
+        ratio(9, 3)
+    );
+    println!(
+        "| platform + JWT / another unauthenticated instance, 2026-07-28 | {} |",
+        ratio(9, 8)
     );
     println!(
         "| platform + JWT / platform with a header the token's size, 2026-07-28 | {} |",
-        ratio(8, 7)
+        ratio(9, 7)
     );
     println!(
         "| platform + JWT / platform, 2025-11-25 | {} |",
-        ratio(9, 5)
+        ratio(10, 5)
     );
     Ok(())
 }
