@@ -3,8 +3,7 @@
 //! attack suite — every forged, stale or misdirected credential refused with 401 and a
 //! `resource_metadata` challenge, and nothing of it in the logs.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use platform_runtime::auth::{ApiKey, Auth, JwtIssuer};
@@ -14,6 +13,7 @@ use platform_runtime::testing::TestIssuer;
 use platform_runtime::transport::http::{HttpConfig, HttpServer};
 use serde_json::{Value, json};
 
+use super::Captured;
 use super::http::{ACCEPT, INITIALIZE, JSON, Reply, request, serve_with, stop};
 
 /// The server's canonical resource URI, the audience its tokens must name.
@@ -215,20 +215,6 @@ async fn protected_resource_metadata_is_served_at_both_well_known_urls() {
         "Bearer error_description=\"this server needs an access token\", scope=\"mcp:tools\", resource_metadata=\"https://mcp.example.test/.well-known/oauth-protected-resource/mcp\""
     );
     stop(http).await;
-}
-
-/// Logs written while a test runs on this thread (the server's tasks run on it too).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn b64(bytes: &[u8]) -> String {

@@ -3,9 +3,8 @@
 //! `#[server]` block, mounts and the server; hide or deny; tenant allow-lists and the
 //! isolation of tenants' caches and limits; the audit events every decision makes.
 
-use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 
 use platform_runtime::Era;
 use platform_runtime::component::access::Unauthorized;
@@ -14,6 +13,7 @@ use platform_runtime::identity::Principal;
 use platform_runtime::prelude::*;
 use platform_runtime::testing::{TestClient, TestError};
 
+use super::Captured;
 use super::tool_names;
 
 #[derive(Roles)]
@@ -379,20 +379,6 @@ async fn tenants_cannot_see_or_use_each_others_components_caches_or_limits() {
     );
     // …and globex still has its own.
     assert!(!g.call_tool("report", json!({})).await.unwrap().is_error());
-}
-
-/// Logs written while a test runs on this thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]

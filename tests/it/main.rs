@@ -26,3 +26,18 @@ async fn tool_names(client: &platform_runtime::testing::TestClient) -> Vec<Strin
     let tools = client.list_tools().await.unwrap();
     tools.into_iter().map(|tool| tool.name).collect()
 }
+
+/// Logs written while a test runs on this thread (a current-thread test: the server's tasks
+/// run on it too), for `tracing_subscriber::fmt().with_writer(move || captured.clone())`.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

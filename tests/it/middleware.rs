@@ -552,20 +552,7 @@ fn lookup(name: String, api_key: String) -> String {
 
 #[tokio::test]
 async fn logged_payloads_are_truncated_and_never_show_secrets() {
-    use std::io::Write;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
+    let captured = crate::Captured::default();
     let writer = captured.clone();
     // The framework's own events; the SDK logs whole messages at debug and is filtered out
     // by `serve()` unless asked for by name.
