@@ -23,12 +23,18 @@
 //! runs with direct dispatch off (every request through the SDK's service, as plain rmcp).
 //!
 //! A third platform server authenticates every request with a JWT from a `TestIssuer` on
-//! loopback (RS256; the issuer's keys fetched once and cached), to show what verifying a
-//! token on every call costs.
+//! loopback (RS256; the issuer's keys fetched once and cached) or an API key, to show what
+//! checking credentials on every call costs; a second unauthenticated instance is the
+//! control for what an instance of its own costs.
+//!
+//! Besides calls/s, each cell's process CPU time per call (client and server, from
+//! `/proc/self/stat`) is printed: it does not depend on how the two cores' schedulers treated
+//! the run.
 //!
 //! Environment: `PLATFORM_STACK=bare` runs platform without middleware;
-//! `HTTP_LOAD_ONLY=<text>` loads only the server of that name, or else the servers whose
-//! name contains the text.
+//! `HTTP_LOAD_ONLY=<text>[;<text>…]` loads only the servers of those names, or else the
+//! servers whose name contains one of the texts; `HTTP_LOAD_CELLS=0,1` runs only those
+//! cells (0: c=1 keep-alive, 1: c=16 keep-alive, 2 and 3: the same with new connections).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -144,16 +150,19 @@ async fn platform(direct: bool) -> Result<SocketAddr, Fail> {
 
 /// The audience of the authenticated server's tokens.
 const AUDIENCE: &str = "https://bench.example/mcp";
+/// An API key the authenticated server also accepts.
+const API_KEY: &str = "k-load-0123456789abcdef";
 
 /// Platform as [`platform`] does, authenticating every request with JWTs from `issuer`;
 /// also returns the `authorization` header line of a valid token.
 async fn platform_jwt(
     issuer: &platform_runtime::testing::TestIssuer,
 ) -> Result<(SocketAddr, &'static str), Fail> {
-    use platform_runtime::auth::{Auth, JwtIssuer};
+    use platform_runtime::auth::{ApiKey, Auth, JwtIssuer};
     let auth = Auth::new()
         .resource(AUDIENCE)
         .jwt(JwtIssuer::new(issuer.issuer()))
+        .api_key(ApiKey::new("load", ApiKey::hash(API_KEY)))
         .build()?;
     let token = issuer
         .token("load")
@@ -228,13 +237,36 @@ fn call(target: &Target, session: Option<&str>) -> (String, &'static str) {
     }
 }
 
-/// Run `workers` clients against `target` for `duration`; calls/s and p50/p99 latency (µs).
+/// CPU time this process has used (user and system), from `/proc/self/stat`; `None` where
+/// that file does not exist. Only one server is loaded at a time, so the difference over a
+/// cell is what its calls cost the client and that server together.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    // Linux reports these in USER_HZ, 100 per second on every architecture it supports.
+    Some((user + system) / 100.0)
+}
+
+/// One cell's measurements.
+struct Cell {
+    rate: f64,
+    p50: u128,
+    p99: u128,
+    /// Process CPU per call, µs (NaN where it cannot be read).
+    cpu_per_call: f64,
+}
+
+/// Run `workers` clients against `target` for `duration`.
 async fn run(
     target: &Target,
     workers: usize,
     keep_alive: bool,
     duration: Duration,
-) -> Result<(f64, u128, u128), Fail> {
+) -> Result<Cell, Fail> {
+    let cpu_before = cpu_seconds();
     let deadline = Instant::now() + duration;
     let mut tasks = Vec::new();
     for _ in 0..workers {
@@ -285,9 +317,18 @@ async fn run(
     for task in tasks {
         all.extend(task.await??);
     }
+    let cpu = match (cpu_before, cpu_seconds()) {
+        (Some(before), Some(after)) if !all.is_empty() => (after - before) * 1e6 / all.len() as f64,
+        _ => f64::NAN,
+    };
     all.sort_unstable();
     let at = |q: usize| all.get(all.len() * q / 100).copied().unwrap_or(0);
-    Ok((all.len() as f64 / duration.as_secs_f64(), at(50), at(99)))
+    Ok(Cell {
+        rate: all.len() as f64 / duration.as_secs_f64(),
+        p50: at(50),
+        p99: at(99),
+        cpu_per_call: cpu,
+    })
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -399,29 +440,54 @@ async fn main() -> Result<(), Fail> {
             era: Era::Legacy,
             auth: bearer,
         },
+        Target {
+            name: "platform + API key, 2026-07-28",
+            addr: jwt_addr,
+            path: "/mcp",
+            era: Era::Modern,
+            auth: Box::leak(format!("x-api-key: {API_KEY}\r\n").into_boxed_str()),
+        },
     ];
     let stack = std::env::var("PLATFORM_STACK").unwrap_or_else(|_| "default".into());
-    // `HTTP_LOAD_ONLY=<text>`: load only the server so named, or those whose name contains it.
+    // `HTTP_LOAD_ONLY=<text>[;<text>…]`: load only the servers so named, or else those whose
+    // name contains one of the texts.
     let only = std::env::var("HTTP_LOAD_ONLY").ok();
     let selected = |name: &str| match only.as_deref() {
         None => true,
-        Some(only) if targets.iter().any(|t| t.name == only) => name == only,
-        Some(only) => name.contains(only),
+        Some(only) => only.split(';').any(|only| {
+            if targets.iter().any(|t| t.name == only) {
+                name == only
+            } else {
+                name.contains(only)
+            }
+        }),
     };
     println!("platform middleware: {stack}; {seconds} s per cell, {rounds} rounds, medians");
     let cells = [(1, true), (16, true), (1, false), (16, false)];
-    // results[target][cell] = (calls/s, p50, p99 per round)
-    let mut results = vec![vec![(Vec::new(), Vec::new(), Vec::new()); cells.len()]; targets.len()];
+    // `HTTP_LOAD_CELLS=0,1`: run only those cells (0: c=1 keep-alive, 1: c=16 keep-alive,
+    // 2: c=1 new connections, 3: c=16 new connections).
+    let only_cells: Option<Vec<usize>> = std::env::var("HTTP_LOAD_CELLS").ok().map(|list| {
+        list.split(',')
+            .filter_map(|c| c.trim().parse().ok())
+            .collect()
+    });
+    // results[target][cell] = (calls/s, p50, p99, CPU per call per round)
+    let mut results =
+        vec![vec![(Vec::new(), Vec::new(), Vec::new(), Vec::new()); cells.len()]; targets.len()];
     for round in 0..rounds {
         for (c, &(workers, keep_alive)) in cells.iter().enumerate() {
+            if only_cells.as_ref().is_some_and(|only| !only.contains(&c)) {
+                continue;
+            }
             for (t, target) in targets.iter().enumerate() {
                 if !selected(target.name) {
                     continue;
                 }
-                let (rate, p50, p99) = run(target, workers, keep_alive, duration).await?;
-                results[t][c].0.push(rate);
-                results[t][c].1.push(p50 as f64);
-                results[t][c].2.push(p99 as f64);
+                let cell = run(target, workers, keep_alive, duration).await?;
+                results[t][c].0.push(cell.rate);
+                results[t][c].1.push(cell.p50 as f64);
+                results[t][c].2.push(cell.p99 as f64);
+                results[t][c].3.push(cell.cpu_per_call);
             }
         }
         eprintln!("round {} of {rounds} done", round + 1);
@@ -429,22 +495,23 @@ async fn main() -> Result<(), Fail> {
     println!("calls/s (p50/p99 latency)");
     println!("| server | c=1 keep-alive | c=16 keep-alive | c=1 new conn | c=16 new conn |");
     println!("|---|---:|---:|---:|---:|");
-    let medians: Vec<Vec<(f64, f64, f64)>> = results
+    let medians: Vec<Vec<(f64, f64, f64, f64)>> = results
         .into_iter()
         .map(|cells| {
             cells
                 .into_iter()
-                .map(|(r, p50, p99)| (median(r), median(p50), median(p99)))
+                .map(|(r, p50, p99, cpu)| (median(r), median(p50), median(p99), median(cpu)))
                 .collect()
         })
         .collect();
+    let loaded = |t: usize| medians[t].iter().any(|cell| !cell.0.is_nan());
     for (t, target) in targets.iter().enumerate() {
-        if medians[t].iter().all(|(rate, _, _)| rate.is_nan()) {
+        if !loaded(t) {
             continue; // not loaded in this run (`HTTP_LOAD_ONLY`)
         }
         let row: Vec<String> = medians[t]
             .iter()
-            .map(|(rate, p50, p99)| format!("{rate:.0} ({p50:.0}/{p99:.0} µs)"))
+            .map(|(rate, p50, p99, _)| format!("{rate:.0} ({p50:.0}/{p99:.0} µs)"))
             .collect();
         println!("| {} | {} |", target.name, row.join(" | "));
     }
@@ -484,6 +551,56 @@ async fn main() -> Result<(), Fail> {
     println!(
         "| platform + JWT / platform, 2025-11-25 | {} |",
         ratio(10, 5)
+    );
+    println!(
+        "| platform + API key / platform, 2026-07-28 | {} |",
+        ratio(11, 3)
+    );
+    // CPU per call does not depend on how the two cores' schedulers treated a run, so it
+    // separates what a server costs from the luck of one cell.
+    println!();
+    println!("process CPU per call, µs (client and server; median over the rounds)");
+    println!("| server | c=1 keep-alive | c=16 keep-alive | c=1 new conn | c=16 new conn |");
+    println!("|---|---:|---:|---:|---:|");
+    for (t, target) in targets.iter().enumerate() {
+        if !loaded(t) {
+            continue;
+        }
+        let row: Vec<String> = medians[t]
+            .iter()
+            .map(|cell| format!("{:.1}", cell.3))
+            .collect();
+        println!("| {} | {} |", target.name, row.join(" | "));
+    }
+    // Cost ratios the same way round as the throughput ratios: above 1 is cheaper.
+    let cpu_ratio = |a: usize, b: usize| -> String {
+        (0..cells.len())
+            .map(|c| match medians[b][c].3 / medians[a][c].3 {
+                r if r.is_nan() => "—".to_owned(),
+                r => format!("{r:.2}×"),
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    println!(
+        "| platform + JWT / platform, 2026-07-28 (CPU) | {} |",
+        cpu_ratio(9, 3)
+    );
+    println!(
+        "| platform + JWT / another unauthenticated instance, 2026-07-28 (CPU) | {} |",
+        cpu_ratio(9, 8)
+    );
+    println!(
+        "| platform + JWT / platform with a header the token's size, 2026-07-28 (CPU) | {} |",
+        cpu_ratio(9, 7)
+    );
+    println!(
+        "| platform + JWT / platform, 2025-11-25 (CPU) | {} |",
+        cpu_ratio(10, 5)
+    );
+    println!(
+        "| platform + API key / platform, 2026-07-28 (CPU) | {} |",
+        cpu_ratio(11, 3)
     );
     Ok(())
 }
