@@ -81,7 +81,8 @@ impl ApiKey {
 
 /// The configured keys, ready to check.
 pub(crate) struct ApiKeys {
-    keys: Vec<([u8; 32], ApiKey)>,
+    /// Each key's hash and the principal it stands for, made once.
+    keys: Vec<([u8; 32], Principal)>,
 }
 
 impl ApiKeys {
@@ -103,7 +104,14 @@ impl ApiKeys {
                     key.id
                 ));
             }
-            checked.push((digest, key));
+            let mut principal = Principal::new(key.id.clone())
+                .with_roles(key.roles.iter().cloned())
+                .with_scopes(key.scopes.iter().cloned())
+                .with_method(AuthMethod::ApiKey);
+            if let Some(tenant) = &key.tenant {
+                principal = principal.with_tenant(tenant.clone());
+            }
+            checked.push((digest, principal));
         }
         Ok(Self { keys: checked })
     }
@@ -117,20 +125,12 @@ impl ApiKeys {
     pub(crate) fn check(&self, presented: &str) -> Option<Principal> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         let mut found = None;
-        for (hash, key) in &self.keys {
+        for (hash, principal) in &self.keys {
             if bool::from(hash.ct_eq(&digest)) {
-                found = Some(key);
+                found = Some(principal);
             }
         }
-        let key = found?;
-        let mut principal = Principal::new(key.id.clone())
-            .with_roles(key.roles.iter().cloned())
-            .with_scopes(key.scopes.iter().cloned())
-            .with_method(AuthMethod::ApiKey);
-        if let Some(tenant) = &key.tenant {
-            principal = principal.with_tenant(tenant.clone());
-        }
-        Some(principal)
+        found.cloned()
     }
 }
 

@@ -137,7 +137,7 @@ pub struct JwtIssuer {
 pub const DEFAULT_TOKEN_CACHE_TTL: Duration = Duration::from_secs(120);
 
 /// The most verified tokens remembered per issuer.
-const MAX_CACHED_TOKENS: u64 = 10_000;
+const MAX_CACHED_TOKENS: usize = 10_000;
 
 /// Clock skew allowed on `exp` and `nbf` by default.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
@@ -291,12 +291,8 @@ impl JwtIssuer {
             },
         };
         let keys = Keys::new(source, fetcher.clone(), self.min_refresh);
-        let verified = (!self.cache_ttl.is_zero()).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(MAX_CACHED_TOKENS)
-                .time_to_live(self.cache_ttl)
-                .build()
-        });
+        let verified = (!self.cache_ttl.is_zero())
+            .then(|| super::verified::VerifiedTokens::new(MAX_CACHED_TOKENS, self.cache_ttl));
         Ok(JwtVerifier {
             config: self,
             keys,
@@ -310,7 +306,7 @@ pub(crate) struct JwtVerifier {
     pub(crate) config: JwtIssuer,
     keys: Keys,
     /// Verified tokens by SHA-256, with their `exp`.
-    verified: Option<moka::sync::Cache<[u8; 32], (Principal, u64)>>,
+    verified: Option<super::verified::VerifiedTokens>,
 }
 
 /// Why a token was refused. The text is safe to show the caller and to log: it never
@@ -334,15 +330,13 @@ impl JwtVerifier {
         use sha2::Digest as _;
         let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
         let now = jsonwebtoken::get_current_timestamp();
-        if let Some((principal, exp)) = cache.get(&digest) {
-            if now < exp.saturating_add(self.config.leeway.as_secs()) {
-                return Ok(principal);
-            }
-            cache.invalidate(&digest);
+        if let Some(principal) = cache.get(&digest, now, self.config.leeway.as_secs()) {
+            return Ok(principal);
         }
         let principal = self.verify_uncached(token).await?;
+        // `exp` is a required claim: every verified token has one.
         if let Some(exp) = principal.claims().get("exp").and_then(Value::as_u64) {
-            cache.insert(digest, (principal.clone(), exp));
+            cache.insert(digest, principal.clone(), exp);
         }
         Ok(principal)
     }

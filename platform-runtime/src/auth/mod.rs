@@ -31,6 +31,7 @@ mod introspection;
 mod jwt;
 mod keys;
 mod provider;
+mod verified;
 
 use std::sync::Arc;
 

@@ -417,38 +417,9 @@ impl tower::Service<Request<Body>> for Front {
                 id
             }
         };
-        let front = self.clone();
-        if let Some(auth) = front.auth.clone() {
-            return Box::pin(async move {
-                match auth
-                    .authenticate(request.headers(), request.uri().query())
-                    .await
-                {
-                    Ok(principal) => {
-                        request.extensions_mut().insert(principal);
-                        front.serve(request, request_id).await
-                    }
-                    Err(refusal) => {
-                        let client = request
-                            .extensions()
-                            .get::<ClientAddress>()
-                            .map(|a| a.0.ip());
-                        // The reason only: never the credential.
-                        tracing::warn!(
-                            target: "platform::auth",
-                            status = refusal.status.as_u16(),
-                            error = refusal.error.unwrap_or("none"),
-                            reason = refusal.description,
-                            client = ?client,
-                            request_id = request_id.to_str().unwrap_or_default(),
-                            "request refused: not authenticated"
-                        );
-                        Ok(with_request_id(auth.challenge(&refusal), request_id))
-                    }
-                }
-            });
-        }
-        Box::pin(front.serve(request, request_id))
+        // One future per request, authentication included: an outer future awaiting `serve`
+        // copied the larger inner one on every call (+1.4 % of the CPU in `memmove`).
+        Box::pin(self.clone().serve(request, request_id))
     }
 }
 
@@ -485,12 +456,39 @@ impl Front {
         Some(auth.challenge(&crate::auth::Refusal::insufficient_scope(needed)))
     }
 
-    /// Serve an admitted (authenticated, where that is configured) request.
+    /// Authenticate the request where that is configured, then serve it.
     async fn serve(
         self,
-        request: Request<Body>,
+        mut request: Request<Body>,
         request_id: header::HeaderValue,
     ) -> Result<Response, Infallible> {
+        if let Some(auth) = &self.auth {
+            match auth
+                .authenticate(request.headers(), request.uri().query())
+                .await
+            {
+                Ok(principal) => {
+                    request.extensions_mut().insert(principal);
+                }
+                Err(refusal) => {
+                    let client = request
+                        .extensions()
+                        .get::<ClientAddress>()
+                        .map(|a| a.0.ip());
+                    // The reason only: never the credential.
+                    tracing::warn!(
+                        target: "platform::auth",
+                        status = refusal.status.as_u16(),
+                        error = refusal.error.unwrap_or("none"),
+                        reason = refusal.description,
+                        client = ?client,
+                        request_id = request_id.to_str().unwrap_or_default(),
+                        "request refused: not authenticated"
+                    );
+                    return Ok(with_request_id(auth.challenge(&refusal), request_id));
+                }
+            }
+        }
         let delete = request.method() == Method::DELETE;
         let post_json = request.method() == Method::POST && is_json(request.headers());
         let front = self;
