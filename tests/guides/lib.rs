@@ -38,6 +38,7 @@ guide! {
     http => "../../docs/guide/http.md",
     middleware => "../../docs/guide/middleware.md",
     multi_tenancy => "../../docs/guide/multi-tenancy.md",
+    observability => "../../docs/guide/observability.md",
     prompts => "../../docs/guide/prompts.md",
     resources => "../../docs/guide/resources.md",
     servers => "../../docs/guide/servers.md",

@@ -19,6 +19,7 @@ mod principals;
 mod quickstart;
 mod requests;
 mod server;
+mod telemetry;
 mod tools;
 
 /// The names of every tool the client lists, in order.

@@ -34,6 +34,11 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILTER")]
     log: Option<String>,
 
+    /// Log line format on stderr: `text` (default) or `json` (one object per line, with each
+    /// request's trace and span ids); sets `telemetry.format`.
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -106,13 +111,14 @@ where
     T: Into<OsString> + Clone,
 {
     let server = server.into_server()?;
-    let cli = Cli::parse_for(server.info(), args);
+    let mut cli = Cli::parse_for(server.info(), args);
     match cli
         .command
+        .take()
         .unwrap_or_else(|| Command::Serve(ServeArgs::default()))
     {
         Command::Config(args) => {
-            let config = args.load(cli.profile, cli.config_dir, cli.log.as_deref())?;
+            let config = args.load(&cli)?;
             let mut stdout = std::io::stdout().lock();
             write!(stdout, "{}", config.to_redacted_toml())?;
             Ok(())
@@ -130,19 +136,26 @@ where
             Ok(())
         }
         Command::Serve(args) => {
-            let config = args.load(cli.profile, cli.config_dir, cli.log.as_deref())?;
-            init_logging(&config.telemetry.log);
+            let config = args.load(&cli)?;
+            let telemetry =
+                crate::observability::Telemetry::install(&config.telemetry, &server.info().name)
+                    .map_err(|error| {
+                        ServeError::Config(crate::config::ConfigError::new(error.to_string()))
+                    })?;
             // Listen for signals before serving: one that arrives right after start-up is
             // still a graceful shutdown.
             let signals = Signals::install()?;
             // `[limits]`, `[telemetry]` and `[sealing]` apply to the server itself.
             let server = server.with_config(&config)?;
-            if config.transport.kind == "http" {
+            let served = if config.transport.kind == "http" {
                 serve_http(server, &config, signals).await
             } else {
                 let operator = crate::auth::operator(&config.auth);
                 serve_stdio(server, operator, config.transport.max_body_bytes, signals).await
-            }
+            };
+            // Export the spans still buffered; blocking, so off the runtime's workers.
+            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+            served
         }
     }
 }
@@ -185,46 +198,12 @@ impl Cli {
     }
 }
 
-/// Our own events at info; the SDK's per-message chatter only when something is wrong.
-const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
-
-/// The SDK logs whole messages — arguments, tokens and all — at debug level. Unless the
-/// filter names `rmcp` itself, cap it at `warn` so a plain `debug` never leaks secrets.
-fn sdk_capped(filter: &str) -> String {
-    if filter.contains("rmcp") {
-        filter.to_owned()
-    } else {
-        format!("{filter},rmcp=warn")
-    }
-}
-
-/// Install a stderr `tracing` subscriber unless the program already installed one.
-fn init_logging(configured: &str) {
-    use tracing_subscriber::EnvFilter;
-    // `RUST_LOG` wins over the configured default, as Rust users expect.
-    let requested = std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_else(|_| configured.to_owned());
-    let filter = EnvFilter::try_new(sdk_capped(&requested)).unwrap_or_else(|error| {
-        eprintln!("invalid log filter `{requested}` ({error}); using `{DEFAULT_LOG_FILTER}`");
-        EnvFilter::new(DEFAULT_LOG_FILTER)
-    });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
-}
-
 impl ServeArgs {
     /// The configuration with these flags on top.
-    fn load(
-        &self,
-        cli_profile: Option<String>,
-        dir: Option<std::path::PathBuf>,
-        log: Option<&str>,
-    ) -> Result<Config, ServeError> {
-        let mut source = ConfigSource::default().profile(cli_profile);
-        if let Some(dir) = dir {
-            source = source.dir(dir);
+    fn load(&self, cli: &Cli) -> Result<Config, ServeError> {
+        let mut source = ConfigSource::default().profile(cli.profile.clone());
+        if let Some(dir) = &cli.config_dir {
+            source = source.dir(dir.clone());
         }
         if let Some(transport) = &self.transport {
             source = source.set("transport.kind", transport.as_str());
@@ -241,8 +220,11 @@ impl ServeArgs {
         if !self.allowed_origins.is_empty() {
             source = source.set("transport.allowed_origins", self.allowed_origins.clone());
         }
-        if let Some(log) = log {
-            source = source.set("telemetry.log", log);
+        if let Some(log) = &cli.log {
+            source = source.set("telemetry.log", log.as_str());
+        }
+        if let Some(format) = &cli.log_format {
+            source = source.set("telemetry.format", format.as_str());
         }
         source.load().map_err(ServeError::Config)
     }
@@ -360,16 +342,5 @@ impl Signals {
             let _ = tokio::signal::ctrl_c().await;
             "ctrl-c"
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sdk_capped;
-
-    #[test]
-    fn the_sdk_is_capped_unless_named() {
-        assert_eq!(sdk_capped("debug"), "debug,rmcp=warn");
-        assert_eq!(sdk_capped("info,rmcp=debug"), "info,rmcp=debug");
     }
 }

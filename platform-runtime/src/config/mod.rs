@@ -161,7 +161,7 @@ pub struct LimitsSection {
     pub rate_limit_max_keys: Option<usize>,
 }
 
-/// `[telemetry]`: logging (traces and metrics come later).
+/// `[telemetry]`: logs, traces and metrics (see `docs/guide/observability.md`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetrySection {
@@ -169,6 +169,12 @@ pub struct TelemetrySection {
     pub log: String,
     /// Log payloads truncated to this many bytes (off when absent).
     pub log_payloads: Option<usize>,
+    /// How stderr log lines are written: `"text"` (default, for people) or `"json"` (one
+    /// object per line, for a log pipeline, with each request's `trace_id` and `span_id`).
+    pub format: LogFormat,
+    /// `[telemetry.otlp]`: export traces over OTLP (feature `otel`). The standard
+    /// `OTEL_EXPORTER_OTLP_*` variables turn export on as well.
+    pub otlp: Option<OtlpSection>,
 }
 
 impl Default for TelemetrySection {
@@ -176,8 +182,55 @@ impl Default for TelemetrySection {
         Self {
             log: "info,rmcp=warn".into(),
             log_payloads: None,
+            format: LogFormat::Text,
+            otlp: None,
         }
     }
+}
+
+/// The stderr log format.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// The format's name, as configured.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// `[telemetry.otlp]`: where and how traces are exported. Every key falls back to its
+/// standard `OTEL_*` variable, then to the OpenTelemetry default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpSection {
+    /// The collector's base URL (`http://127.0.0.1:4318`); traces go to `{endpoint}/v1/traces`
+    /// (OTLP over HTTP with protobuf). Else `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the full
+    /// URL) or `OTEL_EXPORTER_OTLP_ENDPOINT`, else `http://localhost:4318`.
+    pub endpoint: Option<String>,
+    /// Headers sent with every export (an API key for a hosted collector); values are
+    /// secrets. Else `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,key2=value2`).
+    pub headers: BTreeMap<String, Secret>,
+    /// The `service.name` resource attribute. Else `OTEL_SERVICE_NAME`, else the server's
+    /// name.
+    pub service_name: Option<String>,
+    /// The share of new traces recorded, 0.0–1.0 (default 1.0); a request that continues a
+    /// client's trace follows the client's sampling decision. Else `OTEL_TRACES_SAMPLER_ARG`
+    /// with `OTEL_TRACES_SAMPLER=parentbased_traceidratio`.
+    pub sample_ratio: Option<f64>,
+    /// How long one export may take (default 10 s). Else `OTEL_EXPORTER_OTLP_TIMEOUT`
+    /// (milliseconds).
+    pub timeout: Option<ConfigDuration>,
 }
 
 /// `[sealing]`: the key that seals multi-round request state.

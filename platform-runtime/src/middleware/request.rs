@@ -170,13 +170,30 @@ impl McpRequest {
     /// The `x-request-id` of the HTTP request that carried this message (the client's, or
     /// one the HTTP transport assigned); `None` on other transports.
     pub fn http_request_id(&self) -> Option<&str> {
-        self.ctx
-            .extensions
-            .get::<axum::http::request::Parts>()?
+        self.http_parts()?
             .headers
             .get("x-request-id")?
             .to_str()
             .ok()
+    }
+
+    /// The head of the HTTP request that carried this message; `None` on other transports.
+    pub(crate) fn http_parts(&self) -> Option<&axum::http::request::Parts> {
+        self.ctx.extensions.get::<axum::http::request::Parts>()
+    }
+
+    /// The legacy session's id (`Mcp-Session-Id`), over HTTP.
+    pub(crate) fn session_id(&self) -> Option<&str> {
+        self.http_parts()?
+            .headers
+            .get("mcp-session-id")?
+            .to_str()
+            .ok()
+    }
+
+    /// The protocol version: the request's own (2026-07-28), else the session's.
+    pub(crate) fn protocol_version(&self) -> Option<rmcp::model::ProtocolVersion> {
+        self.ctx.protocol_version()
     }
 
     /// The request's `_meta`.

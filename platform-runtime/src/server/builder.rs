@@ -193,6 +193,8 @@ impl Settings {
         // Outermost first: defaults, the user's layers, then the server-wide limits.
         let mut layers: Vec<LayerFn> = Vec::new();
         if self.default_middleware {
+            // The request span first: everything after it, errors included, runs inside it.
+            layers.push(erase_builtin(crate::observability::RequestSpanLayer::new()));
             layers.push(erase_builtin(
                 ErrorHandlingLayer::new(stats.errors.clone())
                     .mask_internal_errors(self.mask_internal_errors),

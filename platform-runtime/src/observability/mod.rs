@@ -1,0 +1,195 @@
+//! Observability: one span per MCP request following the OpenTelemetry semantic conventions
+//! for MCP, the W3C trace context carried in from clients and out to the services a tool
+//! calls, log lines as text or JSON, and (feature `otel`) traces exported over OTLP.
+//!
+//! [`serve`](crate::serve) installs all of it from `[telemetry]`; a program that serves a
+//! transport itself calls [`Telemetry::install`]. See `docs/guide/observability.md`.
+
+mod logs;
+#[cfg(feature = "otel")]
+mod otlp;
+mod propagation;
+pub(crate) mod span;
+
+pub use propagation::{inject_trace_context, trace_headers};
+pub(crate) use span::RequestSpanLayer;
+pub use span::TARGET as REQUEST_SPAN_TARGET;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+use crate::config::{LogFormat, TelemetrySection};
+
+/// Our own events at info; the SDK's per-message chatter only when something is wrong.
+pub(crate) const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
+
+/// Why telemetry could not be installed.
+#[derive(Debug, thiserror::Error)]
+#[error("telemetry: {0}")]
+pub struct TelemetryError(String);
+
+/// The installed telemetry: keep it while serving, then [`shutdown`](Self::shutdown) to
+/// export what is still buffered.
+#[must_use = "dropping the telemetry handle does not flush buffered spans; call `shutdown`"]
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    #[cfg(feature = "otel")]
+    traces: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+    /// Whether this call installed the process's subscriber (a program may have its own).
+    installed: bool,
+}
+
+impl Telemetry {
+    /// Install the process's `tracing` subscriber from `[telemetry]`: stderr log lines in the
+    /// configured format and filter (`RUST_LOG` wins over `telemetry.log`), request spans when
+    /// something consumes them (JSON lines carry their ids; OTLP exports them), and the OTLP
+    /// exporter when `[telemetry.otlp]` or an `OTEL_EXPORTER_OTLP_*` endpoint asks for it.
+    /// `service` names the service when nothing else does.
+    ///
+    /// When the program already installed a subscriber, that one stays and this installs
+    /// nothing (the returned handle says so with [`installed`](Self::installed)).
+    pub fn install(section: &TelemetrySection, service: &str) -> Result<Self, TelemetryError> {
+        let (mut telemetry, dispatch) = Self::with_writer(section, service, std::io::stderr)?;
+        telemetry.installed = tracing::dispatcher::set_global_default(dispatch).is_ok();
+        Ok(telemetry)
+    }
+
+    /// What [`install`](Self::install) installs, writing log lines to `writer` and returned
+    /// rather than installed: for tests (with `tracing::dispatcher::set_default`) and for
+    /// programs that compose their own subscriber.
+    pub fn with_writer<W>(
+        section: &TelemetrySection,
+        service: &str,
+        writer: W,
+    ) -> Result<(Self, tracing::Dispatch), TelemetryError>
+    where
+        W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+    {
+        // `RUST_LOG` wins over the configured filter, as Rust users expect; a filter that
+        // does not parse falls back to the default rather than stopping the server.
+        let requested =
+            std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_else(|_| section.log.clone());
+        let requested = match EnvFilter::try_new(sdk_capped(&requested)) {
+            Ok(_) => sdk_capped(&requested),
+            Err(error) => {
+                eprintln!(
+                    "invalid log filter `{requested}` ({error}); using `{DEFAULT_LOG_FILTER}`"
+                );
+                DEFAULT_LOG_FILTER.to_owned()
+            }
+        };
+        let filter = |extra: &str| -> Result<EnvFilter, TelemetryError> {
+            EnvFilter::try_new(format!("{requested}{extra}"))
+                .map_err(|error| TelemetryError(format!("the log filter: {error}")))
+        };
+        #[cfg(feature = "otel")]
+        let traces = otlp::provider(section.otlp.as_ref(), service)?;
+        #[cfg(not(feature = "otel"))]
+        {
+            let _ = service;
+            if section.otlp.is_some() {
+                return Err(TelemetryError(
+                    "`[telemetry.otlp]` is set, but this build has no OTLP exporter: enable the `otel` feature of platform-runtime".into(),
+                ));
+            }
+        }
+        // Every layer carries its own filter: an unfiltered one would enable every callsite
+        // for all of them, and request spans must cost nothing when nothing consumes them.
+        type Boxed = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
+        let mut layers: Vec<Boxed> = Vec::new();
+        let json = section.format == LogFormat::Json;
+        layers.push(match section.format {
+            // Request spans would prefix every text line with a dozen attributes: text lines
+            // leave them out (an exporter still sees them).
+            LogFormat::Text => tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false)
+                .with_filter(filter(&format!(",{}=off", span::TARGET))?)
+                .boxed(),
+            LogFormat::Json => tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .event_format(logs::JsonLines)
+                .with_filter(filter("")?)
+                .boxed(),
+        });
+        if json {
+            layers.push(
+                logs::TraceIdsLayer
+                    .with_filter(
+                        tracing_subscriber::filter::Targets::new()
+                            .with_target(span::TARGET, tracing::Level::INFO),
+                    )
+                    .boxed(),
+            );
+        }
+        #[cfg(feature = "otel")]
+        {
+            use opentelemetry::trace::TracerProvider as _;
+            // JSON lines need trace ids even when nothing is exported: a provider without
+            // an exporter makes them.
+            let provider = match (&traces, json) {
+                (Some(provider), _) => Some(provider.clone()),
+                (None, true) => {
+                    Some(opentelemetry_sdk::trace::SdkTracerProvider::builder().build())
+                }
+                (None, false) => None,
+            };
+            if let Some(provider) = provider {
+                layers.push(
+                    tracing_opentelemetry::layer()
+                        .with_tracer(provider.tracer("platform"))
+                        .with_location(false)
+                        .with_threads(false)
+                        .with_tracked_inactivity(false)
+                        .with_filter(filter("")?)
+                        .boxed(),
+                );
+            }
+        }
+        let registry = tracing_subscriber::registry().with(layers);
+        let telemetry = Self {
+            #[cfg(feature = "otel")]
+            traces,
+            installed: false,
+        };
+        Ok((telemetry, tracing::Dispatch::new(registry)))
+    }
+
+    /// Whether [`install`](Self::install) installed the subscriber (false when the program
+    /// already had one).
+    pub fn installed(&self) -> bool {
+        self.installed
+    }
+
+    /// Export what is still buffered and stop the exporter (bounded by its timeout).
+    pub fn shutdown(self) {
+        #[cfg(feature = "otel")]
+        if let Some(provider) = self.traces
+            && let Err(error) = provider.shutdown()
+        {
+            tracing::warn!(%error, "the trace exporter did not shut down cleanly");
+        }
+    }
+}
+
+/// The SDK logs whole messages — arguments, tokens and all — at debug level. Unless the
+/// filter names `rmcp` itself, cap it at `warn` so a plain `debug` never leaks secrets.
+pub(crate) fn sdk_capped(filter: &str) -> String {
+    if filter.contains("rmcp") {
+        filter.to_owned()
+    } else {
+        format!("{filter},rmcp=warn")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sdk_capped;
+
+    #[test]
+    fn the_sdk_is_capped_unless_named() {
+        assert_eq!(sdk_capped("debug"), "debug,rmcp=warn");
+        assert_eq!(sdk_capped("info,rmcp=debug"), "info,rmcp=debug");
+    }
+}

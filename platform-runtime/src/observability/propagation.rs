@@ -1,0 +1,126 @@
+//! W3C trace context in and out: a request continues the trace its client started (the
+//! `traceparent`/`tracestate` in the request's `_meta`, as the MCP semantic conventions
+//! recommend, else in the HTTP headers), and a tool passes the trace on to the services it
+//! calls ([`trace_headers`], [`inject_trace_context`]).
+//!
+//! Without the `otel` feature nothing is continued or injected.
+
+use axum::http::HeaderMap;
+
+use crate::middleware::McpRequest;
+
+/// Make `span` continue the client's trace, and record its trace and span ids (for log
+/// lines) once it has them.
+#[cfg(feature = "otel")]
+pub(crate) fn continue_trace(span: &tracing::Span, request: &McpRequest) {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    let propagator = opentelemetry_sdk::propagation::TraceContextPropagator::new();
+    let meta = request.meta();
+    let parent = if meta.contains_key(TRACEPARENT) {
+        Some(propagator.extract(&Meta(meta)))
+    } else {
+        request
+            .http_parts()
+            .filter(|parts| parts.headers.contains_key(TRACEPARENT))
+            .map(|parts| propagator.extract(&Headers(&parts.headers)))
+    };
+    if let Some(parent) = parent {
+        // A malformed `traceparent` extracts as an empty context: the span starts a trace.
+        let _ = span.set_parent(parent);
+    }
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    if span_context.is_valid() {
+        span.record("trace_id", span_context.trace_id().to_string().as_str());
+        span.record("span_id", span_context.span_id().to_string().as_str());
+    }
+}
+
+#[cfg(not(feature = "otel"))]
+pub(crate) fn continue_trace(_: &tracing::Span, _: &McpRequest) {}
+
+#[cfg(feature = "otel")]
+const TRACEPARENT: &str = "traceparent";
+
+/// The most bytes of a `tracestate` taken from a request (W3C: 32 members of at most 256
+/// bytes each would be far more; vendors keep it under 512).
+#[cfg(feature = "otel")]
+const MAX_TRACESTATE_BYTES: usize = 512;
+
+/// A request's `_meta` as a propagation carrier: string values of the W3C keys.
+#[cfg(feature = "otel")]
+struct Meta<'a>(&'a rmcp::model::JsonObject);
+
+#[cfg(feature = "otel")]
+impl opentelemetry::propagation::Extractor for Meta<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let value = self.0.get(key)?.as_str()?;
+        (key != "tracestate" || value.len() <= MAX_TRACESTATE_BYTES).then_some(value)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+/// HTTP headers as a propagation carrier.
+#[cfg(feature = "otel")]
+struct Headers<'a>(&'a HeaderMap);
+
+#[cfg(feature = "otel")]
+impl opentelemetry::propagation::Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let value = self.0.get(key)?.to_str().ok()?;
+        (key != "tracestate" || value.len() <= MAX_TRACESTATE_BYTES).then_some(value)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|name| name.as_str()).collect()
+    }
+}
+
+/// The W3C trace context headers (`traceparent`, and `tracestate` when there is one) of the
+/// current span, for an outbound request a tool makes: the called service's spans then join
+/// the MCP request's trace. Empty outside a traced request or without the `otel` feature.
+///
+/// ```
+/// # async fn call() {
+/// let headers = platform_runtime::observability::trace_headers();
+/// // reqwest: client.get(url).headers(headers)
+/// # let _ = headers;
+/// # }
+/// ```
+pub fn trace_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    inject_trace_context(&mut headers);
+    headers
+}
+
+/// Add the current span's W3C trace context to `headers` (see [`trace_headers`]).
+#[cfg(feature = "otel")]
+pub fn inject_trace_context(headers: &mut HeaderMap) {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    struct Injector<'a>(&'a mut HeaderMap);
+    impl opentelemetry::propagation::Injector for Injector<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            if let (Ok(name), Ok(value)) = (
+                axum::http::HeaderName::from_bytes(key.as_bytes()),
+                axum::http::HeaderValue::from_str(&value),
+            ) {
+                self.0.insert(name, value);
+            }
+        }
+    }
+    let context = tracing::Span::current().context();
+    opentelemetry_sdk::propagation::TraceContextPropagator::new()
+        .inject_context(&context, &mut Injector(headers));
+}
+
+/// Add the current span's W3C trace context to `headers` (see [`trace_headers`]).
+#[cfg(not(feature = "otel"))]
+pub fn inject_trace_context(_headers: &mut HeaderMap) {}

@@ -1,0 +1,151 @@
+//! One span per MCP request, named and attributed as the OpenTelemetry semantic conventions
+//! for MCP describe a server span: `{mcp.method.name} {target}`, kind server, with the
+//! method, tool or prompt name, resource URI, JSON-RPC id, session, protocol version and
+//! transport, and `error.type` when the request fails. The span continues the client's trace
+//! (the `traceparent` in the request's `_meta`, else in the HTTP headers) and is current
+//! while the request runs, so the tool's own spans and outbound calls join the trace.
+
+use tower::ServiceExt as _;
+use tracing::Instrument as _;
+use tracing::field::Empty;
+
+use crate::middleware::builtin::{Middleware, MiddlewareFuture};
+use crate::middleware::{McpRequest, McpService, Method};
+
+/// The target of request spans: filter them with `platform::request=…`.
+pub const TARGET: &str = "platform::request";
+
+/// Opens the request span around the rest of the pipeline. Installed first (outermost) by
+/// the default middleware; costs one disabled-span check when no subscriber wants spans.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RequestSpanLayer;
+
+impl RequestSpanLayer {
+    pub(crate) fn new() -> Self {
+        Self
+    }
+}
+
+/// The `error.type` of a failed request: `tool_error` for the tool's own failure (a result
+/// with `isError: true`), else the error kind's name (`timeout`, `rate_limited`, …); low
+/// cardinality either way.
+pub(crate) fn error_type(
+    result: &Result<crate::middleware::McpResponse, crate::ToolError>,
+) -> Option<&'static str> {
+    match result {
+        Ok(response) if response.is_tool_error() => Some("tool_error"),
+        Ok(_) => None,
+        Err(error) if error.kind() == crate::ToolErrorKind::Tool => Some("tool_error"),
+        Err(error) => Some(error.kind().as_str()),
+    }
+}
+
+/// `tcp` over HTTP, `pipe` over stdio and in memory.
+pub(crate) fn transport(request: &McpRequest) -> (&'static str, Option<&'static str>) {
+    if request.http_parts().is_some() {
+        ("tcp", Some("http"))
+    } else {
+        ("pipe", None)
+    }
+}
+
+impl Middleware for RequestSpanLayer {
+    fn handle(&self, request: McpRequest, next: McpService) -> MiddlewareFuture {
+        let method = request.method();
+        let span = tracing::info_span!(
+            target: TARGET,
+            "mcp.request",
+            otel.name = Empty,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            mcp.method.name = method.as_str(),
+            gen_ai.operation.name = Empty,
+            gen_ai.tool.name = Empty,
+            gen_ai.prompt.name = Empty,
+            mcp.resource.uri = Empty,
+            jsonrpc.request.id = Empty,
+            mcp.session.id = Empty,
+            mcp.protocol.version = Empty,
+            network.transport = Empty,
+            network.protocol.name = Empty,
+            error.type = Empty,
+            trace_id = Empty,
+            span_id = Empty,
+        );
+        if span.is_disabled() {
+            return Box::pin(next.oneshot(request));
+        }
+        describe(&span, &request);
+        super::propagation::continue_trace(&span, &request);
+        Box::pin(
+            async move {
+                let result = next.oneshot(request).await;
+                if let Some(kind) = error_type(&result) {
+                    let span = tracing::Span::current();
+                    span.record("error.type", kind);
+                    span.record("otel.status_code", "ERROR");
+                }
+                result
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// Record what the request is on its span.
+fn describe(span: &tracing::Span, request: &McpRequest) {
+    let method = request.method();
+    let target = request.target();
+    // The name carries a tool's or prompt's name, never a resource URI (unbounded).
+    match (method, target) {
+        (Method::CallTool, Some(name)) => {
+            span.record("otel.name", format!("{method} {name}").as_str());
+            span.record("gen_ai.tool.name", name);
+            span.record("gen_ai.operation.name", "execute_tool");
+        }
+        (Method::GetPrompt, Some(name)) => {
+            span.record("otel.name", format!("{method} {name}").as_str());
+            span.record("gen_ai.prompt.name", name);
+        }
+        (Method::ReadResource, Some(uri)) => {
+            span.record("otel.name", method.as_str());
+            span.record("mcp.resource.uri", uri);
+        }
+        _ => {
+            span.record("otel.name", method.as_str());
+        }
+    }
+    span.record("jsonrpc.request.id", request.request_id().as_str());
+    if let Some(version) = request.protocol_version() {
+        span.record("mcp.protocol.version", version.as_str());
+    }
+    if let Some(session) = request.session_id() {
+        span.record("mcp.session.id", session_label(session).as_str());
+    }
+    let (transport, protocol) = transport(request);
+    span.record("network.transport", transport);
+    if let Some(protocol) = protocol {
+        span.record("network.protocol.name", protocol);
+    }
+}
+
+/// A legacy session id stands in for the caller's credentials while the session lives, so
+/// spans carry a digest of it: enough to group a session's requests, useless to replay.
+pub(crate) fn session_label(session: &str) -> String {
+    let digest = crate::digest::digest(&[b"mcp.session.id\0", session.as_bytes()], None);
+    crate::digest::hex(&digest[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_labels_are_stable_short_and_not_the_id() {
+        let label = session_label("b3f1c2d4-0000-4000-8000-000000000000");
+        assert_eq!(label.len(), 16);
+        assert_eq!(label, session_label("b3f1c2d4-0000-4000-8000-000000000000"));
+        assert_ne!(label, session_label("b3f1c2d4-0000-4000-8000-000000000001"));
+        assert!(!"b3f1c2d4-0000-4000-8000-000000000000".contains(&label));
+    }
+}

@@ -1,0 +1,347 @@
+//! Request spans, trace context and log formats, observed from outside: JSON log lines
+//! captured from a real subscriber, spans exported over OTLP/HTTP to a receiver this test
+//! runs on loopback, requests sent over a real socket.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use platform_runtime::config::{LogFormat, OtlpSection, TelemetrySection};
+use platform_runtime::observability::{Telemetry, trace_headers};
+use platform_runtime::prelude::*;
+use platform_runtime::transport::http::HttpConfig;
+use prost::Message as _;
+use serde_json::{Value, json};
+
+use crate::Captured;
+use crate::http::{ACCEPT, JSON, request, serve_with, stop};
+
+/// Echo `text`.
+#[tool]
+fn echo(text: String) -> String {
+    text
+}
+
+/// Always fails.
+#[tool]
+fn broken() -> Result<String, ToolError> {
+    Err(ToolError::new("it broke"))
+}
+
+/// The `traceparent` this tool would send to a service it calls.
+#[tool]
+fn outbound() -> String {
+    trace_headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn server() -> Server {
+    Server::builder("telemetry")
+        .tools(tools![echo, broken, outbound])
+        .build()
+        .unwrap()
+}
+
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT: &str = "00f067aa0ba902b7";
+
+/// A 2026-07-28 `tools/call` with `extra` merged into its `_meta`.
+fn call(tool: &str, arguments: Value, extra: Value) -> String {
+    let mut meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    if let (Some(meta), Some(extra)) = (meta.as_object_mut(), extra.as_object()) {
+        meta.extend(extra.clone());
+    }
+    json!({
+        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": { "name": tool, "arguments": arguments, "_meta": meta },
+    })
+    .to_string()
+}
+
+async fn post(addr: SocketAddr, tool: &str, body: &str, extra: &[(&str, &str)]) -> String {
+    let mut headers = vec![
+        JSON,
+        ACCEPT,
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", tool),
+    ];
+    headers.extend_from_slice(extra);
+    let reply = request(addr, "POST", "/mcp", &headers, body.as_bytes()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body
+}
+
+/// An OTLP/HTTP trace receiver on loopback: every span it was sent.
+#[derive(Clone, Default)]
+struct Receiver {
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+impl Receiver {
+    async fn start() -> (Self, String) {
+        let receiver = Self::default();
+        let spans = receiver.spans.clone();
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let spans = spans.clone();
+                async move {
+                    let export = ExportTraceServiceRequest::decode(body).unwrap();
+                    let mut spans = spans.lock().unwrap();
+                    for resource in export.resource_spans {
+                        for scope in resource.scope_spans {
+                            spans.extend(scope.spans);
+                        }
+                    }
+                    (
+                        [("content-type", "application/x-protobuf")],
+                        Vec::<u8>::new(),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (receiver, url)
+    }
+
+    fn span(&self, name: &str) -> Span {
+        let spans = self.spans.lock().unwrap();
+        spans
+            .iter()
+            .find(|s| s.name == name)
+            .cloned()
+            .unwrap_or_else(|| {
+                panic!(
+                    "no span `{name}` among {:?}",
+                    spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+                )
+            })
+    }
+}
+
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            Any::StringValue(s) => Some(s.clone()),
+            Any::IntValue(i) => Some(i.to_string()),
+            Any::BoolValue(b) => Some(b.to_string()),
+            other => Some(format!("{other:?}")),
+        })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The JSON log lines captured, parsed.
+fn lines(captured: &Captured) -> Vec<Value> {
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect()
+}
+
+fn telemetry(format: LogFormat, otlp: Option<String>) -> (Telemetry, tracing::Dispatch, Captured) {
+    let section = TelemetrySection {
+        format,
+        otlp: otlp.map(|endpoint| OtlpSection {
+            endpoint: Some(endpoint),
+            ..OtlpSection::default()
+        }),
+        ..TelemetrySection::default()
+    };
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let (telemetry, dispatch) =
+        Telemetry::with_writer(&section, "telemetry-test", move || writer.clone()).unwrap();
+    (telemetry, dispatch, captured)
+}
+
+#[tokio::test]
+async fn a_traceparent_in_meta_is_the_parent_of_the_exported_span_and_tags_the_json_lines() {
+    let (receiver, url) = Receiver::start().await;
+    let (telemetry, dispatch, captured) = telemetry(LogFormat::Json, Some(url));
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    let http = serve_with(server(), HttpConfig::default()).await;
+    let traceparent = format!("00-{TRACE}-{PARENT}-01");
+    let body = call(
+        "echo",
+        json!({ "text": "hi" }),
+        json!({ "traceparent": traceparent, "tracestate": "vendor=1" }),
+    );
+    let reply = post(http.local_addr(), "echo", &body, &[]).await;
+    assert!(reply.contains(r#""text":"hi""#), "{reply}");
+    stop(http).await;
+    drop(guard);
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap();
+
+    let span = receiver.span("tools/call echo");
+    assert_eq!(hex(&span.trace_id), TRACE);
+    assert_eq!(hex(&span.parent_span_id), PARENT);
+    assert_eq!(span.kind, 2, "kind server");
+    assert_eq!(span.trace_state, "vendor=1");
+    for (key, value) in [
+        ("mcp.method.name", "tools/call"),
+        ("gen_ai.tool.name", "echo"),
+        ("gen_ai.operation.name", "execute_tool"),
+        ("jsonrpc.request.id", "7"),
+        ("mcp.protocol.version", "2026-07-28"),
+        ("network.transport", "tcp"),
+        ("network.protocol.name", "http"),
+    ] {
+        assert_eq!(attribute(&span, key).as_deref(), Some(value), "{key}");
+    }
+    assert_eq!(attribute(&span, "error.type"), None);
+
+    let lines = lines(&captured);
+    let finished = lines
+        .iter()
+        .find(|l| l["message"] == "request finished")
+        .unwrap_or_else(|| panic!("no `request finished` line in {lines:#?}"));
+    assert_eq!(finished["trace_id"], TRACE);
+    assert_eq!(finished["span_id"], hex(&span.span_id));
+    assert_eq!(finished["level"], "INFO");
+    assert_eq!(finished["method"], "tools/call");
+    assert!(finished["timestamp"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn the_http_traceparent_header_is_used_when_meta_has_none_and_meta_wins_over_it() {
+    let (telemetry, dispatch, captured) = telemetry(LogFormat::Json, None);
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    let http = serve_with(server(), HttpConfig::default()).await;
+    let header = format!("00-{TRACE}-{PARENT}-01");
+    post(
+        http.local_addr(),
+        "echo",
+        &call("echo", json!({ "text": "by header" }), json!({})),
+        &[("traceparent", &header)],
+    )
+    .await;
+    let other = "0af7651916cd43dd8448eb211c80319c";
+    post(
+        http.local_addr(),
+        "echo",
+        &call(
+            "echo",
+            json!({ "text": "by meta" }),
+            json!({ "traceparent": format!("00-{other}-b7ad6b7169203331-01") }),
+        ),
+        &[("traceparent", &header)],
+    )
+    .await;
+    // A malformed traceparent starts a new trace rather than failing the request.
+    post(
+        http.local_addr(),
+        "echo",
+        &call(
+            "echo",
+            json!({ "text": "malformed" }),
+            json!({ "traceparent": "00-zz-yy-01" }),
+        ),
+        &[],
+    )
+    .await;
+    stop(http).await;
+    drop(guard);
+    telemetry.shutdown();
+
+    let finished: Vec<Value> = lines(&captured)
+        .into_iter()
+        .filter(|l| l["message"] == "request finished")
+        .collect();
+    assert_eq!(finished.len(), 3, "{finished:#?}");
+    assert_eq!(finished[0]["trace_id"], TRACE);
+    assert_eq!(finished[1]["trace_id"], other);
+    let fresh = finished[2]["trace_id"].as_str().unwrap();
+    assert_eq!(fresh.len(), 32);
+    assert!(fresh != TRACE && fresh != other);
+}
+
+#[tokio::test]
+async fn a_tool_passes_the_trace_on_and_a_failure_marks_the_span() {
+    let (receiver, url) = Receiver::start().await;
+    let (telemetry, dispatch, _captured) = telemetry(LogFormat::Text, Some(url));
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    let http = serve_with(server(), HttpConfig::default()).await;
+    let traceparent = format!("00-{TRACE}-{PARENT}-01");
+    let meta = json!({ "traceparent": traceparent });
+    let reply = post(
+        http.local_addr(),
+        "outbound",
+        &call("outbound", json!({}), meta.clone()),
+        &[],
+    )
+    .await;
+    post(
+        http.local_addr(),
+        "broken",
+        &call("broken", json!({}), meta),
+        &[],
+    )
+    .await;
+    stop(http).await;
+    drop(guard);
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap();
+
+    let server_span = receiver.span("tools/call outbound");
+    let sent: Value = serde_json::from_str(&reply).unwrap();
+    let sent = sent["result"]["content"][0]["text"].as_str().unwrap();
+    assert_eq!(
+        sent,
+        format!("00-{TRACE}-{}-01", hex(&server_span.span_id)),
+        "the outbound call's parent is the request span"
+    );
+
+    let failed = receiver.span("tools/call broken");
+    assert_eq!(
+        attribute(&failed, "error.type").as_deref(),
+        Some("tool_error")
+    );
+    assert_eq!(failed.status.map(|s| s.code), Some(2), "status error");
+}
+
+#[tokio::test]
+async fn text_lines_leave_the_request_span_out() {
+    let (telemetry, dispatch, captured) = telemetry(LogFormat::Text, None);
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    let http = serve_with(server(), HttpConfig::default()).await;
+    post(
+        http.local_addr(),
+        "echo",
+        &call("echo", json!({ "text": "plain" }), json!({})),
+        &[],
+    )
+    .await;
+    stop(http).await;
+    drop(guard);
+    telemetry.shutdown();
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("request finished"))
+        .unwrap_or_else(|| panic!("no `request finished` line in {text}"));
+    assert!(line.contains("method=tools/call"), "{line}");
+    assert!(
+        !line.contains("mcp.request") && !line.contains("otel."),
+        "{line}"
+    );
+    assert!(!text.trim_start().starts_with('{'), "{text}");
+}
