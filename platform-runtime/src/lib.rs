@@ -1,5 +1,5 @@
 //! Layers, lowest first:
-//! 1. `digest`, `error`, `schema` — leaves: argument digests, the error type, JSON Schemas
+//! 1. `digest`, `error`, `metrics`, `schema` — leaves: argument digests, the error type, the metric instruments every layer records into, JSON Schemas
 //! 2. `model` — the values handlers return and the protocol facts a request carries
 //! 3. `component`, `config`, `state` — component metadata and policies; the configuration; per-connection and shared state
 //! 4. `handler` — extractors and output conversions: what a handler takes and returns
@@ -24,6 +24,7 @@ mod digest;
 pub mod error;
 pub mod handler;
 pub mod identity;
+mod metrics;
 pub mod middleware;
 pub mod model;
 pub mod observability;

@@ -12,6 +12,7 @@ mod guides;
 mod hostile;
 mod http;
 mod limits;
+mod metrics;
 mod middleware;
 mod mrtr;
 mod prelude_derives;

@@ -345,3 +345,85 @@ async fn text_lines_leave_the_request_span_out() {
     );
     assert!(!text.trim_start().starts_with('{'), "{text}");
 }
+
+#[tokio::test]
+async fn unknown_names_stay_out_of_span_names_and_an_oversized_tracestate_is_dropped() {
+    let (receiver, url) = Receiver::start().await;
+    let (telemetry, dispatch, _captured) = telemetry(LogFormat::Text, Some(url));
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    let http = serve_with(server(), HttpConfig::default()).await;
+    let traceparent = format!("00-{TRACE}-{PARENT}-01");
+    // A client-chosen name that no tool has: it must not become a span name.
+    let made_up = "made-up-name-0123456789";
+    let body = call(made_up, json!({}), json!({ "traceparent": traceparent }));
+    let reply = post(http.local_addr(), made_up, &body, &[]).await;
+    assert!(reply.contains("error"), "{reply}");
+    // A tracestate over 512 bytes is ignored; the traceparent still counts.
+    let huge = format!("vendor={}", "a".repeat(600));
+    post(
+        http.local_addr(),
+        "echo",
+        &call(
+            "echo",
+            json!({ "text": "big state" }),
+            json!({ "traceparent": traceparent, "tracestate": huge }),
+        ),
+        &[],
+    )
+    .await;
+    stop(http).await;
+    drop(guard);
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap();
+
+    let names: Vec<String> = receiver
+        .spans
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(made_up)), "{names:?}");
+    let unknown = receiver.span("tools/call");
+    assert_eq!(attribute(&unknown, "gen_ai.tool.name"), None);
+    assert!(attribute(&unknown, "error.type").is_some());
+    assert_eq!(hex(&unknown.parent_span_id), PARENT);
+
+    let echoed = receiver.span("tools/call echo");
+    assert_eq!(hex(&echoed.trace_id), TRACE);
+    assert_eq!(hex(&echoed.parent_span_id), PARENT);
+    assert_eq!(
+        echoed.trace_state, "",
+        "the oversized tracestate is dropped"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_collector_costs_requests_nothing() {
+    // A port that was just free: nothing listens there.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let (telemetry, dispatch, _captured) = telemetry(LogFormat::Json, Some(dead));
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    let http = serve_with(server(), HttpConfig::default()).await;
+    for i in 0..20 {
+        let text = format!("call {i}");
+        let reply = post(
+            http.local_addr(),
+            "echo",
+            &call("echo", json!({ "text": text }), json!({})),
+            &[],
+        )
+        .await;
+        assert!(reply.contains(&text), "{reply}");
+    }
+    stop(http).await;
+    drop(guard);
+    // Shutting down flushes into the dead endpoint: it reports the failure and returns.
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap();
+}

@@ -175,6 +175,18 @@ pub struct TelemetrySection {
     /// `[telemetry.otlp]`: export traces over OTLP (feature `otel`). The standard
     /// `OTEL_EXPORTER_OTLP_*` variables turn export on as well.
     pub otlp: Option<OtlpSection>,
+    /// `[telemetry.metrics]`: the Prometheus endpoint (feature `otel`).
+    pub metrics: Option<MetricsSection>,
+}
+
+/// `[telemetry.metrics]`: request, session, cache, rate-limit and authentication metrics
+/// served for Prometheus on a listener of their own.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Where `GET /metrics` is served (`127.0.0.1:9464`, the OpenTelemetry Prometheus
+    /// port). Keep it off the public interface: it says what tools exist and how they fare.
+    pub bind: Option<std::net::SocketAddr>,
 }
 
 impl Default for TelemetrySection {
@@ -184,6 +196,7 @@ impl Default for TelemetrySection {
             log_payloads: None,
             format: LogFormat::Text,
             otlp: None,
+            metrics: None,
         }
     }
 }

@@ -7,6 +7,8 @@
 
 mod logs;
 #[cfg(feature = "otel")]
+mod metrics;
+#[cfg(feature = "otel")]
 mod otlp;
 mod propagation;
 pub(crate) mod span;
@@ -36,6 +38,8 @@ pub struct TelemetryError(String);
 pub struct Telemetry {
     #[cfg(feature = "otel")]
     traces: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+    #[cfg(feature = "otel")]
+    metrics: Option<metrics::Metrics>,
     /// Whether this call installed the process's subscriber (a program may have its own).
     installed: bool,
 }
@@ -93,6 +97,11 @@ impl Telemetry {
                     "`[telemetry.otlp]` is set, but this build has no OTLP exporter: enable the `otel` feature of platform-runtime".into(),
                 ));
             }
+            if section.metrics.is_some() {
+                return Err(TelemetryError(
+                    "`[telemetry.metrics]` is set, but this build has no metrics: enable the `otel` feature of platform-runtime".into(),
+                ));
+            }
         }
         // Every layer carries its own filter: an unfiltered one would enable every callsite
         // for all of them, and request spans must cost nothing when nothing consumes them.
@@ -147,10 +156,15 @@ impl Telemetry {
                 );
             }
         }
+        // Last: it starts a listener and begins recording, once nothing else can fail.
+        #[cfg(feature = "otel")]
+        let metrics = metrics::Metrics::start(section, service)?;
         let registry = tracing_subscriber::registry().with(layers);
         let telemetry = Self {
             #[cfg(feature = "otel")]
             traces,
+            #[cfg(feature = "otel")]
+            metrics,
             installed: false,
         };
         Ok((telemetry, tracing::Dispatch::new(registry)))
@@ -165,10 +179,26 @@ impl Telemetry {
     /// Export what is still buffered and stop the exporter (bounded by its timeout).
     pub fn shutdown(self) {
         #[cfg(feature = "otel")]
+        if let Some(metrics) = self.metrics {
+            metrics.shutdown();
+        }
+        #[cfg(feature = "otel")]
         if let Some(provider) = self.traces
             && let Err(error) = provider.shutdown()
         {
             tracing::warn!(%error, "the trace exporter did not shut down cleanly");
+        }
+    }
+
+    /// Where `GET /metrics` is served (`[telemetry.metrics] bind`; useful with port 0).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        #[cfg(feature = "otel")]
+        {
+            self.metrics.as_ref().and_then(|m| m.local_addr())
+        }
+        #[cfg(not(feature = "otel"))]
+        {
+            None
         }
     }
 }

@@ -72,18 +72,34 @@ impl Middleware for RequestSpanLayer {
             trace_id = Empty,
             span_id = Empty,
         );
-        if span.is_disabled() {
+        let metrics = crate::metrics::started();
+        if span.is_disabled() && metrics.is_none() {
             return Box::pin(next.oneshot(request));
         }
-        describe(&span, &request);
-        super::propagation::continue_trace(&span, &request);
+        if !span.is_disabled() {
+            describe(&span, &request);
+            super::propagation::continue_trace(&span, &request);
+        }
+        let labels = metrics.map(|in_flight| (in_flight, Labels::of(&request)));
+        let started = std::time::Instant::now();
         Box::pin(
             async move {
                 let result = next.oneshot(request).await;
-                if let Some(kind) = error_type(&result) {
+                let kind = error_type(&result);
+                if let Some(kind) = kind {
                     let span = tracing::Span::current();
                     span.record("error.type", kind);
                     span.record("otel.status_code", "ERROR");
+                }
+                if let Some((in_flight, labels)) = labels {
+                    in_flight.finished(&crate::metrics::Operation {
+                        method: labels.method,
+                        tool: labels.tool.as_deref(),
+                        error_type: kind,
+                        transport: labels.transport,
+                        version: labels.version,
+                        seconds: started.elapsed().as_secs_f64(),
+                    });
                 }
                 result
             }
@@ -92,11 +108,39 @@ impl Middleware for RequestSpanLayer {
     }
 }
 
+/// A request's metric labels, taken before the request moves on: all from fixed sets, and
+/// a tool's name only when the tool is registered.
+struct Labels {
+    method: &'static str,
+    tool: Option<String>,
+    transport: &'static str,
+    version: &'static str,
+}
+
+impl Labels {
+    fn of(request: &McpRequest) -> Self {
+        let method = request.method();
+        let tool = match method {
+            Method::CallTool => request.component().map(|c| c.name().to_owned()),
+            _ => None,
+        };
+        let version = request.protocol_version();
+        Self {
+            method: method.as_str(),
+            tool,
+            transport: transport(request).0,
+            version: crate::metrics::version_label(version.as_ref().map(|v| v.as_str())),
+        }
+    }
+}
+
 /// Record what the request is on its span.
 fn describe(span: &tracing::Span, request: &McpRequest) {
     let method = request.method();
-    let target = request.target();
-    // The name carries a tool's or prompt's name, never a resource URI (unbounded).
+    // The span name carries a tool's or prompt's name only when it is a registered one: the
+    // client chooses the name it sends, and an unknown name in a span name would let it mint
+    // unbounded span names. Never a resource URI (unbounded too); that is an attribute.
+    let target = request.component().and(request.target());
     match (method, target) {
         (Method::CallTool, Some(name)) => {
             span.record("otel.name", format!("{method} {name}").as_str());
@@ -110,6 +154,12 @@ fn describe(span: &tracing::Span, request: &McpRequest) {
         (Method::ReadResource, Some(uri)) => {
             span.record("otel.name", method.as_str());
             span.record("mcp.resource.uri", uri);
+        }
+        (Method::ReadResource, None) => {
+            span.record("otel.name", method.as_str());
+            if let Some(uri) = request.target() {
+                span.record("mcp.resource.uri", uri);
+            }
         }
         _ => {
             span.record("otel.name", method.as_str());

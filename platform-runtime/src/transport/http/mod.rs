@@ -475,6 +475,7 @@ impl Front {
                         .extensions()
                         .get::<ClientAddress>()
                         .map(|a| a.0.ip());
+                    crate::metrics::auth_failure(refusal.error.unwrap_or("none"));
                     // The reason only: never the credential.
                     tracing::warn!(
                         target: "platform::auth",

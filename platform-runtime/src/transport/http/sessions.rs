@@ -46,8 +46,8 @@ struct Counts {
     /// Live sessions and reserved slots.
     total: usize,
     per_client: HashMap<IpAddr, usize>,
-    /// Which client each live session counts against.
-    live: HashMap<String, IpAddr>,
+    /// Which client each live session counts against, and when it began.
+    live: HashMap<String, (IpAddr, std::time::Instant)>,
 }
 
 impl Counts {
@@ -119,9 +119,11 @@ impl SessionTable {
         if reservation.0.taken.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.lock()
-            .live
-            .insert(id.to_string(), reservation.0.client);
+        self.lock().live.insert(
+            id.to_string(),
+            (reservation.0.client, std::time::Instant::now()),
+        );
+        crate::metrics::session_opened();
     }
 
     /// A session the front service did not admit (it cannot happen through it, but the
@@ -131,14 +133,20 @@ impl SessionTable {
         let mut counts = self.lock();
         counts.total += 1;
         *counts.per_client.entry(unknown).or_default() += 1;
-        counts.live.insert(id.to_string(), unknown);
+        counts
+            .live
+            .insert(id.to_string(), (unknown, std::time::Instant::now()));
+        drop(counts);
+        crate::metrics::session_opened();
     }
 
     /// The session `id` ended: free its slot (once, however often it is closed).
     fn release(&self, id: &SessionId) {
         let mut counts = self.lock();
-        if let Some(client) = counts.live.remove(id.as_ref()) {
+        if let Some((client, began)) = counts.live.remove(id.as_ref()) {
             counts.release(client);
+            drop(counts);
+            crate::metrics::session_closed(began.elapsed().as_secs_f64());
         }
     }
 

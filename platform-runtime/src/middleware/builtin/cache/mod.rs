@@ -191,15 +191,21 @@ impl Middleware for CacheLayer {
                 return next.oneshot(request).await;
             }
             let key = cache_key(this.policy.scope, &request);
+            // Policies attach to registered tools only, so the name is a bounded label.
+            let name = request.component().map(|c| c.name()).unwrap_or_default();
             match this.store.get(&key).await {
                 Ok(Some(hit)) => {
+                    crate::metrics::cache(name, true);
                     tracing::debug!(component = request.target(), "cache hit");
                     return Ok(McpResponse::new(Reply::Call(CallToolResponse::Complete(
                         hit.0,
                     ))));
                 }
-                Ok(None) => {}
-                Err(error) => tracing::warn!(%error, "cache store failed on read; calling through"),
+                Ok(None) => crate::metrics::cache(name, false),
+                Err(error) => {
+                    crate::metrics::cache(name, false);
+                    tracing::warn!(%error, "cache store failed on read; calling through");
+                }
             }
             let response = next.oneshot(request).await?;
             if let Reply::Call(CallToolResponse::Complete(result)) = &response.reply

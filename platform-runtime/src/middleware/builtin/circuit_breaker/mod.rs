@@ -171,7 +171,8 @@ impl CircuitBreakerLayer {
             .unwrap_or(u64::MAX)
     }
 
-    fn record(&self, probe: bool, outcome: Outcome) {
+    /// Record a call's outcome; `name` labels the open-breaker gauge when metrics are on.
+    fn record(&self, probe: bool, outcome: Outcome, name: Option<&str>) {
         if outcome == Outcome::Neutral {
             if probe {
                 self.release_probe();
@@ -186,6 +187,9 @@ impl CircuitBreakerLayer {
         if probe {
             *state = if success {
                 tracing::info!("circuit closed: the probe succeeded");
+                if let Some(name) = name {
+                    crate::metrics::breaker(name, false);
+                }
                 State::Closed(Window::default())
             } else {
                 tracing::warn!(cooldown = ?policy.cooldown, "circuit reopened: the probe failed");
@@ -204,6 +208,9 @@ impl CircuitBreakerLayer {
             && f64::from(failures) / f64::from(calls) >= policy.failure_ratio
         {
             tracing::warn!(calls, failures, cooldown = ?policy.cooldown, "circuit opened");
+            if let Some(name) = name {
+                crate::metrics::breaker(name, true);
+            }
             *state = State::Open {
                 until: now + policy.cooldown,
             };
@@ -229,9 +236,13 @@ impl Middleware for CircuitBreakerLayer {
                 breaker: &this,
                 armed: probe,
             };
+            // Policies attach to registered tools only: a bounded label.
+            let name = crate::metrics::enabled()
+                .then(|| request.component().map(|c| c.name().to_owned()))
+                .flatten();
             let result = next.oneshot(request).await;
             guard.armed = false;
-            this.record(probe, Outcome::of(&result));
+            this.record(probe, Outcome::of(&result), name.as_deref());
             result
         })
     }
