@@ -5,8 +5,10 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::metrics::v1::{Metric, metric};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use platform_runtime::config::{LogFormat, OtlpSection, TelemetrySection};
 use platform_runtime::observability::{Telemetry, trace_headers};
@@ -84,31 +86,57 @@ async fn post(addr: SocketAddr, tool: &str, body: &str, extra: &[(&str, &str)]) 
 #[derive(Clone, Default)]
 struct Receiver {
     spans: Arc<Mutex<Vec<Span>>>,
+    /// The names of the metrics received, with their data points' attributes.
+    metrics: Arc<Mutex<Vec<(String, Vec<String>)>>>,
 }
 
 impl Receiver {
     async fn start() -> (Self, String) {
         let receiver = Self::default();
         let spans = receiver.spans.clone();
-        let app = axum::Router::new().route(
-            "/v1/traces",
-            axum::routing::post(move |body: axum::body::Bytes| {
-                let spans = spans.clone();
-                async move {
-                    let export = ExportTraceServiceRequest::decode(body).unwrap();
-                    let mut spans = spans.lock().unwrap();
-                    for resource in export.resource_spans {
-                        for scope in resource.scope_spans {
-                            spans.extend(scope.spans);
+        let metrics = receiver.metrics.clone();
+        let app = axum::Router::new()
+            .route(
+                "/v1/metrics",
+                axum::routing::post(move |body: axum::body::Bytes| {
+                    let metrics = metrics.clone();
+                    async move {
+                        let export = ExportMetricsServiceRequest::decode(body).unwrap();
+                        let mut metrics = metrics.lock().unwrap();
+                        for resource in export.resource_metrics {
+                            for scope in resource.scope_metrics {
+                                for metric in scope.metrics {
+                                    let attributes = metric_attributes(&metric);
+                                    metrics.push((metric.name, attributes));
+                                }
+                            }
                         }
+                        (
+                            [("content-type", "application/x-protobuf")],
+                            Vec::<u8>::new(),
+                        )
                     }
-                    (
-                        [("content-type", "application/x-protobuf")],
-                        Vec::<u8>::new(),
-                    )
-                }
-            }),
-        );
+                }),
+            )
+            .route(
+                "/v1/traces",
+                axum::routing::post(move |body: axum::body::Bytes| {
+                    let spans = spans.clone();
+                    async move {
+                        let export = ExportTraceServiceRequest::decode(body).unwrap();
+                        let mut spans = spans.lock().unwrap();
+                        for resource in export.resource_spans {
+                            for scope in resource.scope_spans {
+                                spans.extend(scope.spans);
+                            }
+                        }
+                        (
+                            [("content-type", "application/x-protobuf")],
+                            Vec::<u8>::new(),
+                        )
+                    }
+                }),
+            );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -128,6 +156,24 @@ impl Receiver {
                 )
             })
     }
+}
+
+/// `key=value` for every attribute of a histogram's data points.
+fn metric_attributes(metric: &Metric) -> Vec<String> {
+    let Some(metric::Data::Histogram(histogram)) = &metric.data else {
+        return Vec::new();
+    };
+    histogram
+        .data_points
+        .iter()
+        .flat_map(|point| &point.attributes)
+        .map(
+            |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(Any::StringValue(s)) => format!("{}={s}", kv.key),
+                other => format!("{}={other:?}", kv.key),
+            },
+        )
+        .collect()
 }
 
 fn attribute(span: &Span, key: &str) -> Option<String> {
@@ -216,6 +262,23 @@ async fn a_traceparent_in_meta_is_the_parent_of_the_exported_span_and_tags_the_j
     assert_eq!(finished["trace_id"], TRACE);
     assert_eq!(finished["span_id"], hex(&span.span_id));
     assert_eq!(finished["level"], "INFO");
+
+    // Metrics went the same way, pushed at shutdown.
+    let metrics = receiver.metrics.lock().unwrap();
+    let (_, attributes) = metrics
+        .iter()
+        .find(|(name, _)| name == "mcp.server.operation.duration")
+        .unwrap_or_else(|| panic!("no operation duration among {metrics:?}"));
+    for expected in [
+        "mcp.method.name=tools/call",
+        "gen_ai.tool.name=echo",
+        "network.transport=tcp",
+    ] {
+        assert!(
+            attributes.iter().any(|a| a == expected),
+            "{expected} in {attributes:?}"
+        );
+    }
     assert_eq!(finished["method"], "tools/call");
     assert!(finished["timestamp"].as_str().unwrap().ends_with('Z'));
 }

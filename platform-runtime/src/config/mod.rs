@@ -177,6 +177,22 @@ pub struct TelemetrySection {
     pub otlp: Option<OtlpSection>,
     /// `[telemetry.metrics]`: the Prometheus endpoint (feature `otel`).
     pub metrics: Option<MetricsSection>,
+    /// `[telemetry.audit]`: where audit events go and which argument values they may hold.
+    pub audit: Option<AuditSection>,
+}
+
+/// `[telemetry.audit]`: audit events (authentication failures, authorization decisions,
+/// destructive tool calls) on the `platform::audit` target, optionally to a file of their
+/// own.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSection {
+    /// Append every audit event, allow decisions included, as JSON lines to this file.
+    pub file: Option<PathBuf>,
+    /// Per destructive tool, the arguments whose values its `tool_call` records may carry
+    /// (`deploy = ["service", "region"]`); no value is recorded otherwise. Each tool must
+    /// exist and be destructive, and each argument must be in its input schema.
+    pub arguments: BTreeMap<String, Vec<String>>,
 }
 
 /// `[telemetry.metrics]`: request, session, cache, rate-limit and authentication metrics
@@ -197,6 +213,7 @@ impl Default for TelemetrySection {
             format: LogFormat::Text,
             otlp: None,
             metrics: None,
+            audit: None,
         }
     }
 }

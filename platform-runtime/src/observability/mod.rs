@@ -5,6 +5,7 @@
 //! [`serve`](crate::serve) installs all of it from `[telemetry]`; a program that serves a
 //! transport itself calls [`Telemetry::install`]. See `docs/guide/observability.md`.
 
+mod audit;
 mod logs;
 #[cfg(feature = "otel")]
 mod metrics;
@@ -13,6 +14,7 @@ mod otlp;
 mod propagation;
 pub(crate) mod span;
 
+pub use audit::TARGET as AUDIT_TARGET;
 pub use propagation::{inject_trace_context, trace_headers};
 pub(crate) use span::RequestSpanLayer;
 pub use span::TARGET as REQUEST_SPAN_TARGET;
@@ -108,6 +110,34 @@ impl Telemetry {
         type Boxed = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
         let mut layers: Vec<Boxed> = Vec::new();
         let json = section.format == LogFormat::Json;
+        let audit_file = match &section.audit {
+            Some(audit) => {
+                if audit.file.is_none() && audit.arguments.is_empty() {
+                    return Err(TelemetryError(
+                        "`[telemetry.audit]` sets neither `file` nor `arguments`: set one, or remove the section".into(),
+                    ));
+                }
+                audit::allow_arguments(&audit.arguments);
+                match &audit.file {
+                    Some(path) => Some(
+                        std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(path)
+                            .map_err(|error| {
+                                TelemetryError(format!(
+                                    "`telemetry.audit.file` {}: {error}",
+                                    path.display()
+                                ))
+                            })?,
+                    ),
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        // Trace ids on JSON lines, in the log or the audit file.
+        let ids = json || audit_file.is_some();
         layers.push(match section.format {
             // Request spans would prefix every text line with a dozen attributes: text lines
             // leave them out (an exporter still sees them).
@@ -122,7 +152,22 @@ impl Telemetry {
                 .with_filter(filter("")?)
                 .boxed(),
         });
-        if json {
+        if let Some(file) = audit_file {
+            // Every audit event, allow decisions (debug) included; the request span is
+            // enabled here too so that the lines carry its trace ids.
+            layers.push(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::sync::Mutex::new(file))
+                    .event_format(logs::JsonLines)
+                    .with_filter(
+                        tracing_subscriber::filter::Targets::new()
+                            .with_target(audit::TARGET, tracing::Level::DEBUG)
+                            .with_target(span::TARGET, tracing::Level::INFO),
+                    )
+                    .boxed(),
+            );
+        }
+        if ids {
             layers.push(
                 logs::TraceIdsLayer
                     .with_filter(
@@ -137,7 +182,7 @@ impl Telemetry {
             use opentelemetry::trace::TracerProvider as _;
             // JSON lines need trace ids even when nothing is exported: a provider without
             // an exporter makes them.
-            let provider = match (&traces, json) {
+            let provider = match (&traces, ids) {
                 (Some(provider), _) => Some(provider.clone()),
                 (None, true) => {
                     Some(opentelemetry_sdk::trace::SdkTracerProvider::builder().build())

@@ -73,7 +73,12 @@ impl Middleware for RequestSpanLayer {
             span_id = Empty,
         );
         let metrics = crate::metrics::started();
-        if span.is_disabled() && metrics.is_none() {
+        let audit = if tracing::enabled!(target: super::audit::TARGET, tracing::Level::INFO) {
+            super::audit::ToolCall::of(&request)
+        } else {
+            None
+        };
+        if span.is_disabled() && metrics.is_none() && audit.is_none() {
             return Box::pin(next.oneshot(request));
         }
         if !span.is_disabled() {
@@ -90,6 +95,9 @@ impl Middleware for RequestSpanLayer {
                     let span = tracing::Span::current();
                     span.record("error.type", kind);
                     span.record("otel.status_code", "ERROR");
+                }
+                if let Some(audit) = audit {
+                    audit.finished(kind);
                 }
                 if let Some((in_flight, labels)) = labels {
                     in_flight.finished(&crate::metrics::Operation {

@@ -241,6 +241,10 @@ impl Server {
     pub fn with_config(mut self, config: &Config) -> Result<Self, BuildError> {
         let mut settings = (*self.settings).clone();
         settings.apply(config).map_err(BuildError::one)?;
+        if let Some(audit) = &config.telemetry.audit {
+            check_audit_arguments(&self.inner.registry(), &audit.arguments)
+                .map_err(BuildError::one)?;
+        }
         let sealer = settings
             .sealer(&self.inner.info.name)
             .map_err(BuildError::one)?;
@@ -778,3 +782,35 @@ impl std::fmt::Display for BuildError {
 }
 
 impl std::error::Error for BuildError {}
+
+/// `[telemetry.audit.arguments]` names destructive tools of this server and arguments of
+/// their input schemas; anything else is refused rather than silently never recorded.
+fn check_audit_arguments(
+    registry: &crate::registry::Registry,
+    allowed: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<(), String> {
+    for (name, arguments) in allowed {
+        let Some(tool) = registry.tools.iter().find(|t| t.name() == name) else {
+            return Err(format!(
+                "`telemetry.audit.arguments.{name}`: this server has no tool `{name}`"
+            ));
+        };
+        if !tool.info.is_destructive() {
+            return Err(format!(
+                "`telemetry.audit.arguments.{name}`: `{name}` is not destructive, and only calls to destructive tools are audited"
+            ));
+        }
+        let properties = tool
+            .input_schema()
+            .get("properties")
+            .and_then(|p| p.as_object());
+        for argument in arguments {
+            if !properties.is_some_and(|p| p.contains_key(argument)) {
+                return Err(format!(
+                    "`telemetry.audit.arguments.{name}`: `{name}` has no argument `{argument}`"
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -486,6 +486,17 @@ impl Front {
                         request_id = request_id.to_str().unwrap_or_default(),
                         "request refused: not authenticated"
                     );
+                    tracing::info!(
+                        target: crate::observability::AUDIT_TARGET,
+                        event = "authentication",
+                        outcome = "refused",
+                        status = refusal.status.as_u16(),
+                        error = refusal.error.unwrap_or("none"),
+                        reason = refusal.description,
+                        client = client.map(|ip| ip.to_string()),
+                        request_id = request_id.to_str().unwrap_or_default(),
+                        "authentication refused"
+                    );
                     return Ok(with_request_id(auth.challenge(&refusal), request_id));
                 }
             }
