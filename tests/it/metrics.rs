@@ -357,10 +357,64 @@ async fn requests_sessions_refusals_cache_and_breakers_show_in_the_exposition() 
         );
     }
 
+    the_deploy_files_use_only_these_metrics(&text);
+
     stop(http).await;
     tokio::task::spawn_blocking(move || telemetry.shutdown())
         .await
         .unwrap();
+}
+
+/// The Grafana dashboard and the alert rules name only metrics and labels the exposition
+/// has, so they cannot drift from the code; `promtool check rules` accepts the rules.
+fn the_deploy_files_use_only_these_metrics(exposition: &str) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dashboard = std::fs::read_to_string(root.join("deploy/grafana/platform-mcp.json")).unwrap();
+    let rules_path = root.join("deploy/prometheus/alerts.yml");
+    let rules = std::fs::read_to_string(&rules_path).unwrap();
+    let dashboard: Value = serde_json::from_str(&dashboard).unwrap();
+    let mut expressions: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().clone())
+        .map(|t| t["expr"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(expressions.len() >= 10, "{expressions:?}");
+    expressions.push(rules.clone());
+
+    let mut series = std::collections::BTreeSet::new();
+    let mut label_names: std::collections::BTreeSet<String> =
+        ["le", "job", "instance"].map(String::from).into();
+    for (name, labels, _) in samples(exposition) {
+        series.insert(name);
+        label_names.extend(labels.into_keys());
+    }
+    for expression in &expressions {
+        let words = expression.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+        for word in words.filter(|w| w.starts_with("mcp_server_") || w.starts_with("platform_")) {
+            assert!(series.contains(word), "`{word}` is not exposed: {expression}");
+        }
+        for clause in expression.split("by (").skip(1) {
+            let inside = clause.split(')').next().unwrap();
+            for label in inside.split(',').map(str::trim) {
+                assert!(label_names.contains(label), "no label `{label}`: {expression}");
+            }
+        }
+    }
+    if let Some(promtool) = tool_path("promtool") {
+        let out = std::process::Command::new(promtool)
+            .args(["check", "rules"])
+            .arg(&rules_path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool check rules: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[tokio::test]
