@@ -8,7 +8,8 @@
 # HTTP in every era (the fixture's `test_tool_with_progress`).
 #
 # Needs `mcp-inspector` (npm @modelcontextprotocol/inspector 2.12.0, on Node 22) on PATH and
-# a Python with `mcp` 2.3.0 in $PYTHON (default python3). .ci/run installs both.
+# a Python with `mcp` 2.3.0 and `opentelemetry-proto` in $PYTHON (default python3). .ci/run
+# installs both.
 set -uo pipefail
 bin=${1:?usage: run.sh path/to/quickstart [path/to/conformance-fixture]}
 fixture=${2:-}
@@ -78,6 +79,14 @@ if out=$("$py" "$here/python_client.py" "$bin" 2>&1); then
   pass "python mcp client, stdio: legacy, auto and 2026-07-28"
 else
   fail "python mcp client, stdio" "$(printf '%s' "$out" | grep -v ' INFO ' | tail -5)"
+fi
+
+# Trace context: the Python client's traceparent (in `_meta`) is the parent of the span the
+# server exports over OTLP, in both eras.
+if out=$("$py" "$here/python_trace.py" "$bin" 2>&1); then
+  pass "python mcp client, stdio: its traceparent in _meta parents the exported server span (legacy and 2026-07-28)"
+else
+  fail "python mcp client, stdio: trace context" "$(printf '%s' "$out" | grep -v ' INFO ' | tail -5)"
 fi
 
 # The same over streamable HTTP, on a free loopback port.
