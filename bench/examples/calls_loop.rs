@@ -6,7 +6,9 @@
 //!
 //! Targets: plain (rmcp), bare, errors, logging, timing, rate-limit, default (platform with
 //! that middleware). Add a third argument `subscriber` to install a tracing subscriber that
-//! formats events at info level into a sink, as a served binary would.
+//! formats events at info level into a sink, as a served binary would, or
+//! `telemetry=full` (or `telemetry=json,otlp,metrics`, any of them) to install the platform's
+//! own telemetry with those parts on (OTLP to a sink on loopback).
 
 use platform_bench::{Target, connect, echo};
 
@@ -20,11 +22,38 @@ fn main() {
         std::process::exit(2);
     };
     let calls: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
-    if args.next().as_deref() == Some("subscriber") {
-        tracing_subscriber::fmt()
+    // Kept until the end: dropping it would not flush, but shutting down does.
+    let mut telemetry = None;
+    match args.next().as_deref() {
+        Some("subscriber") => tracing_subscriber::fmt()
             .with_writer(std::io::sink)
             .with_max_level(tracing::Level::INFO)
-            .init();
+            .init(),
+        Some(parts) if parts.starts_with("telemetry=") => {
+            let sink = match platform_bench::telemetry::otlp_sink() {
+                Ok(sink) => sink,
+                Err(error) => {
+                    eprintln!("no OTLP sink: {error}");
+                    std::process::exit(1);
+                }
+            };
+            let section = platform_bench::telemetry::section(&parts["telemetry=".len()..], &sink);
+            match platform_runtime::observability::Telemetry::with_writer(
+                &section,
+                "calls_loop",
+                std::io::sink,
+            ) {
+                Ok((installed, dispatch)) => {
+                    let _ = tracing::dispatcher::set_global_default(dispatch);
+                    telemetry = Some(installed);
+                }
+                Err(error) => {
+                    eprintln!("{error}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -48,4 +77,7 @@ fn main() {
             f64::from(calls) / elapsed.as_secs_f64()
         );
     });
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
 }

@@ -32,6 +32,9 @@
 //! the run.
 //!
 //! Environment: `PLATFORM_STACK=bare` runs platform without middleware;
+//! `HTTP_LOAD_TELEMETRY=text|full|json,otlp,metrics` runs the whole process with the
+//! platform's telemetry so configured (`full`: JSON log lines to a sink, spans and metrics
+//! over OTLP to a sink on loopback, the Prometheus listener);
 //! `HTTP_LOAD_ONLY=<text>[;<text>…]` loads only the servers of those names, or else the
 //! servers whose name contains one of the texts; `HTTP_LOAD_CELLS=0,1` runs only those
 //! cells (0: c=1 keep-alive, 1: c=16 keep-alive, 2 and 3: the same with new connections).
@@ -342,6 +345,23 @@ async fn main() -> Result<(), Fail> {
     let seconds: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(2.0);
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
     let duration = Duration::from_secs_f64(seconds);
+    // `HTTP_LOAD_TELEMETRY=text|full|json,otlp,metrics`: the whole process runs with the
+    // platform's telemetry so configured (OTLP to a sink on loopback).
+    let telemetry = match std::env::var("HTTP_LOAD_TELEMETRY") {
+        Ok(parts) => {
+            let sink = platform_bench::telemetry::otlp_sink()?;
+            let section = platform_bench::telemetry::section(&parts, &sink);
+            let (telemetry, dispatch) = platform_runtime::observability::Telemetry::with_writer(
+                &section,
+                "http_load",
+                std::io::sink,
+            )?;
+            let _ = tracing::dispatcher::set_global_default(dispatch);
+            println!("telemetry: {parts}");
+            Some(telemetry)
+        }
+        Err(_) => None,
+    };
 
     let plain_addr = plain(true).await?;
     let stateless_addr = plain(false).await?;
@@ -602,5 +622,8 @@ async fn main() -> Result<(), Fail> {
         "| platform + API key / platform, 2026-07-28 (CPU) | {} |",
         cpu_ratio(11, 3)
     );
+    if let Some(telemetry) = telemetry {
+        tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    }
     Ok(())
 }

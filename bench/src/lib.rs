@@ -328,3 +328,57 @@ pub mod client {
         haystack.windows(needle.len()).position(|w| w == needle)
     }
 }
+
+/// Telemetry set-ups for measuring its cost.
+pub mod telemetry {
+    use platform_runtime::config::{LogFormat, MetricsSection, OtlpSection, TelemetrySection};
+
+    /// An OTLP/HTTP receiver on loopback that accepts and drops everything, on a thread of
+    /// its own; its base URL.
+    pub fn otlp_sink() -> std::io::Result<String> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        listener.set_nonblocking(true)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                let app = axum::Router::new().fallback(|_body: axum::body::Bytes| async {
+                    (
+                        [("content-type", "application/x-protobuf")],
+                        Vec::<u8>::new(),
+                    )
+                });
+                let _ = axum::serve(listener, app).await;
+            });
+        });
+        Ok(url)
+    }
+
+    /// `[telemetry]` with the named parts on: `json` (JSON log lines), `otlp` (spans and
+    /// metrics exported to `sink`), `metrics` (the Prometheus listener on a free port), or
+    /// `full` (all three).
+    pub fn section(parts: &str, sink: &str) -> TelemetrySection {
+        let all = parts == "full";
+        let on = |part: &str| all || parts.split(',').any(|p| p == part);
+        TelemetrySection {
+            format: if on("json") {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            },
+            otlp: on("otlp").then(|| OtlpSection {
+                endpoint: Some(sink.to_owned()),
+                ..OtlpSection::default()
+            }),
+            metrics: on("metrics").then(|| MetricsSection {
+                bind: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            }),
+            ..TelemetrySection::default()
+        }
+    }
+}

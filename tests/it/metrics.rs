@@ -393,12 +393,18 @@ fn the_deploy_files_use_only_these_metrics(exposition: &str) {
     for expression in &expressions {
         let words = expression.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
         for word in words.filter(|w| w.starts_with("mcp_server_") || w.starts_with("platform_")) {
-            assert!(series.contains(word), "`{word}` is not exposed: {expression}");
+            assert!(
+                series.contains(word),
+                "`{word}` is not exposed: {expression}"
+            );
         }
         for clause in expression.split("by (").skip(1) {
             let inside = clause.split(')').next().unwrap();
             for label in inside.split(',').map(str::trim) {
-                assert!(label_names.contains(label), "no label `{label}`: {expression}");
+                assert!(
+                    label_names.contains(label),
+                    "no label `{label}`: {expression}"
+                );
             }
         }
     }

@@ -1,171 +1,273 @@
 //! Log lines on stderr: human-readable text (the default) or JSON, one object per line, each
 //! event inside a request carrying the request's `trace_id` and `span_id`.
 
-use serde_json::{Map, Value};
+use std::fmt::Write as _;
+
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-/// The trace and span ids a request span recorded, kept on the span for the JSON lines of
+/// The trace and span ids of a request span, kept in its extensions for the JSON lines of
 /// the events inside it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy)]
 struct TraceIds {
-    trace_id: Option<String>,
-    span_id: Option<String>,
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
 }
 
-impl Visit for TraceIds {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "trace_id" => self.trace_id = Some(value.to_owned()),
-            "span_id" => self.span_id = Some(value.to_owned()),
-            _ => {}
+/// Keep the ids on `span`, straight in the registry's extensions (a field recorded on the
+/// span would go through every layer, and out as an exported attribute).
+pub(crate) fn remember_ids(span: &tracing::Span, trace_id: [u8; 16], span_id: [u8; 8]) {
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
+            && let Some(data) = registry.span(id)
+        {
+            data.extensions_mut()
+                .replace(TraceIds { trace_id, span_id });
         }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if matches!(field.name(), "trace_id" | "span_id") {
-            self.record_str(field, &format!("{value:?}"));
-        }
-    }
+    });
 }
 
-/// Keeps each request span's trace and span ids where [`JsonLines`] finds them.
-pub(crate) struct TraceIdsLayer;
-
-impl<S> tracing_subscriber::Layer<S> for TraceIdsLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_record(
-        &self,
-        id: &tracing::span::Id,
-        values: &tracing::span::Record<'_>,
-        ctx: Context<'_, S>,
-    ) {
-        // Only the request span records these; every other record is one visit.
-        let mut recorded = TraceIds::default();
-        values.record(&mut recorded);
-        if recorded.trace_id.is_none() && recorded.span_id.is_none() {
-            return;
-        }
-        let Some(span) = ctx.span(id) else { return };
-        let mut extensions = span.extensions_mut();
-        match extensions.get_mut::<TraceIds>() {
-            Some(ids) => {
-                ids.trace_id = recorded.trace_id.or(ids.trace_id.take());
-                ids.span_id = recorded.span_id.or(ids.span_id.take());
-            }
-            None => extensions.insert(recorded),
-        }
+/// `bytes` as lowercase hex, onto `out`.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }
 }
 
 /// Writes each event as one JSON object: `timestamp` (RFC 3339, UTC), `level`, `target`,
-/// `message`, the event's fields, and `trace_id`/`span_id` inside a traced request.
-pub(crate) struct JsonLines;
+/// `message`, `trace_id`/`span_id` inside a traced request, then the event's fields (a field
+/// named like one of those is left out). Written straight into the line, escaped on the way,
+/// with no intermediate JSON values.
+///
+/// A layer of its own rather than a format of `tracing_subscriber::fmt`: that layer formats
+/// every span's fields when the span opens, for lines that never show them here.
+pub(crate) struct JsonLines<W> {
+    make_writer: W,
+}
 
-impl<S, N> FormatEvent<S, N> for JsonLines
+impl<W> JsonLines<W> {
+    pub(crate) fn new(make_writer: W) -> Self {
+        Self { make_writer }
+    }
+}
+
+/// Keys the line itself sets; an event field of the same name is left out.
+const RESERVED: [&str; 6] = [
+    "timestamp",
+    "level",
+    "target",
+    "message",
+    "trace_id",
+    "span_id",
+];
+
+impl<S, W> tracing_subscriber::Layer<S> for JsonLines<W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static,
 {
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> std::fmt::Result {
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let metadata = event.metadata();
-        let mut object = Map::new();
-        object.insert("timestamp".into(), Value::String(rfc3339_now()));
-        object.insert("level".into(), Value::String(metadata.level().to_string()));
-        object.insert("target".into(), Value::String(metadata.target().to_owned()));
-        let mut fields = JsonFields(Map::new());
+        let mut fields = JsonFields {
+            message: None,
+            rest: String::new(),
+        };
         event.record(&mut fields);
-        if let Some(message) = fields.0.remove("message") {
-            object.insert("message".into(), message);
+        let mut line = String::with_capacity(192 + fields.rest.len());
+        line.push_str("{\"timestamp\":\"");
+        push_rfc3339_now(&mut line);
+        line.push_str("\",\"level\":\"");
+        line.push_str(metadata.level().as_str());
+        line.push_str("\",\"target\":");
+        push_str(&mut line, metadata.target());
+        if let Some(message) = &fields.message {
+            line.push_str(",\"message\":");
+            line.push_str(message);
         }
-        if let Some(scope) = ctx.event_scope() {
+        if let Some(scope) = ctx.event_scope(event) {
             for span in scope {
                 if let Some(ids) = span.extensions().get::<TraceIds>() {
-                    if let Some(trace_id) = &ids.trace_id {
-                        object.insert("trace_id".into(), Value::String(trace_id.clone()));
-                    }
-                    if let Some(span_id) = &ids.span_id {
-                        object.insert("span_id".into(), Value::String(span_id.clone()));
-                    }
+                    line.push_str(",\"trace_id\":\"");
+                    push_hex(&mut line, &ids.trace_id);
+                    line.push_str("\",\"span_id\":\"");
+                    push_hex(&mut line, &ids.span_id);
+                    line.push('"');
                     break;
                 }
             }
         }
-        for (key, value) in fields.0 {
-            object.entry(key).or_insert(value);
-        }
-        let line = Value::Object(object).to_string();
-        writer.write_str(&line)?;
-        writer.write_char('\n')
+        line.push_str(&fields.rest);
+        line.push_str("}\n");
+        let mut writer = self.make_writer.make_writer_for(metadata);
+        let _ = std::io::Write::write_all(&mut writer, line.as_bytes());
     }
 }
 
-/// An event's fields as JSON values.
-struct JsonFields(Map<String, Value>);
+/// An event's fields as JSON members: the message apart (it goes first), the others as
+/// `,"name":value` in the order recorded.
+struct JsonFields {
+    message: Option<String>,
+    rest: String,
+}
+
+impl JsonFields {
+    /// Where the value of `field` goes, with its key written; `None` to leave it out.
+    fn slot(&mut self, field: &Field) -> Option<&mut String> {
+        let name = field.name();
+        if name == "message" {
+            return Some(self.message.insert(String::new()));
+        }
+        if RESERVED.contains(&name) {
+            return None;
+        }
+        self.rest.push(',');
+        push_str(&mut self.rest, name);
+        self.rest.push(':');
+        Some(&mut self.rest)
+    }
+}
 
 impl Visit for JsonFields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0
-            .insert(field.name().to_owned(), Value::String(value.to_owned()));
+        if let Some(out) = self.slot(field) {
+            push_str(out, value);
+        }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().to_owned(), Value::Bool(value));
+        if let Some(out) = self.slot(field) {
+            out.push_str(if value { "true" } else { "false" });
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().to_owned(), value.into());
+        if let Some(out) = self.slot(field) {
+            let _ = write!(out, "{value}");
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().to_owned(), value.into());
+        if let Some(out) = self.slot(field) {
+            let _ = write!(out, "{value}");
+        }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().to_owned(), value.into());
+        if let Some(out) = self.slot(field) {
+            if value.is_finite() {
+                let _ = write!(out, "{value}");
+            } else {
+                out.push_str("null");
+            }
+        }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0
-            .insert(field.name().to_owned(), Value::String(value.to_string()));
+        if let Some(out) = self.slot(field) {
+            out.push('"');
+            let _ = write!(Escaped(out), "{value}");
+            out.push('"');
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+        if let Some(out) = self.slot(field) {
+            out.push('"');
+            let _ = write!(Escaped(out), "{value:?}");
+            out.push('"');
+        }
     }
 }
 
-/// Now as `2026-12-02T11:45:52.123456Z`.
-fn rfc3339_now() -> String {
+/// `value` as a JSON string.
+fn push_str(out: &mut String, value: &str) {
+    out.push('"');
+    let _ = Escaped(out).write_str(value);
+    out.push('"');
+}
+
+/// Writes text into a JSON string's body, escaping quotes, backslashes and control
+/// characters.
+struct Escaped<'a>(&'a mut String);
+
+impl std::fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let out = &mut *self.0;
+        // Most text needs no escaping: one scan, one copy.
+        if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+            out.push_str(text);
+            return Ok(());
+        }
+        let mut start = 0;
+        for (i, byte) in text.bytes().enumerate() {
+            let escape = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            out.push_str(&text[start..i]);
+            if escape.is_empty() {
+                let _ = write!(out, "\\u{byte:04x}");
+            } else {
+                out.push_str(escape);
+            }
+            start = i + 1;
+        }
+        out.push_str(&text[start..]);
+        Ok(())
+    }
+}
+
+/// Now as `2026-12-02T11:45:52.123456Z`, onto `out`.
+fn push_rfc3339_now(out: &mut String) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    rfc3339(now.as_secs(), now.subsec_micros())
+    push_rfc3339(out, now.as_secs(), now.subsec_micros());
 }
 
 /// Seconds since the Unix epoch (UTC) as RFC 3339 with microseconds.
-fn rfc3339(seconds: u64, micros: u32) -> String {
+fn push_rfc3339(out: &mut String, seconds: u64, micros: u32) {
     let days = seconds / 86_400;
     let rest = seconds % 86_400;
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    // Digit by digit: `write!` with padding costs more than the rest of the line.
+    push_digits(out, year, 4);
+    for (separator, value, width) in [
+        ('-', month, 2),
+        ('-', day, 2),
+        ('T', rest / 3600, 2),
+        (':', rest % 3600 / 60, 2),
+        (':', rest % 60, 2),
+        ('.', u64::from(micros), 6),
+    ] {
+        out.push(separator);
+        push_digits(out, value, width);
+    }
+    out.push('Z');
+}
+
+#[cfg(test)]
+fn rfc3339(seconds: u64, micros: u32) -> String {
+    let mut out = String::new();
+    push_rfc3339(&mut out, seconds, micros);
+    out
+}
+
+/// The last `width` decimal digits of `value`, zero-padded.
+fn push_digits(out: &mut String, value: u64, width: u32) {
+    for power in (0..width).rev() {
+        let digit = value / 10u64.pow(power) % 10;
+        out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+    }
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
@@ -190,6 +292,15 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaping_gives_valid_json() {
+        let mut out = String::new();
+        push_str(&mut out, "a\"b\\c\nd\u{1}e\u{7f}é");
+        let back: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, "a\"b\\c\nd\u{1}e\u{7f}é");
+        assert_eq!(out, "\"a\\\"b\\\\c\\nd\\u0001e\u{7f}é\"");
+    }
 
     #[test]
     fn timestamps_are_rfc3339_utc() {

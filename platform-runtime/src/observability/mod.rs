@@ -21,6 +21,7 @@ pub use span::TARGET as REQUEST_SPAN_TARGET;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::config::{LogFormat, TelemetrySection};
@@ -146,9 +147,7 @@ impl Telemetry {
                 .with_ansi(false)
                 .with_filter(filter(&format!(",{}=off", span::TARGET))?)
                 .boxed(),
-            LogFormat::Json => tracing_subscriber::fmt::layer()
-                .with_writer(writer)
-                .event_format(logs::JsonLines)
+            LogFormat::Json => logs::JsonLines::new(writer)
                 .with_filter(filter("")?)
                 .boxed(),
         });
@@ -156,22 +155,10 @@ impl Telemetry {
             // Every audit event, allow decisions (debug) included; the request span is
             // enabled here too so that the lines carry its trace ids.
             layers.push(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::sync::Mutex::new(file))
-                    .event_format(logs::JsonLines)
+                logs::JsonLines::new(std::sync::Mutex::new(file))
                     .with_filter(
                         tracing_subscriber::filter::Targets::new()
                             .with_target(audit::TARGET, tracing::Level::DEBUG)
-                            .with_target(span::TARGET, tracing::Level::INFO),
-                    )
-                    .boxed(),
-            );
-        }
-        if ids {
-            layers.push(
-                logs::TraceIdsLayer
-                    .with_filter(
-                        tracing_subscriber::filter::Targets::new()
                             .with_target(span::TARGET, tracing::Level::INFO),
                     )
                     .boxed(),
@@ -196,7 +183,16 @@ impl Telemetry {
                         .with_location(false)
                         .with_threads(false)
                         .with_tracked_inactivity(false)
-                        .with_filter(filter("")?)
+                        // `trace_headers` reads the span's context itself: nothing needs
+                        // the OpenTelemetry context made current on every poll.
+                        .with_context_activation(false)
+                        // Spans, and warnings and errors as span events: an info event per
+                        // request as a span event would cost more than the span itself.
+                        .with_filter(filter("")?.and(tracing_subscriber::filter::filter_fn(
+                            |metadata| {
+                                metadata.is_span() || *metadata.level() <= tracing::Level::WARN
+                            },
+                        )))
                         .boxed(),
                 );
             }

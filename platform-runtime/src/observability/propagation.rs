@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 
 use crate::middleware::McpRequest;
 
-/// Make `span` continue the client's trace, and record its trace and span ids (for log
+/// Make `span` continue the client's trace, and keep its trace and span ids (for log
 /// lines) once it has them.
 #[cfg(feature = "otel")]
 pub(crate) fn continue_trace(span: &tracing::Span, request: &McpRequest) {
@@ -34,8 +34,11 @@ pub(crate) fn continue_trace(span: &tracing::Span, request: &McpRequest) {
     let context = span.context();
     let span_context = context.span().span_context().clone();
     if span_context.is_valid() {
-        span.record("trace_id", span_context.trace_id().to_string().as_str());
-        span.record("span_id", span_context.span_id().to_string().as_str());
+        super::logs::remember_ids(
+            span,
+            span_context.trace_id().to_bytes(),
+            span_context.span_id().to_bytes(),
+        );
     }
 }
 

@@ -51,27 +51,7 @@ pub(crate) fn transport(request: &McpRequest) -> (&'static str, Option<&'static 
 
 impl Middleware for RequestSpanLayer {
     fn handle(&self, request: McpRequest, next: McpService) -> MiddlewareFuture {
-        let method = request.method();
-        let span = tracing::info_span!(
-            target: TARGET,
-            "mcp.request",
-            otel.name = Empty,
-            otel.kind = "server",
-            otel.status_code = Empty,
-            mcp.method.name = method.as_str(),
-            gen_ai.operation.name = Empty,
-            gen_ai.tool.name = Empty,
-            gen_ai.prompt.name = Empty,
-            mcp.resource.uri = Empty,
-            jsonrpc.request.id = Empty,
-            mcp.session.id = Empty,
-            mcp.protocol.version = Empty,
-            network.transport = Empty,
-            network.protocol.name = Empty,
-            error.type = Empty,
-            trace_id = Empty,
-            span_id = Empty,
-        );
+        let span = request_span(&request);
         let metrics = crate::metrics::started();
         let audit = if tracing::enabled!(target: super::audit::TARGET, tracing::Level::INFO) {
             super::audit::ToolCall::of(&request)
@@ -82,7 +62,6 @@ impl Middleware for RequestSpanLayer {
             return Box::pin(next.oneshot(request));
         }
         if !span.is_disabled() {
-            describe(&span, &request);
             super::propagation::continue_trace(&span, &request);
         }
         let labels = metrics.map(|in_flight| (in_flight, Labels::of(&request)));
@@ -142,48 +121,43 @@ impl Labels {
     }
 }
 
-/// Record what the request is on its span.
-fn describe(span: &tracing::Span, request: &McpRequest) {
+/// The request's span, every attribute given at once (one pass through the subscriber's
+/// layers; the values are computed only when the span is enabled).
+fn request_span(request: &McpRequest) -> tracing::Span {
     let method = request.method();
     // The span name carries a tool's or prompt's name only when it is a registered one: the
     // client chooses the name it sends, and an unknown name in a span name would let it mint
     // unbounded span names. Never a resource URI (unbounded too); that is an attribute.
-    let target = request.component().and(request.target());
-    match (method, target) {
-        (Method::CallTool, Some(name)) => {
-            span.record("otel.name", format!("{method} {name}").as_str());
-            span.record("gen_ai.tool.name", name);
-            span.record("gen_ai.operation.name", "execute_tool");
-        }
-        (Method::GetPrompt, Some(name)) => {
-            span.record("otel.name", format!("{method} {name}").as_str());
-            span.record("gen_ai.prompt.name", name);
-        }
-        (Method::ReadResource, Some(uri)) => {
-            span.record("otel.name", method.as_str());
-            span.record("mcp.resource.uri", uri);
-        }
-        (Method::ReadResource, None) => {
-            span.record("otel.name", method.as_str());
-            if let Some(uri) = request.target() {
-                span.record("mcp.resource.uri", uri);
-            }
-        }
-        _ => {
-            span.record("otel.name", method.as_str());
-        }
-    }
-    span.record("jsonrpc.request.id", request.request_id().as_str());
-    if let Some(version) = request.protocol_version() {
-        span.record("mcp.protocol.version", version.as_str());
-    }
-    if let Some(session) = request.session_id() {
-        span.record("mcp.session.id", session_label(session).as_str());
-    }
+    let known = request.component().and(request.target());
+    let tool = known.filter(|_| method == Method::CallTool);
+    let prompt = known.filter(|_| method == Method::GetPrompt);
+    let uri = request.target().filter(|_| method == Method::ReadResource);
     let (transport, protocol) = transport(request);
-    span.record("network.transport", transport);
-    if let Some(protocol) = protocol {
-        span.record("network.protocol.name", protocol);
+    tracing::info_span!(
+        target: TARGET,
+        "mcp.request",
+        otel.name = span_name(method, tool.or(prompt)).as_ref(),
+        otel.kind = "server",
+        otel.status_code = Empty,
+        mcp.method.name = method.as_str(),
+        gen_ai.operation.name = tool.map(|_| "execute_tool"),
+        gen_ai.tool.name = tool,
+        gen_ai.prompt.name = prompt,
+        mcp.resource.uri = uri,
+        jsonrpc.request.id = request.request_id().as_str(),
+        mcp.session.id = request.session_id().map(session_label).as_deref(),
+        mcp.protocol.version = request.protocol_version().as_ref().map(|v| v.as_str()),
+        network.transport = transport,
+        network.protocol.name = protocol,
+        error.type = Empty,
+    )
+}
+
+/// `{method} {name}` for a registered tool or prompt, else the method.
+fn span_name(method: Method, name: Option<&str>) -> std::borrow::Cow<'static, str> {
+    match name {
+        Some(name) => format!("{method} {name}").into(),
+        None => method.as_str().into(),
     }
 }
 
