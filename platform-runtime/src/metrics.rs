@@ -14,6 +14,7 @@ pub(crate) use imp::*;
 #[cfg(not(feature = "otel"))]
 pub(crate) use off::*;
 
+#[cfg(feature = "otel")]
 /// The buckets of `mcp.server.operation.duration`, in seconds: the semantic conventions'
 /// advice, with four below 10 ms for tools that answer in process.
 pub(crate) const OPERATION_BUCKETS: &[f64] = &[
@@ -21,6 +22,7 @@ pub(crate) const OPERATION_BUCKETS: &[f64] = &[
     120.0, 300.0,
 ];
 
+#[cfg(feature = "otel")]
 /// The buckets of `mcp.server.session.duration`, in seconds: a second to a day.
 pub(crate) const SESSION_BUCKETS: &[f64] = &[
     1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
@@ -40,6 +42,7 @@ pub(crate) fn version_label(version: Option<&str>) -> &'static str {
 }
 
 /// What one finished request contributes.
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
 pub(crate) struct Operation<'a> {
     /// `mcp.method.name` (a fixed set).
     pub method: &'static str,

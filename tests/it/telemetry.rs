@@ -82,12 +82,15 @@ async fn post(addr: SocketAddr, tool: &str, body: &str, extra: &[(&str, &str)]) 
     reply.body
 }
 
+/// A metric's name and its data points' attributes (`key=value`).
+type Received = (String, Vec<String>);
+
 /// An OTLP/HTTP trace receiver on loopback: every span it was sent.
 #[derive(Clone, Default)]
 struct Receiver {
     spans: Arc<Mutex<Vec<Span>>>,
     /// The names of the metrics received, with their data points' attributes.
-    metrics: Arc<Mutex<Vec<(String, Vec<String>)>>>,
+    metrics: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {

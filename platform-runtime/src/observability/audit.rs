@@ -26,8 +26,11 @@ pub const TARGET: &str = "platform::audit";
 /// The longest argument value an audit record keeps, in bytes (longer ones are cut).
 const MAX_ARGUMENT_BYTES: usize = 256;
 
+/// Tool → the arguments whose values its audit records may carry.
+type Allowed = HashMap<String, Vec<String>>;
+
 /// Per destructive tool, the arguments whose values audit records may carry.
-static ALLOWED: RwLock<Option<Arc<HashMap<String, Vec<String>>>>> = RwLock::new(None);
+static ALLOWED: RwLock<Option<Arc<Allowed>>> = RwLock::new(None);
 
 /// Allow the values of these arguments (tool → argument names) in `tool_call` records.
 pub(crate) fn allow_arguments(allowed: &BTreeMap<String, Vec<String>>) {

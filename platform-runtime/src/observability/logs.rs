@@ -16,6 +16,7 @@ struct TraceIds {
     span_id: [u8; 8],
 }
 
+#[cfg(feature = "otel")]
 /// Keep the ids on `span`, straight in the registry's extensions (a field recorded on the
 /// span would go through every layer, and out as an exported attribute).
 pub(crate) fn remember_ids(span: &tracing::Span, trace_id: [u8; 16], span_id: [u8; 8]) {

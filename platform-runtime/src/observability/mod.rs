@@ -1,11 +1,14 @@
 //! Observability: one span per MCP request following the OpenTelemetry semantic conventions
 //! for MCP, the W3C trace context carried in from clients and out to the services a tool
-//! calls, log lines as text or JSON, and (feature `otel`) traces exported over OTLP.
+//! calls, log lines as text or JSON, audit events (optionally to a file of their own), and
+//! (feature `otel`) traces and metrics exported over OTLP and metrics served for Prometheus.
 //!
 //! [`serve`](crate::serve) installs all of it from `[telemetry]`; a program that serves a
 //! transport itself calls [`Telemetry::install`]. See `docs/guide/observability.md`.
 
 mod audit;
+#[cfg(feature = "otel")]
+mod export;
 mod logs;
 #[cfg(feature = "otel")]
 mod metrics;
@@ -21,6 +24,7 @@ pub use span::TARGET as REQUEST_SPAN_TARGET;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
+#[cfg(feature = "otel")]
 use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -40,7 +44,10 @@ pub struct TelemetryError(String);
 #[derive(Debug, Default)]
 pub struct Telemetry {
     #[cfg(feature = "otel")]
-    traces: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+    traces: Option<(
+        opentelemetry_sdk::trace::SdkTracerProvider,
+        std::sync::Arc<export::Exporter>,
+    )>,
     #[cfg(feature = "otel")]
     metrics: Option<metrics::Metrics>,
     /// Whether this call installed the process's subscriber (a program may have its own).
@@ -50,9 +57,10 @@ pub struct Telemetry {
 impl Telemetry {
     /// Install the process's `tracing` subscriber from `[telemetry]`: stderr log lines in the
     /// configured format and filter (`RUST_LOG` wins over `telemetry.log`), request spans when
-    /// something consumes them (JSON lines carry their ids; OTLP exports them), and the OTLP
-    /// exporter when `[telemetry.otlp]` or an `OTEL_EXPORTER_OTLP_*` endpoint asks for it.
-    /// `service` names the service when nothing else does.
+    /// something consumes them (JSON lines carry their ids; OTLP exports them), the OTLP
+    /// exporters when `[telemetry.otlp]` or an `OTEL_EXPORTER_OTLP_*` endpoint asks for them,
+    /// the Prometheus listener of `[telemetry.metrics]` and the audit file of
+    /// `[telemetry.audit]`. `service` names the service when nothing else does.
     ///
     /// When the program already installed a subscriber, that one stays and this installs
     /// nothing (the returned handle says so with [`installed`](Self::installed)).
@@ -110,7 +118,6 @@ impl Telemetry {
         // for all of them, and request spans must cost nothing when nothing consumes them.
         type Boxed = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
         let mut layers: Vec<Boxed> = Vec::new();
-        let json = section.format == LogFormat::Json;
         let audit_file = match &section.audit {
             Some(audit) => {
                 if audit.file.is_none() && audit.arguments.is_empty() {
@@ -137,20 +144,6 @@ impl Telemetry {
             }
             None => None,
         };
-        // Trace ids on JSON lines, in the log or the audit file.
-        let ids = json || audit_file.is_some();
-        layers.push(match section.format {
-            // Request spans would prefix every text line with a dozen attributes: text lines
-            // leave them out (an exporter still sees them).
-            LogFormat::Text => tracing_subscriber::fmt::layer()
-                .with_writer(writer)
-                .with_ansi(false)
-                .with_filter(filter(&format!(",{}=off", span::TARGET))?)
-                .boxed(),
-            LogFormat::Json => logs::JsonLines::new(writer)
-                .with_filter(filter("")?)
-                .boxed(),
-        });
         if let Some(file) = audit_file {
             // Every audit event, allow decisions (debug) included; the request span is
             // enabled here too so that the lines carry its trace ids.
@@ -164,42 +157,51 @@ impl Telemetry {
                     .boxed(),
             );
         }
+        layers.push(match section.format {
+            // Request spans would prefix every text line with a dozen attributes: text lines
+            // leave them out (an exporter still sees them).
+            LogFormat::Text => tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false)
+                .with_filter(filter(&format!(",{}=off", span::TARGET))?)
+                .boxed(),
+            LogFormat::Json => logs::JsonLines::new(writer)
+                .with_filter(filter("")?)
+                .boxed(),
+        });
+        // The tool's own `tracing` spans, exported through the bridge as children of the
+        // request span (which the request span layer exports itself, see `export`).
         #[cfg(feature = "otel")]
-        {
+        if let Some((provider, _)) = &traces {
             use opentelemetry::trace::TracerProvider as _;
-            // JSON lines need trace ids even when nothing is exported: a provider without
-            // an exporter makes them.
-            let provider = match (&traces, ids) {
-                (Some(provider), _) => Some(provider.clone()),
-                (None, true) => {
-                    Some(opentelemetry_sdk::trace::SdkTracerProvider::builder().build())
-                }
-                (None, false) => None,
-            };
-            if let Some(provider) = provider {
-                layers.push(
-                    tracing_opentelemetry::layer()
-                        .with_tracer(provider.tracer("platform"))
-                        .with_location(false)
-                        .with_threads(false)
-                        .with_tracked_inactivity(false)
-                        // `trace_headers` reads the span's context itself: nothing needs
-                        // the OpenTelemetry context made current on every poll.
-                        .with_context_activation(false)
-                        // Spans, and warnings and errors as span events: an info event per
-                        // request as a span event would cost more than the span itself.
-                        .with_filter(filter("")?.and(tracing_subscriber::filter::filter_fn(
-                            |metadata| {
-                                metadata.is_span() || *metadata.level() <= tracing::Level::WARN
-                            },
-                        )))
-                        .boxed(),
-                );
-            }
+            layers.push(
+                tracing_opentelemetry::layer()
+                    .with_tracer(provider.tracer("platform"))
+                    .with_location(false)
+                    .with_threads(false)
+                    .with_tracked_inactivity(false)
+                    // `trace_headers` reads the span's context itself: nothing needs the
+                    // OpenTelemetry context made current on every poll.
+                    .with_context_activation(false)
+                    // Not the request span; spans, and warnings and errors as span events:
+                    // an info event per request as a span event would cost more than the
+                    // span itself.
+                    .with_filter(filter("")?.and(tracing_subscriber::filter::filter_fn(
+                        |metadata| {
+                            metadata.target() != span::TARGET
+                                && (metadata.is_span() || *metadata.level() <= tracing::Level::WARN)
+                        },
+                    )))
+                    .boxed(),
+            );
         }
         // Last: it starts a listener and begins recording, once nothing else can fail.
         #[cfg(feature = "otel")]
         let metrics = metrics::Metrics::start(section, service)?;
+        #[cfg(feature = "otel")]
+        if let Some((_, exporter)) = &traces {
+            export::install(exporter.clone());
+        }
         let registry = tracing_subscriber::registry().with(layers);
         let telemetry = Self {
             #[cfg(feature = "otel")]
@@ -217,17 +219,19 @@ impl Telemetry {
         self.installed
     }
 
-    /// Export what is still buffered and stop the exporter (bounded by its timeout).
+    /// Stop recording metrics, close the metrics listener, and export what is still buffered
+    /// (bounded by the exporters' timeouts).
     pub fn shutdown(self) {
         #[cfg(feature = "otel")]
         if let Some(metrics) = self.metrics {
             metrics.shutdown();
         }
         #[cfg(feature = "otel")]
-        if let Some(provider) = self.traces
-            && let Err(error) = provider.shutdown()
-        {
-            tracing::warn!(%error, "the trace exporter did not shut down cleanly");
+        if let Some((provider, exporter)) = self.traces {
+            export::uninstall(&exporter);
+            if let Err(error) = provider.shutdown() {
+                tracing::warn!(%error, "the trace exporter did not shut down cleanly");
+            }
         }
     }
 

@@ -2,7 +2,13 @@
 //! standard `OTEL_*` variables.
 
 use opentelemetry_otlp::WithExportConfig as _;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use std::sync::Arc;
+
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, Sampler, SdkTracerProvider, SpanProcessor as _,
+};
+
+use super::export::{Exporter, Shared};
 
 use super::TelemetryError;
 use crate::config::OtlpSection;
@@ -108,12 +114,13 @@ pub(super) fn resource(
     resource.build()
 }
 
-/// The tracer provider exporting over OTLP, when configuration or the environment asks for
-/// export; `None` otherwise.
+/// The tracer provider exporting over OTLP, and the exporter of request spans sharing its
+/// batch processor, when configuration or the environment asks for export; `None`
+/// otherwise.
 pub(super) fn provider(
     section: Option<&OtlpSection>,
     service: &str,
-) -> Result<Option<SdkTracerProvider>, TelemetryError> {
+) -> Result<Option<(SdkTracerProvider, Arc<Exporter>)>, TelemetryError> {
     if !wanted(section, Signal::Traces)? {
         return Ok(None);
     }
@@ -128,20 +135,60 @@ pub(super) fn provider(
     )?
     .build()
     .map_err(|error| TelemetryError(format!("the OTLP trace exporter: {error}")))?;
-    let mut provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(resource(section, service));
-    if let Some(ratio) = otlp.sample_ratio {
-        if !(0.0..=1.0).contains(&ratio) {
+    let sampler = match otlp.sample_ratio {
+        Some(ratio) if !(0.0..=1.0).contains(&ratio) => {
             return Err(TelemetryError(format!(
                 "`telemetry.otlp.sample_ratio` is {ratio}: use a share between 0.0 and 1.0"
             )));
         }
-        provider = provider.with_sampler(Sampler::ParentBased(Box::new(
-            Sampler::TraceIdRatioBased(ratio),
-        )));
-    }
-    Ok(Some(provider.build()))
+        Some(ratio) => Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))),
+        None => sampler_from_env()?,
+    };
+    let resource = resource(section, service);
+    let mut processor = BatchSpanProcessor::builder(exporter).build();
+    processor.set_resource(&resource);
+    let processor = Arc::new(processor);
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(Shared(processor.clone()))
+        .with_sampler(sampler.clone())
+        .with_resource(resource)
+        .build();
+    Ok(Some((
+        provider,
+        Arc::new(Exporter::new(processor, sampler)),
+    )))
+}
+
+/// The sampler `OTEL_TRACES_SAMPLER` (and `OTEL_TRACES_SAMPLER_ARG`) name, by default
+/// `parentbased_always_on`; an unknown name is refused.
+fn sampler_from_env() -> Result<Sampler, TelemetryError> {
+    let name = std::env::var("OTEL_TRACES_SAMPLER").unwrap_or_default();
+    let ratio = || -> Result<f64, TelemetryError> {
+        let arg = std::env::var("OTEL_TRACES_SAMPLER_ARG").unwrap_or_else(|_| "1.0".into());
+        arg.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|r| (0.0..=1.0).contains(r))
+            .ok_or_else(|| {
+                TelemetryError(format!(
+                    "OTEL_TRACES_SAMPLER_ARG is `{arg}`: use a share between 0.0 and 1.0"
+                ))
+            })
+    };
+    let parent_based = |root: Sampler| Sampler::ParentBased(Box::new(root));
+    Ok(match name.trim() {
+        "" | "parentbased_always_on" => parent_based(Sampler::AlwaysOn),
+        "parentbased_always_off" => parent_based(Sampler::AlwaysOff),
+        "parentbased_traceidratio" => parent_based(Sampler::TraceIdRatioBased(ratio()?)),
+        "always_on" => Sampler::AlwaysOn,
+        "always_off" => Sampler::AlwaysOff,
+        "traceidratio" => Sampler::TraceIdRatioBased(ratio()?),
+        other => {
+            return Err(TelemetryError(format!(
+                "OTEL_TRACES_SAMPLER is `{other}`: use always_on, always_off, traceidratio or their parentbased_ forms"
+            )));
+        }
+    })
 }
 
 /// The reader pushing metrics over OTLP every `OTEL_METRIC_EXPORT_INTERVAL` (default 60 s)

@@ -7,43 +7,30 @@
 
 use axum::http::HeaderMap;
 
+#[cfg(feature = "otel")]
 use crate::middleware::McpRequest;
 
-/// Make `span` continue the client's trace, and keep its trace and span ids (for log
-/// lines) once it has them.
+/// The client's span, when the request carries a valid `traceparent`: from its `_meta` (as
+/// the MCP semantic conventions recommend), else from its HTTP headers. A malformed one is
+/// no parent: the request starts a trace of its own.
 #[cfg(feature = "otel")]
-pub(crate) fn continue_trace(span: &tracing::Span, request: &McpRequest) {
+pub(crate) fn parent(request: &McpRequest) -> Option<opentelemetry::trace::SpanContext> {
     use opentelemetry::propagation::TextMapPropagator as _;
     use opentelemetry::trace::TraceContextExt as _;
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
     let propagator = opentelemetry_sdk::propagation::TraceContextPropagator::new();
     let meta = request.meta();
-    let parent = if meta.contains_key(TRACEPARENT) {
-        Some(propagator.extract(&Meta(meta)))
+    let context = if meta.contains_key(TRACEPARENT) {
+        propagator.extract(&Meta(meta))
     } else {
-        request
+        let parts = request
             .http_parts()
-            .filter(|parts| parts.headers.contains_key(TRACEPARENT))
-            .map(|parts| propagator.extract(&Headers(&parts.headers)))
+            .filter(|parts| parts.headers.contains_key(TRACEPARENT))?;
+        propagator.extract(&Headers(&parts.headers))
     };
-    if let Some(parent) = parent {
-        // A malformed `traceparent` extracts as an empty context: the span starts a trace.
-        let _ = span.set_parent(parent);
-    }
-    let context = span.context();
     let span_context = context.span().span_context().clone();
-    if span_context.is_valid() {
-        super::logs::remember_ids(
-            span,
-            span_context.trace_id().to_bytes(),
-            span_context.span_id().to_bytes(),
-        );
-    }
+    span_context.is_valid().then_some(span_context)
 }
-
-#[cfg(not(feature = "otel"))]
-pub(crate) fn continue_trace(_: &tracing::Span, _: &McpRequest) {}
 
 #[cfg(feature = "otel")]
 const TRACEPARENT: &str = "traceparent";
@@ -119,7 +106,14 @@ pub fn inject_trace_context(headers: &mut HeaderMap) {
             }
         }
     }
-    let context = tracing::Span::current().context();
+    use opentelemetry::trace::TraceContextExt as _;
+
+    // The innermost span the bridge knows (a span the tool opened itself), else the
+    // request's span, current as an OpenTelemetry context while the request runs.
+    let mut context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        context = opentelemetry::Context::current();
+    }
     opentelemetry_sdk::propagation::TraceContextPropagator::new()
         .inject_context(&context, &mut Injector(headers));
 }

@@ -53,27 +53,40 @@ impl Middleware for RequestSpanLayer {
     fn handle(&self, request: McpRequest, next: McpService) -> MiddlewareFuture {
         let span = request_span(&request);
         let metrics = crate::metrics::started();
-        let audit = if tracing::enabled!(target: super::audit::TARGET, tracing::Level::INFO) {
+        // `level_enabled!`, not `enabled!` (see the logging middleware).
+        let audit = if tracing::level_enabled!(tracing::Level::INFO) {
             super::audit::ToolCall::of(&request)
         } else {
             None
         };
-        if span.is_disabled() && metrics.is_none() && audit.is_none() {
+        let trace = traced(&span, &request);
+        if span.is_disabled() && metrics.is_none() && audit.is_none() && trace.is_none() {
             return Box::pin(next.oneshot(request));
-        }
-        if !span.is_disabled() {
-            super::propagation::continue_trace(&span, &request);
         }
         let labels = metrics.map(|in_flight| (in_flight, Labels::of(&request)));
         let started = std::time::Instant::now();
         Box::pin(
             async move {
+                // The request's span is the current OpenTelemetry context inside: the
+                // tool's own spans and outbound calls continue it.
+                #[cfg(feature = "otel")]
+                let result = match &trace {
+                    Some(trace) => {
+                        use opentelemetry::context::FutureExt as _;
+                        next.oneshot(request).with_context(trace.context()).await
+                    }
+                    None => next.oneshot(request).await,
+                };
+                #[cfg(not(feature = "otel"))]
                 let result = next.oneshot(request).await;
                 let kind = error_type(&result);
                 if let Some(kind) = kind {
                     let span = tracing::Span::current();
                     span.record("error.type", kind);
                     span.record("otel.status_code", "ERROR");
+                }
+                if let Some(trace) = trace {
+                    trace.finish(kind);
                 }
                 if let Some(audit) = audit {
                     audit.finished(kind);
@@ -93,6 +106,115 @@ impl Middleware for RequestSpanLayer {
             .instrument(span),
         )
     }
+}
+
+/// The request's trace, when something wants it: an enabled span (its log lines carry the
+/// ids) or span export. Keeps the ids on the span for the log lines.
+#[cfg(feature = "otel")]
+fn traced(span: &tracing::Span, request: &McpRequest) -> Option<Traced> {
+    if span.is_disabled() && !super::export::exporting() {
+        return None;
+    }
+    let method = request.method();
+    let known = request.component().and(request.target());
+    let name = span_name(method, known.filter(|_| names_component(method)));
+    let trace = super::export::RequestTrace::start(super::propagation::parent(request), &name);
+    if !span.is_disabled() {
+        let (trace_id, span_id) = trace.ids();
+        super::logs::remember_ids(span, trace_id, span_id);
+    }
+    let attributes = if trace.exported() {
+        attributes(request)
+    } else {
+        Vec::new()
+    };
+    Some(Traced {
+        trace,
+        name,
+        attributes,
+    })
+}
+
+#[cfg(not(feature = "otel"))]
+fn traced(_: &tracing::Span, _: &McpRequest) -> Option<Traced> {
+    None
+}
+
+/// A request's trace and what its exported span will say.
+#[cfg(feature = "otel")]
+struct Traced {
+    trace: super::export::RequestTrace,
+    name: std::borrow::Cow<'static, str>,
+    attributes: Vec<opentelemetry::KeyValue>,
+}
+
+#[cfg(feature = "otel")]
+impl Traced {
+    fn context(&self) -> opentelemetry::Context {
+        self.trace.context()
+    }
+
+    fn finish(self, error_type: Option<&'static str>) {
+        self.trace.finish(self.name, self.attributes, error_type);
+    }
+}
+
+/// Nothing is traced without the `otel` feature.
+#[cfg(not(feature = "otel"))]
+enum Traced {}
+
+#[cfg(not(feature = "otel"))]
+impl Traced {
+    fn finish(self, _: Option<&'static str>) {
+        match self {}
+    }
+}
+
+/// Whether the method's spans are named after the component (tools and prompts).
+fn names_component(method: Method) -> bool {
+    matches!(method, Method::CallTool | Method::GetPrompt)
+}
+
+/// The exported span's attributes, following the MCP semantic conventions.
+#[cfg(feature = "otel")]
+fn attributes(request: &McpRequest) -> Vec<opentelemetry::KeyValue> {
+    use opentelemetry::KeyValue;
+
+    let method = request.method();
+    let known = request.component().and(request.target());
+    let mut attributes = Vec::with_capacity(9);
+    attributes.push(KeyValue::new("mcp.method.name", method.as_str()));
+    match (method, known) {
+        (Method::CallTool, Some(name)) => {
+            attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
+            attributes.push(KeyValue::new("gen_ai.tool.name", name.to_owned()));
+        }
+        (Method::GetPrompt, Some(name)) => {
+            attributes.push(KeyValue::new("gen_ai.prompt.name", name.to_owned()));
+        }
+        _ => {}
+    }
+    if method == Method::ReadResource
+        && let Some(uri) = request.target()
+    {
+        attributes.push(KeyValue::new("mcp.resource.uri", uri.to_owned()));
+    }
+    attributes.push(KeyValue::new("jsonrpc.request.id", request.request_id()));
+    if let Some(session) = request.session_id() {
+        attributes.push(KeyValue::new("mcp.session.id", session_label(session)));
+    }
+    if let Some(version) = request.protocol_version() {
+        attributes.push(KeyValue::new(
+            "mcp.protocol.version",
+            version.as_str().to_owned(),
+        ));
+    }
+    let (transport, protocol) = transport(request);
+    attributes.push(KeyValue::new("network.transport", transport));
+    if let Some(protocol) = protocol {
+        attributes.push(KeyValue::new("network.protocol.name", protocol));
+    }
+    attributes
 }
 
 /// A request's metric labels, taken before the request moves on: all from fixed sets, and

@@ -93,9 +93,10 @@ impl Middleware for LoggingLayer {
         let max = self.max_payload_bytes;
         let method = request.method();
         let component = request.target.clone();
-        // Formatted only when some subscriber wants these events.
-        let (request_id, http_request_id) = if tracing::enabled!(target: TARGET, tracing::Level::INFO)
-        {
+        // Formatted only when some subscriber may want these events. `level_enabled!`, not
+        // `enabled!`: with per-layer filters, an `enabled!` that no event follows leaves its
+        // verdict behind for the next event, which then skips layers it should reach.
+        let (request_id, http_request_id) = if tracing::level_enabled!(tracing::Level::INFO) {
             (
                 request.request_id(),
                 request.http_request_id().map(str::to_owned),
