@@ -351,6 +351,16 @@ pub(crate) fn render(data: &ResourceMetrics) -> String {
     out
 }
 
+/// One `name{labels} value` line.
+fn write_sample<'a>(
+    out: &mut String,
+    name: &str,
+    attributes: impl Iterator<Item = &'a opentelemetry::KeyValue>,
+    value: f64,
+) {
+    let _ = writeln!(out, "{name}{} {}", labels(attributes, None), number(value));
+}
+
 fn write_metric<T>(
     out: &mut String,
     metric: &opentelemetry_sdk::metrics::data::Metric,
@@ -376,24 +386,12 @@ fn write_metric<T>(
     match data {
         MetricData::Sum(sum) => {
             for point in sum.data_points() {
-                let value = point.value();
-                let _ = writeln!(
-                    out,
-                    "{name}{} {}",
-                    labels(point.attributes(), None),
-                    number(float(&value))
-                );
+                write_sample(out, &name, point.attributes(), float(&point.value()));
             }
         }
         MetricData::Gauge(gauge) => {
             for point in gauge.data_points() {
-                let value = point.value();
-                let _ = writeln!(
-                    out,
-                    "{name}{} {}",
-                    labels(point.attributes(), None),
-                    number(float(&value))
-                );
+                write_sample(out, &name, point.attributes(), float(&point.value()));
             }
         }
         MetricData::Histogram(histogram) => {
