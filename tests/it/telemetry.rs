@@ -42,9 +42,18 @@ fn outbound() -> String {
         .to_owned()
 }
 
+/// Looks something up inside a span of its own, warning on the way.
+#[tool]
+fn lookup() -> String {
+    let span = tracing::info_span!("lookup", city = "Paris", attempts = 3_i64, cached = false);
+    let _entered = span.enter();
+    tracing::warn!(reason = "slow", "upstream slow");
+    "found".into()
+}
+
 fn server() -> Server {
     Server::builder("telemetry")
-        .tools(tools![echo, broken, outbound])
+        .tools(tools![echo, broken, outbound, lookup])
         .build()
         .unwrap()
 }
@@ -89,6 +98,8 @@ type Received = (String, Vec<String>);
 #[derive(Clone, Default)]
 struct Receiver {
     spans: Arc<Mutex<Vec<Span>>>,
+    /// The headers of every trace export.
+    headers: Arc<Mutex<Vec<axum::http::HeaderMap>>>,
     /// The names of the metrics received, with their data points' attributes.
     metrics: Arc<Mutex<Vec<Received>>>,
 }
@@ -97,6 +108,7 @@ impl Receiver {
     async fn start() -> (Self, String) {
         let receiver = Self::default();
         let spans = receiver.spans.clone();
+        let headers = receiver.headers.clone();
         let metrics = receiver.metrics.clone();
         let app = axum::Router::new()
             .route(
@@ -123,22 +135,26 @@ impl Receiver {
             )
             .route(
                 "/v1/traces",
-                axum::routing::post(move |body: axum::body::Bytes| {
-                    let spans = spans.clone();
-                    async move {
-                        let export = ExportTraceServiceRequest::decode(body).unwrap();
-                        let mut spans = spans.lock().unwrap();
-                        for resource in export.resource_spans {
-                            for scope in resource.scope_spans {
-                                spans.extend(scope.spans);
+                axum::routing::post(
+                    move |sent: axum::http::HeaderMap, body: axum::body::Bytes| {
+                        let spans = spans.clone();
+                        let headers = headers.clone();
+                        async move {
+                            headers.lock().unwrap().push(sent);
+                            let export = ExportTraceServiceRequest::decode(body).unwrap();
+                            let mut spans = spans.lock().unwrap();
+                            for resource in export.resource_spans {
+                                for scope in resource.scope_spans {
+                                    spans.extend(scope.spans);
+                                }
                             }
+                            (
+                                [("content-type", "application/x-protobuf")],
+                                Vec::<u8>::new(),
+                            )
                         }
-                        (
-                            [("content-type", "application/x-protobuf")],
-                            Vec::<u8>::new(),
-                        )
-                    }
-                }),
+                    },
+                ),
             );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -382,6 +398,70 @@ async fn a_tool_passes_the_trace_on_and_a_failure_marks_the_span() {
         Some("tool_error")
     );
     assert_eq!(failed.status.map(|s| s.code), Some(2), "status error");
+}
+
+#[tokio::test]
+async fn the_tool_s_own_spans_are_children_of_the_request_span_and_the_collector_gets_its_key() {
+    let (receiver, url) = Receiver::start().await;
+    let section = TelemetrySection {
+        otlp: Some(OtlpSection {
+            endpoint: Some(url),
+            headers: [(
+                "x-api-key".to_owned(),
+                platform_runtime::config::Secret::new("collector-key".into()),
+            )]
+            .into(),
+            ..OtlpSection::default()
+        }),
+        ..TelemetrySection::default()
+    };
+    let (telemetry, dispatch) =
+        Telemetry::with_writer(&section, "telemetry-test", std::io::sink).unwrap();
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    let http = serve_with(server(), HttpConfig::default()).await;
+    let meta = json!({ "traceparent": format!("00-{TRACE}-{PARENT}-01") });
+    post(
+        http.local_addr(),
+        "lookup",
+        &call("lookup", json!({}), meta),
+        &[],
+    )
+    .await;
+    stop(http).await;
+    drop(guard);
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap();
+
+    let request = receiver.span("tools/call lookup");
+    let own = receiver.span("lookup");
+    assert_eq!(hex(&own.trace_id), TRACE);
+    assert_eq!(
+        own.parent_span_id, request.span_id,
+        "a child of the request span"
+    );
+    assert_eq!(attribute(&own, "city").as_deref(), Some("Paris"));
+    assert_eq!(attribute(&own, "attempts").as_deref(), Some("3"));
+    assert_eq!(attribute(&own, "cached").as_deref(), Some("false"));
+    assert!(own.start_time_unix_nano >= request.start_time_unix_nano);
+    assert!(own.end_time_unix_nano <= request.end_time_unix_nano);
+    let warning = own
+        .events
+        .iter()
+        .find(|e| e.name == "upstream slow")
+        .unwrap_or_else(|| panic!("no warning event in {:?}", own.events));
+    assert!(
+        warning.attributes.iter().any(|kv| kv.key == "reason"
+            && kv.value.as_ref().and_then(|v| v.value.clone())
+                == Some(Any::StringValue("slow".into()))),
+        "{warning:?}"
+    );
+    let headers = receiver.headers.lock().unwrap();
+    assert!(!headers.is_empty());
+    for sent in headers.iter() {
+        assert_eq!(sent["x-api-key"], "collector-key");
+        assert_eq!(sent["content-type"], "application/x-protobuf");
+    }
 }
 
 #[tokio::test]

@@ -30,13 +30,16 @@ pub(crate) fn remember_ids(span: &tracing::Span, trace_id: [u8; 16], span_id: [u
     });
 }
 
-/// `bytes` as lowercase hex, onto `out`.
+/// `bytes` (at most 16) as lowercase hex, onto `out` in one copy.
 fn push_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    let mut hex = [0u8; 32];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
     }
+    let len = 2 * bytes.len().min(16);
+    out.push_str(std::str::from_utf8(&hex[..len]).unwrap_or_default());
 }
 
 /// Writes each event as one JSON object: `timestamp` (RFC 3339, UTC), `level`, `target`,
@@ -73,19 +76,28 @@ where
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let metadata = event.metadata();
+        // The thread's buffers, reused line after line (fresh ones if an event is written
+        // while another is: a writer that logs).
+        let mut reused = BUFFERS.with(|b| b.take());
+        let (line, message, rest) = &mut reused;
+        line.clear();
+        message.clear();
+        rest.clear();
         let mut fields = JsonFields {
-            message: None,
-            rest: String::new(),
+            message: false,
+            out: message,
+            rest,
         };
         event.record(&mut fields);
-        let mut line = String::with_capacity(192 + fields.rest.len());
+        let message = fields.message.then_some(&*fields.out);
+        let rest = &*fields.rest;
         line.push_str("{\"timestamp\":\"");
-        push_rfc3339_now(&mut line);
+        push_rfc3339_now(line);
         line.push_str("\",\"level\":\"");
         line.push_str(metadata.level().as_str());
         line.push_str("\",\"target\":");
-        push_str(&mut line, metadata.target());
-        if let Some(message) = &fields.message {
+        push_str(line, metadata.target());
+        if let Some(message) = message {
             line.push_str(",\"message\":");
             line.push_str(message);
         }
@@ -93,46 +105,60 @@ where
             for span in scope {
                 if let Some(ids) = span.extensions().get::<TraceIds>() {
                     line.push_str(",\"trace_id\":\"");
-                    push_hex(&mut line, &ids.trace_id);
+                    push_hex(line, &ids.trace_id);
                     line.push_str("\",\"span_id\":\"");
-                    push_hex(&mut line, &ids.span_id);
+                    push_hex(line, &ids.span_id);
                     line.push('"');
                     break;
                 }
             }
         }
-        line.push_str(&fields.rest);
+        line.push_str(rest);
         line.push_str("}\n");
         let mut writer = self.make_writer.make_writer_for(metadata);
         let _ = std::io::Write::write_all(&mut writer, line.as_bytes());
+        // An unusually long line does not keep its memory.
+        if line.capacity() + reused.1.capacity() + reused.2.capacity() <= 64 << 10 {
+            BUFFERS.with(|b| b.set(reused));
+        }
     }
 }
 
-/// An event's fields as JSON members: the message apart (it goes first), the others as
-/// `,"name":value` in the order recorded.
-struct JsonFields {
-    message: Option<String>,
-    rest: String,
+thread_local! {
+    /// The line, message and fields buffers of the thread's last JSON line.
+    static BUFFERS: std::cell::Cell<(String, String, String)> = const {
+        std::cell::Cell::new((String::new(), String::new(), String::new()))
+    };
 }
 
-impl JsonFields {
+/// An event's fields as JSON members: the message apart (it goes first, into `out`), the
+/// others as `,"name":value` in the order recorded.
+struct JsonFields<'a> {
+    message: bool,
+    out: &'a mut String,
+    rest: &'a mut String,
+}
+
+impl JsonFields<'_> {
     /// Where the value of `field` goes, with its key written; `None` to leave it out.
     fn slot(&mut self, field: &Field) -> Option<&mut String> {
         let name = field.name();
         if name == "message" {
-            return Some(self.message.insert(String::new()));
+            self.message = true;
+            self.out.clear();
+            return Some(self.out);
         }
         if RESERVED.contains(&name) {
             return None;
         }
         self.rest.push(',');
-        push_str(&mut self.rest, name);
+        push_str(self.rest, name);
         self.rest.push(':');
-        Some(&mut self.rest)
+        Some(self.rest)
     }
 }
 
-impl Visit for JsonFields {
+impl Visit for JsonFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if let Some(out) = self.slot(field) {
             push_str(out, value);
@@ -199,7 +225,7 @@ impl std::fmt::Write for Escaped<'_> {
     fn write_str(&mut self, text: &str) -> std::fmt::Result {
         let out = &mut *self.0;
         // Most text needs no escaping: one scan, one copy.
-        if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        if !needs_escaping(text.as_bytes()) {
             out.push_str(text);
             return Ok(());
         }
@@ -227,6 +253,31 @@ impl std::fmt::Write for Escaped<'_> {
     }
 }
 
+/// Whether `text` holds a quote, a backslash or a control character: eight bytes at a time
+/// (a byte below 0x20, or equal to `"` or `\\`, found with the usual word tricks).
+fn needs_escaping(text: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let mut chunks = text.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
+        if below_space
+            || zero_byte(x ^ (ONES * u64::from(b'"')))
+            || zero_byte(x ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Now as `2026-12-02T11:45:52.123456Z`, onto `out`.
 fn push_rfc3339_now(out: &mut String) {
     let now = std::time::SystemTime::now()
@@ -240,20 +291,21 @@ fn push_rfc3339(out: &mut String, seconds: u64, micros: u32) {
     let days = seconds / 86_400;
     let rest = seconds % 86_400;
     let (year, month, day) = civil_from_days(days);
-    // Digit by digit: `write!` with padding costs more than the rest of the line.
-    push_digits(out, year, 4);
-    for (separator, value, width) in [
-        ('-', month, 2),
-        ('-', day, 2),
-        ('T', rest / 3600, 2),
-        (':', rest % 3600 / 60, 2),
-        (':', rest % 60, 2),
-        ('.', u64::from(micros), 6),
+    // Digit by digit into one buffer: `write!` with padding costs more than the rest of
+    // the line.
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    for (end, value, width) in [
+        (4, year, 4),
+        (7, month, 2),
+        (10, day, 2),
+        (13, rest / 3600, 2),
+        (16, rest % 3600 / 60, 2),
+        (19, rest % 60, 2),
+        (26, u64::from(micros), 6),
     ] {
-        out.push(separator);
-        push_digits(out, value, width);
+        put_digits(&mut text[end - width..end], value);
     }
-    out.push('Z');
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -263,11 +315,11 @@ fn rfc3339(seconds: u64, micros: u32) -> String {
     out
 }
 
-/// The last `width` decimal digits of `value`, zero-padded.
-fn push_digits(out: &mut String, value: u64, width: u32) {
-    for power in (0..width).rev() {
-        let digit = value / 10u64.pow(power) % 10;
-        out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+/// The last `digits.len()` decimal digits of `value`, zero-padded, into `digits`.
+fn put_digits(digits: &mut [u8], mut value: u64) {
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 
@@ -301,6 +353,28 @@ mod tests {
         let back: String = serde_json::from_str(&out).unwrap();
         assert_eq!(back, "a\"b\\c\nd\u{1}e\u{7f}é");
         assert_eq!(out, "\"a\\\"b\\\\c\\nd\\u0001e\u{7f}é\"");
+    }
+
+    #[test]
+    fn the_word_scan_finds_what_the_byte_scan_finds() {
+        let naive = |t: &[u8]| t.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        let mut text = b"plain text, longer than a word or two; \xc3\xa9 too".to_vec();
+        assert!(!needs_escaping(&text));
+        for position in 0..text.len() {
+            for special in [b'"', b'\\', b'\n', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff] {
+                let kept = text[position];
+                text[position] = special;
+                assert_eq!(
+                    needs_escaping(&text),
+                    naive(&text),
+                    "{special:#x} at {position}"
+                );
+                text[position] = kept;
+            }
+        }
+        let mut hex = String::new();
+        push_hex(&mut hex, &[0x00, 0xab, 0xff]);
+        assert_eq!(hex, "00abff");
     }
 
     #[test]

@@ -8,6 +8,8 @@
 
 mod audit;
 #[cfg(feature = "otel")]
+mod batch;
+#[cfg(feature = "otel")]
 mod export;
 mod logs;
 #[cfg(feature = "otel")]
@@ -16,6 +18,8 @@ mod metrics;
 mod otlp;
 mod propagation;
 pub(crate) mod span;
+#[cfg(feature = "otel")]
+mod wire;
 
 pub use audit::TARGET as AUDIT_TARGET;
 pub use propagation::{inject_trace_context, trace_headers};
@@ -46,7 +50,7 @@ pub struct Telemetry {
     #[cfg(feature = "otel")]
     traces: Option<(
         opentelemetry_sdk::trace::SdkTracerProvider,
-        std::sync::Arc<export::Exporter>,
+        &'static export::Exporter,
     )>,
     #[cfg(feature = "otel")]
     metrics: Option<metrics::Metrics>,
@@ -199,9 +203,7 @@ impl Telemetry {
         #[cfg(feature = "otel")]
         let metrics = metrics::Metrics::start(section, service)?;
         #[cfg(feature = "otel")]
-        if let Some((_, exporter)) = &traces {
-            export::install(exporter.clone());
-        }
+        let traces = traces.map(|(provider, exporter)| (provider, export::install(exporter)));
         let registry = tracing_subscriber::registry().with(layers);
         let telemetry = Self {
             #[cfg(feature = "otel")]
@@ -228,7 +230,7 @@ impl Telemetry {
         }
         #[cfg(feature = "otel")]
         if let Some((provider, exporter)) = self.traces {
-            export::uninstall(&exporter);
+            export::uninstall(exporter);
             if let Err(error) = provider.shutdown() {
                 tracing::warn!(%error, "the trace exporter did not shut down cleanly");
             }

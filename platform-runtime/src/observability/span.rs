@@ -112,27 +112,26 @@ impl Middleware for RequestSpanLayer {
 /// ids) or span export. Keeps the ids on the span for the log lines.
 #[cfg(feature = "otel")]
 fn traced(span: &tracing::Span, request: &McpRequest) -> Option<Traced> {
-    if span.is_disabled() && !super::export::exporting() {
+    let export = super::export::current();
+    if span.is_disabled() && export.is_none() {
         return None;
     }
     let method = request.method();
     let known = request.component().and(request.target());
-    let name = span_name(method, known.filter(|_| names_component(method)));
-    let trace = super::export::RequestTrace::start(super::propagation::parent(request), &name);
+    let mut trace = super::export::RequestTrace::start(
+        export,
+        super::propagation::parent(request),
+        method.as_str(),
+        known.filter(|_| names_component(method)),
+    );
     if !span.is_disabled() {
         let (trace_id, span_id) = trace.ids();
         super::logs::remember_ids(span, trace_id, span_id);
     }
-    let attributes = if trace.exported() {
-        attributes(request)
-    } else {
-        Vec::new()
-    };
-    Some(Traced {
-        trace,
-        name,
-        attributes,
-    })
+    if trace.exported() {
+        attributes(request, &mut trace);
+    }
+    Some(Traced(trace))
 }
 
 #[cfg(not(feature = "otel"))]
@@ -140,22 +139,18 @@ fn traced(_: &tracing::Span, _: &McpRequest) -> Option<Traced> {
     None
 }
 
-/// A request's trace and what its exported span will say.
+/// A request's trace.
 #[cfg(feature = "otel")]
-struct Traced {
-    trace: super::export::RequestTrace,
-    name: std::borrow::Cow<'static, str>,
-    attributes: Vec<opentelemetry::KeyValue>,
-}
+struct Traced(super::export::RequestTrace);
 
 #[cfg(feature = "otel")]
 impl Traced {
     fn context(&self) -> opentelemetry::Context {
-        self.trace.context()
+        self.0.context()
     }
 
     fn finish(self, error_type: Option<&'static str>) {
-        self.trace.finish(self.name, self.attributes, error_type);
+        self.0.finish(error_type);
     }
 }
 
@@ -177,44 +172,35 @@ fn names_component(method: Method) -> bool {
 
 /// The exported span's attributes, following the MCP semantic conventions.
 #[cfg(feature = "otel")]
-fn attributes(request: &McpRequest) -> Vec<opentelemetry::KeyValue> {
-    use opentelemetry::KeyValue;
-
+fn attributes(request: &McpRequest, trace: &mut super::export::RequestTrace) {
     let method = request.method();
     let known = request.component().and(request.target());
-    let mut attributes = Vec::with_capacity(9);
-    attributes.push(KeyValue::new("mcp.method.name", method.as_str()));
+    trace.attribute("mcp.method.name", method.as_str());
     match (method, known) {
         (Method::CallTool, Some(name)) => {
-            attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
-            attributes.push(KeyValue::new("gen_ai.tool.name", name.to_owned()));
+            trace.attribute("gen_ai.operation.name", "execute_tool");
+            trace.attribute("gen_ai.tool.name", name);
         }
-        (Method::GetPrompt, Some(name)) => {
-            attributes.push(KeyValue::new("gen_ai.prompt.name", name.to_owned()));
-        }
+        (Method::GetPrompt, Some(name)) => trace.attribute("gen_ai.prompt.name", name),
         _ => {}
     }
     if method == Method::ReadResource
         && let Some(uri) = request.target()
     {
-        attributes.push(KeyValue::new("mcp.resource.uri", uri.to_owned()));
+        trace.attribute("mcp.resource.uri", uri);
     }
-    attributes.push(KeyValue::new("jsonrpc.request.id", request.request_id()));
+    trace.attribute("jsonrpc.request.id", &request.request_id());
     if let Some(session) = request.session_id() {
-        attributes.push(KeyValue::new("mcp.session.id", session_label(session)));
+        trace.attribute("mcp.session.id", &session_label(session));
     }
     if let Some(version) = request.protocol_version() {
-        attributes.push(KeyValue::new(
-            "mcp.protocol.version",
-            version.as_str().to_owned(),
-        ));
+        trace.attribute("mcp.protocol.version", version.as_str());
     }
     let (transport, protocol) = transport(request);
-    attributes.push(KeyValue::new("network.transport", transport));
+    trace.attribute("network.transport", transport);
     if let Some(protocol) = protocol {
-        attributes.push(KeyValue::new("network.protocol.name", protocol));
+        trace.attribute("network.protocol.name", protocol);
     }
-    attributes
 }
 
 /// A request's metric labels, taken before the request moves on: all from fixed sets, and
