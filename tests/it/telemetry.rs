@@ -573,3 +573,55 @@ async fn a_dead_collector_costs_requests_nothing() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_collector_that_never_answers_is_cut_off_by_the_export_timeout() {
+    // Accepts connections, reads nothing, answers nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(Mutex::new(0usize));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            *count.lock().unwrap() += 1;
+            held.push(stream);
+        }
+    });
+    let section = TelemetrySection {
+        otlp: Some(OtlpSection {
+            endpoint: Some(url),
+            timeout: Some(platform_runtime::config::ConfigDuration(
+                std::time::Duration::from_millis(300),
+            )),
+            ..OtlpSection::default()
+        }),
+        ..TelemetrySection::default()
+    };
+    let (telemetry, dispatch) =
+        Telemetry::with_writer(&section, "telemetry-test", std::io::sink).unwrap();
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    let http = serve_with(server(), HttpConfig::default()).await;
+    for i in 0..20 {
+        let text = format!("call {i}");
+        let reply = post(
+            http.local_addr(),
+            "echo",
+            &call("echo", json!({ "text": text }), json!({})),
+            &[],
+        )
+        .await;
+        assert!(reply.contains(&text), "{reply}");
+    }
+    stop(http).await;
+    drop(guard);
+    // The last export waits for the timeout, then shutdown returns: it does not hang on a
+    // collector that holds the connection open.
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap();
+    assert!(
+        *accepted.lock().unwrap() >= 1,
+        "the export reached the collector"
+    );
+}

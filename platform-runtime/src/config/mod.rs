@@ -249,7 +249,9 @@ pub struct OtlpSection {
     /// URL) or `OTEL_EXPORTER_OTLP_ENDPOINT`, else `http://localhost:4318`.
     pub endpoint: Option<String>,
     /// Headers sent with every export (an API key for a hosted collector); values are
-    /// secrets. Else `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,key2=value2`).
+    /// secrets. Added to those of `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS`
+    /// (`key=value,key2=value2`, values percent-encoded); a header named in both takes the
+    /// value given here.
     pub headers: BTreeMap<String, Secret>,
     /// The `service.name` resource attribute. Else `OTEL_SERVICE_NAME`, else the server's
     /// name.
@@ -258,8 +260,8 @@ pub struct OtlpSection {
     /// client's trace follows the client's sampling decision. Else `OTEL_TRACES_SAMPLER_ARG`
     /// with `OTEL_TRACES_SAMPLER=parentbased_traceidratio`.
     pub sample_ratio: Option<f64>,
-    /// How long one export may take (default 10 s). Else `OTEL_EXPORTER_OTLP_TIMEOUT`
-    /// (milliseconds).
+    /// How long one export may take (default 10 s). Else
+    /// `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT` (milliseconds).
     pub timeout: Option<ConfigDuration>,
 }
 
