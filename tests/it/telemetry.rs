@@ -249,11 +249,7 @@ async fn a_traceparent_in_meta_is_the_parent_of_the_exported_span_and_tags_the_j
     );
     let reply = post(http.local_addr(), "echo", &body, &[]).await;
     assert!(reply.contains(r#""text":"hi""#), "{reply}");
-    stop(http).await;
-    drop(guard);
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .unwrap();
+    stop_and_flush(http, guard, telemetry).await;
 
     let span = receiver.span("tools/call echo");
     assert_eq!(hex(&span.trace_id), TRACE);
@@ -377,11 +373,7 @@ async fn a_tool_passes_the_trace_on_and_a_failure_marks_the_span() {
         &[],
     )
     .await;
-    stop(http).await;
-    drop(guard);
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .unwrap();
+    stop_and_flush(http, guard, telemetry).await;
 
     let server_span = receiver.span("tools/call outbound");
     let sent: Value = serde_json::from_str(&reply).unwrap();
@@ -427,11 +419,7 @@ async fn the_tool_s_own_spans_are_children_of_the_request_span_and_the_collector
         &[],
     )
     .await;
-    stop(http).await;
-    drop(guard);
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .unwrap();
+    stop_and_flush(http, guard, telemetry).await;
 
     let request = receiver.span("tools/call lookup");
     let own = receiver.span("lookup");
@@ -517,11 +505,7 @@ async fn unknown_names_stay_out_of_span_names_and_an_oversized_tracestate_is_dro
         &[],
     )
     .await;
-    stop(http).await;
-    drop(guard);
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .unwrap();
+    stop_and_flush(http, guard, telemetry).await;
 
     let names: Vec<String> = receiver
         .spans
@@ -545,15 +529,23 @@ async fn unknown_names_stay_out_of_span_names_and_an_oversized_tracestate_is_dro
     );
 }
 
-#[tokio::test]
-async fn a_dead_collector_costs_requests_nothing() {
-    // A port that was just free: nothing listens there.
-    let dead = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", listener.local_addr().unwrap())
-    };
-    let (telemetry, dispatch, _captured) = telemetry(LogFormat::Json, Some(dead));
-    let guard = tracing::dispatcher::set_default(&dispatch);
+/// Stop serving, leave the test's subscriber, and shut telemetry down (which exports what
+/// is queued; blocking, so off the runtime's threads).
+async fn stop_and_flush(
+    http: platform_runtime::transport::http::HttpServer,
+    guard: tracing::dispatcher::DefaultGuard,
+    telemetry: Telemetry,
+) {
+    stop(http).await;
+    drop(guard);
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap();
+}
+
+/// Twenty echo calls over HTTP under `dispatch`, each answered in full.
+async fn echo_twenty_times(dispatch: &tracing::Dispatch) {
+    let guard = tracing::dispatcher::set_default(dispatch);
     let http = serve_with(server(), HttpConfig::default()).await;
     for i in 0..20 {
         let text = format!("call {i}");
@@ -568,6 +560,17 @@ async fn a_dead_collector_costs_requests_nothing() {
     }
     stop(http).await;
     drop(guard);
+}
+
+#[tokio::test]
+async fn a_dead_collector_costs_requests_nothing() {
+    // A port that was just free: nothing listens there.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let (telemetry, dispatch, _captured) = telemetry(LogFormat::Json, Some(dead));
+    echo_twenty_times(&dispatch).await;
     // Shutting down flushes into the dead endpoint: it reports the failure and returns.
     tokio::task::spawn_blocking(move || telemetry.shutdown())
         .await
@@ -600,21 +603,7 @@ async fn a_collector_that_never_answers_is_cut_off_by_the_export_timeout() {
     };
     let (telemetry, dispatch) =
         Telemetry::with_writer(&section, "telemetry-test", std::io::sink).unwrap();
-    let guard = tracing::dispatcher::set_default(&dispatch);
-    let http = serve_with(server(), HttpConfig::default()).await;
-    for i in 0..20 {
-        let text = format!("call {i}");
-        let reply = post(
-            http.local_addr(),
-            "echo",
-            &call("echo", json!({ "text": text }), json!({})),
-            &[],
-        )
-        .await;
-        assert!(reply.contains(&text), "{reply}");
-    }
-    stop(http).await;
-    drop(guard);
+    echo_twenty_times(&dispatch).await;
     // The last export waits for the timeout, then shutdown returns: it does not hang on a
     // collector that holds the connection open.
     tokio::task::spawn_blocking(move || telemetry.shutdown())
