@@ -43,10 +43,10 @@ pub(super) struct Settings {
 }
 
 /// One thread's queued spans: framed as `ScopeSpans.spans` fields, ready to be wrapped and
-/// sent. Aligned so that two threads' buffers never share a cache line.
+/// sent, and how many. Aligned so that two threads' buffers never share a cache line.
 #[derive(Default)]
 #[repr(align(128))]
-struct Shard(Mutex<Vec<u8>>);
+struct Shard(Mutex<(Vec<u8>, u64)>);
 
 /// What the queue holds, counted: spans in the high bits, bytes in the low 40. One
 /// counter, so that a span is admitted with one atomic add.
@@ -140,7 +140,10 @@ impl Batcher {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        wire::frame(&mut unpoisoned(&self.shards.get_or_default().0), span);
+        let mut shard = unpoisoned(&self.shards.get_or_default().0);
+        wire::frame(&mut shard.0, span);
+        shard.1 += 1;
+        drop(shard);
         if spans == self.settings.batch as u64 {
             // Under the control lock, so that the exporter cannot miss it between its
             // check and its wait.
@@ -202,31 +205,24 @@ impl Batcher {
 
     /// Every thread's queued spans, appended to `into`; their count.
     fn collect(&self, into: &mut Vec<u8>) -> usize {
-        let mut taken = 0u64;
+        let (mut spans, mut bytes) = (0u64, 0u64);
         for shard in self.shards.iter() {
-            let mut spans = std::mem::take(&mut *unpoisoned(&shard.0));
-            into.extend_from_slice(&spans);
-            taken += spans.len() as u64;
+            let (mut taken, count) = std::mem::take(&mut *unpoisoned(&shard.0));
+            into.extend_from_slice(&taken);
+            spans += count;
+            bytes += taken.len() as u64;
             // The buffer goes back, emptied, to keep its capacity (unless the thread
             // queued more meanwhile).
-            spans.clear();
+            taken.clear();
             let mut current = unpoisoned(&shard.0);
-            if current.is_empty() {
-                *current = spans;
+            if current.0.is_empty() {
+                current.0 = taken;
             }
-        }
-        // Count what was taken out: the spans by reading their frames (tag, length).
-        let mut count = 0u64;
-        let mut at = 0usize;
-        while at < into.len() {
-            let (len, used) = wire::read_varint(&into[at + 1..]);
-            at += 1 + used + len as usize;
-            count += 1;
         }
         self.queued
             .0
-            .fetch_sub(count * SPAN + taken, Ordering::AcqRel);
-        count as usize
+            .fetch_sub(spans * SPAN + bytes, Ordering::AcqRel);
+        usize::try_from(spans).unwrap_or(usize::MAX)
     }
 
     /// The exporter thread.

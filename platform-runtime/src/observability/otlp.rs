@@ -15,9 +15,9 @@ use super::wire;
 use super::TelemetryError;
 use crate::config::OtlpSection;
 
-/// Whether an environment variable is set to something.
-fn set(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| !v.trim().is_empty())
+/// An environment variable's value, when set to something.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// The two signals exported.
@@ -50,8 +50,8 @@ impl Signal {
 /// Refuses a protocol other than OTLP/HTTP with protobuf.
 fn wanted(section: Option<&OtlpSection>, signal: Signal) -> Result<bool, TelemetryError> {
     let upper = signal.upper();
-    let from_env =
-        set("OTEL_EXPORTER_OTLP_ENDPOINT") || set(&format!("OTEL_EXPORTER_OTLP_{upper}_ENDPOINT"));
+    let from_env = var("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+        || var(&format!("OTEL_EXPORTER_OTLP_{upper}_ENDPOINT")).is_some();
     if section.is_none() && !from_env {
         return Ok(false);
     }
@@ -110,7 +110,7 @@ pub(super) fn resource(
     let mut resource = opentelemetry_sdk::Resource::builder();
     match section.and_then(|s| s.service_name.as_ref()) {
         Some(name) => resource = resource.with_service_name(name.clone()),
-        None if set("OTEL_SERVICE_NAME") => {}
+        None if var("OTEL_SERVICE_NAME").is_some() => {}
         None => resource = resource.with_service_name(service.to_owned()),
     }
     resource.build()
@@ -146,11 +146,6 @@ pub(super) fn provider(
         .with_resource(resource)
         .build();
     Ok(Some((provider, Exporter::new(batcher, sampling))))
-}
-
-/// A variable's value, when set to something.
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// Reads a variable: the process environment, or a table in tests.
