@@ -60,17 +60,25 @@ pub(crate) struct Operation<'a> {
 
 #[cfg(feature = "otel")]
 mod imp {
+    use std::collections::HashMap;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, RwLock};
 
     use opentelemetry::KeyValue;
-    use opentelemetry::metrics::{Counter, Histogram, Meter, UpDownCounter};
+    use opentelemetry::metrics::{BoundHistogram, Counter, Histogram, Meter, UpDownCounter};
 
     use super::{OPERATION_BUCKETS, Operation, SESSION_BUCKETS};
+
+    /// The most label sets of `mcp.server.operation.duration` kept bound; past it, a
+    /// duration is recorded with its labels (the SDK's own cardinality limit, 2 000, then
+    /// folds it into its overflow series).
+    pub(crate) const MAX_BOUND: usize = 2000;
 
     /// The instruments, made from one meter.
     pub(crate) struct Instruments {
         operation: Histogram<f64>,
+        /// `operation` bound to each label set seen so far.
+        bound: RwLock<BoundSets>,
         session: Histogram<f64>,
         in_flight: UpDownCounter<i64>,
         rate_limited: Counter<u64>,
@@ -91,6 +99,7 @@ mod imp {
                     .with_description("How long MCP requests took, by method, tool and outcome.")
                     .with_boundaries(OPERATION_BUCKETS.to_vec())
                     .build(),
+                bound: RwLock::new(BoundSets::default()),
                 session: meter
                     .f64_histogram("mcp.server.session.duration")
                     .with_unit("s")
@@ -138,6 +147,167 @@ mod imp {
                     .with_description("Legacy-era MCP sessions open now.")
                     .build(),
             }
+        }
+    }
+
+    impl Instruments {
+        /// Record one request's duration: through the histogram bound to its labels (one
+        /// cheap hash of a few short strings), binding it the first time those labels come.
+        pub(crate) fn record(&self, operation: &Operation<'_>) {
+            let labels = OperationLabels::of(operation);
+            let hash = labels.hash();
+            let found = self
+                .bound
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .find(hash, &labels)
+                .cloned();
+            if let Some(bound) = found {
+                bound.record(operation.seconds);
+                return;
+            }
+            let attributes = labels.attributes();
+            let mut sets = self.bound.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(bound) = sets.find(hash, &labels) {
+                bound.record(operation.seconds);
+            } else if sets.len < MAX_BOUND {
+                let bound = self.operation.bind(&attributes);
+                bound.record(operation.seconds);
+                sets.insert(hash, labels.owned(), bound);
+            } else {
+                drop(sets);
+                self.operation.record(operation.seconds, &attributes);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    impl Instruments {
+        pub(crate) fn bound_len(&self) -> usize {
+            self.bound.read().unwrap_or_else(|e| e.into_inner()).len
+        }
+    }
+
+    /// The label sets of `mcp.server.operation.duration` bound so far, by [`OperationLabels::hash`].
+    /// Every label comes from a set the server chose (methods, registered tool names, error
+    /// kinds, transports, known protocol versions), so no client can pick colliding keys.
+    #[derive(Default)]
+    struct BoundSets {
+        by_hash: HashMap<u64, Vec<BoundSet>, std::hash::BuildHasherDefault<AsIs>>,
+        len: usize,
+    }
+
+    /// One label set and the histogram bound to it.
+    type BoundSet = (OperationLabels<'static>, BoundHistogram<f64>);
+
+    impl BoundSets {
+        fn find(&self, hash: u64, labels: &OperationLabels<'_>) -> Option<&BoundHistogram<f64>> {
+            self.by_hash
+                .get(&hash)?
+                .iter()
+                .find(|(set, _)| set == labels)
+                .map(|(_, bound)| bound)
+        }
+
+        fn insert(
+            &mut self,
+            hash: u64,
+            labels: OperationLabels<'static>,
+            bound: BoundHistogram<f64>,
+        ) {
+            self.by_hash.entry(hash).or_default().push((labels, bound));
+            self.len += 1;
+        }
+    }
+
+    /// Keys already hashed by [`OperationLabels::hash`], used as they are.
+    #[derive(Default)]
+    struct AsIs(u64);
+
+    impl std::hash::Hasher for AsIs {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &byte in bytes {
+                self.0 = (self.0 << 8) | u64::from(byte);
+            }
+        }
+        fn write_u64(&mut self, value: u64) {
+            self.0 = value;
+        }
+    }
+
+    /// The labels of one request's duration.
+    #[derive(PartialEq, Eq)]
+    struct OperationLabels<'a> {
+        method: &'static str,
+        tool: Option<std::borrow::Cow<'a, str>>,
+        error_type: Option<&'static str>,
+        transport: &'static str,
+        version: &'static str,
+    }
+
+    impl<'a> OperationLabels<'a> {
+        fn of(operation: &Operation<'a>) -> Self {
+            Self {
+                method: operation.method,
+                tool: operation.tool.map(std::borrow::Cow::Borrowed),
+                error_type: operation.error_type,
+                transport: operation.transport,
+                version: operation.version,
+            }
+        }
+
+        fn owned(self) -> OperationLabels<'static> {
+            OperationLabels {
+                tool: self.tool.map(|t| std::borrow::Cow::Owned(t.into_owned())),
+                method: self.method,
+                error_type: self.error_type,
+                transport: self.transport,
+                version: self.version,
+            }
+        }
+
+        /// A multiply-rotate hash of the labels, a word at a time (the labels are few, short
+        /// and chosen by the server).
+        fn hash(&self) -> u64 {
+            let mut hash = 0u64;
+            let mut add = |text: &str| {
+                let mut chunks = text.as_bytes().chunks_exact(8);
+                for chunk in &mut chunks {
+                    let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+                    hash = (hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+                }
+                let mut last = [0u8; 8];
+                last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+                // The length ends each label, so ("ab", "c") and ("a", "bc") differ.
+                let word = u64::from_le_bytes(last) ^ ((text.len() as u64) << 56);
+                hash = (hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+            };
+            add(self.method);
+            add(self.tool.as_deref().unwrap_or("\0"));
+            add(self.error_type.unwrap_or("\0"));
+            add(self.transport);
+            add(self.version);
+            hash
+        }
+
+        /// The labels as attributes, in the order the SDK keeps them (sorted by key).
+        fn attributes(&self) -> Vec<KeyValue> {
+            let mut labels = Vec::with_capacity(5);
+            if let Some(kind) = self.error_type {
+                labels.push(KeyValue::new("error.type", kind));
+            }
+            if let Some(name) = &self.tool {
+                labels.push(tool(name));
+            }
+            labels.push(KeyValue::new("mcp.method.name", self.method));
+            if !self.version.is_empty() {
+                labels.push(KeyValue::new("mcp.protocol.version", self.version));
+            }
+            labels.push(KeyValue::new("network.transport", self.transport));
+            labels
         }
     }
 
@@ -203,19 +373,7 @@ mod imp {
                 return;
             };
             instruments.in_flight.add(-1, &[]);
-            let mut labels = Vec::with_capacity(5);
-            labels.push(KeyValue::new("mcp.method.name", operation.method));
-            if let Some(name) = operation.tool {
-                labels.push(tool(name));
-            }
-            if let Some(kind) = operation.error_type {
-                labels.push(KeyValue::new("error.type", kind));
-            }
-            labels.push(KeyValue::new("network.transport", operation.transport));
-            if !operation.version.is_empty() {
-                labels.push(KeyValue::new("mcp.protocol.version", operation.version));
-            }
-            instruments.operation.record(operation.seconds, &labels);
+            instruments.record(operation);
             let refusal = match operation.error_type {
                 Some("rate_limited") => Some(&instruments.rate_limited),
                 Some("forbidden") => Some(&instruments.denied),
@@ -308,4 +466,140 @@ mod off {
     pub(crate) fn session_opened() {}
 
     pub(crate) fn session_closed(_: f64) {}
+}
+
+#[cfg(test)]
+#[cfg(feature = "otel")]
+mod tests {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+    use opentelemetry_sdk::metrics::reader::MetricReader as _;
+    use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
+
+    use super::imp::{Instruments, MAX_BOUND};
+    use super::{Operation, version_label};
+
+    #[derive(Debug, Clone)]
+    struct Shared(std::sync::Arc<ManualReader>);
+
+    impl opentelemetry_sdk::metrics::reader::MetricReader for Shared {
+        fn register_pipeline(&self, p: std::sync::Weak<opentelemetry_sdk::metrics::Pipeline>) {
+            self.0.register_pipeline(p);
+        }
+        fn collect(&self, rm: &mut ResourceMetrics) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.collect(rm)
+        }
+        fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.force_flush()
+        }
+        fn shutdown_with_timeout(
+            &self,
+            timeout: std::time::Duration,
+        ) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.shutdown_with_timeout(timeout)
+        }
+        fn temporality(
+            &self,
+            kind: opentelemetry_sdk::metrics::InstrumentKind,
+        ) -> opentelemetry_sdk::metrics::Temporality {
+            self.0.temporality(kind)
+        }
+    }
+
+    /// `(attributes as "key=value" pairs, count)` of every operation-duration point.
+    fn operation_points(reader: &Shared) -> Vec<(Vec<String>, u64)> {
+        let mut data = ResourceMetrics::default();
+        reader.collect(&mut data).unwrap();
+        let mut points = Vec::new();
+        for scope in data.scope_metrics() {
+            for metric in scope.metrics() {
+                if metric.name() != "mcp.server.operation.duration" {
+                    continue;
+                }
+                let AggregatedMetrics::F64(MetricData::Histogram(histogram)) = metric.data() else {
+                    panic!("a histogram of f64");
+                };
+                for point in histogram.data_points() {
+                    let mut labels: Vec<String> = point
+                        .attributes()
+                        .map(|kv| format!("{}={}", kv.key, kv.value))
+                        .collect();
+                    labels.sort();
+                    points.push((labels, point.count()));
+                }
+            }
+        }
+        points
+    }
+
+    fn call<'a>(tool: &'a str, error_type: Option<&'static str>) -> Operation<'a> {
+        Operation {
+            method: "tools/call",
+            tool: Some(tool),
+            error_type,
+            transport: "tcp",
+            version: version_label(Some("2026-07-28")),
+            seconds: 0.001,
+        }
+    }
+
+    #[test]
+    fn durations_land_in_one_series_per_label_set_and_past_the_cap_still_count() {
+        let reader = Shared(std::sync::Arc::new(ManualReader::builder().build()));
+        let provider = SdkMeterProvider::builder()
+            .with_reader(reader.clone())
+            .build();
+        let instruments = Instruments::new(&provider.meter("test"));
+        // Labels that would run together if a label's end were not marked.
+        instruments.record(&call("ab", None));
+        instruments.record(&call("ab", None));
+        instruments.record(&call("ab", Some("timeout")));
+        instruments.record(&call("abtimeout", None));
+        instruments.record(&Operation {
+            tool: None,
+            transport: "pipe",
+            version: "",
+            ..call("", None)
+        });
+        let points = operation_points(&reader);
+        let count = |labels: &[&str]| {
+            points
+                .iter()
+                .find(|(l, _)| l.iter().map(String::as_str).eq(labels.iter().copied()))
+                .map(|(_, n)| *n)
+        };
+        let base = [
+            "gen_ai.tool.name=ab",
+            "mcp.method.name=tools/call",
+            "mcp.protocol.version=2026-07-28",
+            "network.transport=tcp",
+        ];
+        assert_eq!(count(&base), Some(2), "{points:?}");
+        assert_eq!(
+            count(&[
+                "error.type=timeout",
+                "gen_ai.tool.name=ab",
+                "mcp.method.name=tools/call",
+                "mcp.protocol.version=2026-07-28",
+                "network.transport=tcp",
+            ]),
+            Some(1),
+            "{points:?}"
+        );
+        assert_eq!(
+            count(&["mcp.method.name=tools/call", "network.transport=pipe"]),
+            Some(1),
+            "{points:?}"
+        );
+        assert_eq!(points.len(), 4, "{points:?}");
+
+        // Past the cap, durations are recorded with their labels: none is lost.
+        let names: Vec<String> = (0..MAX_BOUND + 10).map(|i| format!("t{i}")).collect();
+        for name in &names {
+            instruments.record(&call(name, None));
+        }
+        assert_eq!(instruments.bound_len(), MAX_BOUND);
+        let total: u64 = operation_points(&reader).iter().map(|(_, n)| n).sum();
+        assert_eq!(total, 5 + names.len() as u64);
+    }
 }

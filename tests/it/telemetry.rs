@@ -51,9 +51,22 @@ fn lookup() -> String {
     "found".into()
 }
 
+/// Logs from two tasks of its own: one spawned in the request's trace, one not.
+#[tool]
+async fn spawns() -> String {
+    let traced = tokio::spawn(platform_runtime::observability::in_current_trace(async {
+        tracing::info!("in a traced task");
+    }));
+    let untraced = tokio::spawn(async {
+        tracing::info!("in an untraced task");
+    });
+    let _ = tokio::join!(traced, untraced);
+    "spawned".into()
+}
+
 fn server() -> Server {
     Server::builder("telemetry")
-        .tools(tools![echo, broken, outbound, lookup])
+        .tools(tools![echo, broken, outbound, lookup, spawns])
         .build()
         .unwrap()
 }
@@ -100,15 +113,26 @@ struct Receiver {
     spans: Arc<Mutex<Vec<Span>>>,
     /// The headers of every trace export.
     headers: Arc<Mutex<Vec<axum::http::HeaderMap>>>,
+    /// How many spans each trace export held.
+    batches: Arc<Mutex<Vec<usize>>>,
     /// The names of the metrics received, with their data points' attributes.
     metrics: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
     async fn start() -> (Self, String) {
+        let (open, gate) = tokio::sync::watch::channel(true);
+        let (receiver, url) = Self::start_gated(gate).await;
+        drop(open);
+        (receiver, url)
+    }
+
+    /// A receiver that holds every trace export until `gate` turns true.
+    async fn start_gated(gate: tokio::sync::watch::Receiver<bool>) -> (Self, String) {
         let receiver = Self::default();
         let spans = receiver.spans.clone();
         let headers = receiver.headers.clone();
+        let batches = receiver.batches.clone();
         let metrics = receiver.metrics.clone();
         let app = axum::Router::new()
             .route(
@@ -139,15 +163,21 @@ impl Receiver {
                     move |sent: axum::http::HeaderMap, body: axum::body::Bytes| {
                         let spans = spans.clone();
                         let headers = headers.clone();
+                        let batches = batches.clone();
+                        let mut gate = gate.clone();
                         async move {
+                            // A closed sender leaves the last value: an open gate stays open.
+                            let _ = gate.wait_for(|open| *open).await;
                             headers.lock().unwrap().push(sent);
                             let export = ExportTraceServiceRequest::decode(body).unwrap();
                             let mut spans = spans.lock().unwrap();
+                            let before = spans.len();
                             for resource in export.resource_spans {
                                 for scope in resource.scope_spans {
                                     spans.extend(scope.spans);
                                 }
                             }
+                            batches.lock().unwrap().push(spans.len() - before);
                             (
                                 [("content-type", "application/x-protobuf")],
                                 Vec::<u8>::new(),
@@ -296,6 +326,42 @@ async fn a_traceparent_in_meta_is_the_parent_of_the_exported_span_and_tags_the_j
     }
     assert_eq!(finished["method"], "tools/call");
     assert!(finished["timestamp"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn json_lines_carry_the_ids_without_export_in_the_tool_and_in_tasks_it_spawns_traced() {
+    let (telemetry, dispatch, captured) = telemetry(LogFormat::Json, None);
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    let http = serve_with(server(), HttpConfig::default()).await;
+    let traceparent = format!("00-{TRACE}-{PARENT}-01");
+    for tool in ["lookup", "spawns"] {
+        let body = call(tool, json!({}), json!({ "traceparent": traceparent }));
+        post(http.local_addr(), tool, &body, &[]).await;
+    }
+    stop_and_flush(http, guard, telemetry).await;
+
+    let lines = lines(&captured);
+    let line = |message: &str| {
+        lines
+            .iter()
+            .find(|l| l["message"] == message)
+            .unwrap_or_else(|| panic!("no `{message}` line in {lines:#?}"))
+    };
+    // Inside the tool's own span, and in the task spawned in the trace.
+    for message in ["upstream slow", "in a traced task"] {
+        assert_eq!(line(message)["trace_id"], TRACE, "{message}");
+    }
+    assert!(line("in an untraced task").get("trace_id").is_none());
+    // Each request's own span id; never the client's.
+    let finished: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "request finished")
+        .collect();
+    assert_eq!(finished.len(), 2, "{finished:#?}");
+    assert_ne!(finished[0]["span_id"], finished[1]["span_id"]);
+    assert_ne!(finished[0]["span_id"], PARENT);
+    assert_eq!(line("upstream slow")["span_id"], finished[0]["span_id"]);
+    assert_eq!(line("in a traced task")["span_id"], finished[1]["span_id"]);
 }
 
 #[tokio::test]
@@ -612,5 +678,51 @@ async fn a_collector_that_never_answers_is_cut_off_by_the_export_timeout() {
     assert!(
         *accepted.lock().unwrap() >= 1,
         "the export reached the collector"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_collector_bounds_the_span_queue_and_requests_go_on() {
+    // The collector holds the first export while 4 000 requests arrive over HTTP. The spans
+    // held — queued, or taken by the exporter and not yet sent — are at most 2 048
+    // (`OTEL_BSP_MAX_QUEUE_SIZE`'s default); the rest are dropped, not queued.
+    const CALLS: usize = 4000;
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let (receiver, url) = Receiver::start_gated(gate).await;
+    let (telemetry, dispatch, _captured) = telemetry(LogFormat::Text, Some(url));
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    let http = serve_with(server(), HttpConfig::default()).await;
+    let addr = http.local_addr();
+    let mut clients = tokio::task::JoinSet::new();
+    for client in 0..8 {
+        // On the test's thread (a current-thread runtime), under its subscriber.
+        clients.spawn(async move {
+            for i in (client..CALLS).step_by(8) {
+                let text = format!("call {i}");
+                let body = call("echo", json!({ "text": text }), json!({}));
+                let reply = post(addr, "echo", &body, &[]).await;
+                assert!(reply.contains(&text), "{reply}");
+            }
+        });
+    }
+    while let Some(done) = clients.join_next().await {
+        done.unwrap();
+    }
+    assert!(
+        receiver.spans.lock().unwrap().is_empty(),
+        "the collector is still holding the first export"
+    );
+    open.send(true).unwrap();
+    stop_and_flush(http, guard, telemetry).await;
+    let received = receiver.spans.lock().unwrap().len();
+    assert_eq!(
+        received, 2048,
+        "spans that reached the collector out of {CALLS}"
+    );
+    // Every export within `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (512).
+    let batches = receiver.batches.lock().unwrap();
+    assert!(
+        batches.iter().all(|&n| (1..=512).contains(&n)),
+        "{batches:?}"
     );
 }

@@ -203,14 +203,15 @@ impl Batcher {
         Ok(())
     }
 
-    /// Every thread's queued spans, appended to `into`; their count.
+    /// Every thread's queued spans, appended to `into`; their count. They still count
+    /// against the queue's bounds until [`release`](Self::release)d, once sent: the spans
+    /// held, queued or in the exporter's hands, never pass the bounds.
     fn collect(&self, into: &mut Vec<u8>) -> usize {
-        let (mut spans, mut bytes) = (0u64, 0u64);
+        let mut spans = 0u64;
         for shard in self.shards.iter() {
             let (mut taken, count) = std::mem::take(&mut *unpoisoned(&shard.0));
             into.extend_from_slice(&taken);
             spans += count;
-            bytes += taken.len() as u64;
             // The buffer goes back, emptied, to keep its capacity (unless the thread
             // queued more meanwhile).
             taken.clear();
@@ -219,10 +220,15 @@ impl Batcher {
                 current.0 = taken;
             }
         }
+        usize::try_from(spans).unwrap_or(usize::MAX)
+    }
+
+    /// `spans` collected spans of `bytes` framed bytes are sent (or given up on): their
+    /// room in the queue is free again.
+    fn release(&self, spans: usize, bytes: usize) {
         self.queued
             .0
-            .fetch_sub(spans * SPAN + bytes, Ordering::AcqRel);
-        usize::try_from(spans).unwrap_or(usize::MAX)
+            .fetch_sub(spans as u64 * SPAN + bytes as u64, Ordering::AcqRel);
     }
 
     /// The exporter thread.
@@ -271,13 +277,20 @@ impl Batcher {
             if dropped > 0 {
                 tracing::warn!(target: "platform::telemetry", dropped, max_queue = self.settings.max_queue, "spans dropped: the export queue was full");
             }
-            if count > 0
-                && let Some(client) = &client
-            {
-                let mut body = Vec::new();
-                wire::request(resource, &scope, &spans, &mut body);
-                failures.record(count, self.post(client, body));
+            // One request per `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans at most.
+            let (mut rest, mut left) = (&spans[..], count);
+            while left > 0 && !rest.is_empty() {
+                let n = left.min(self.settings.batch.max(1));
+                let (batch, after) = rest.split_at(wire::frames_len(rest, n));
+                if let Some(client) = &client {
+                    let mut body = Vec::new();
+                    wire::request(resource, &scope, batch, &mut body);
+                    failures.record(n, self.post(client, body));
+                }
+                self.release(n, batch.len());
+                (rest, left) = (after, left - n);
             }
+            self.release(left, rest.len());
             let mut control = unpoisoned(&self.control);
             control.flushed = wanted;
             control.stopped = stop;
@@ -414,6 +427,18 @@ mod tests {
             2,
             "every thread's spans are collected"
         );
+        assert_eq!(
+            Queued::spans(queued(&batcher)),
+            2,
+            "collected spans count until they are sent"
+        );
+        batcher.push(&big);
+        assert_eq!(
+            Queued::spans(queued(&batcher)),
+            2,
+            "and hold their room in the byte bound"
+        );
+        batcher.release(2, all.len());
         assert_eq!(queued(&batcher), 0);
         batcher.shutdown(Duration::from_secs(5)).unwrap();
         batcher.push(&[1u8; 10]);

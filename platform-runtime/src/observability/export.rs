@@ -224,14 +224,6 @@ impl RequestTrace {
         }
     }
 
-    /// The trace and span ids.
-    pub(crate) fn ids(&self) -> ([u8; 16], [u8; 8]) {
-        (
-            self.span_context.trace_id().to_bytes(),
-            self.span_context.span_id().to_bytes(),
-        )
-    }
-
     /// The OpenTelemetry context to make current while the request runs.
     pub(crate) fn context(&self) -> Context {
         Context::new().with_remote_span_context(self.span_context.clone())

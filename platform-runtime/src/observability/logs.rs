@@ -6,28 +6,36 @@ use std::fmt::Write as _;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::LookupSpan;
 
-/// The trace and span ids of a request span, kept in its extensions for the JSON lines of
-/// the events inside it.
-#[derive(Debug, Clone, Copy)]
-struct TraceIds {
-    trace_id: [u8; 16],
-    span_id: [u8; 8],
+/// How many JSON line layers exist: while any does, requests keep their trace ids for
+/// the lines (see [`ids_wanted`]).
+static JSON_LAYERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether some JSON line layer may write a request's trace ids, so the request span layer
+/// makes them even when no span is exported.
+#[cfg(feature = "otel")]
+pub(crate) fn ids_wanted() -> bool {
+    JSON_LAYERS.load(std::sync::atomic::Ordering::Relaxed) != 0
 }
 
+/// The trace and span ids of the current OpenTelemetry context: the request span's while a
+/// request runs (its context is made current on every poll of the request), a tool's own
+/// OpenTelemetry span's inside one.
 #[cfg(feature = "otel")]
-/// Keep the ids on `span`, straight in the registry's extensions (a field recorded on the
-/// span would go through every layer, and out as an exported attribute).
-pub(crate) fn remember_ids(span: &tracing::Span, trace_id: [u8; 16], span_id: [u8; 8]) {
-    span.with_subscriber(|(id, dispatch)| {
-        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
-            && let Some(data) = registry.span(id)
-        {
-            data.extensions_mut()
-                .replace(TraceIds { trace_id, span_id });
-        }
-    });
+fn current_ids() -> Option<([u8; 16], [u8; 8])> {
+    use opentelemetry::trace::TraceContextExt as _;
+    opentelemetry::Context::map_current(|cx| {
+        let span = cx.span();
+        let context = span.span_context();
+        context
+            .is_valid()
+            .then(|| (context.trace_id().to_bytes(), context.span_id().to_bytes()))
+    })
+}
+
+#[cfg(not(feature = "otel"))]
+fn current_ids() -> Option<([u8; 16], [u8; 8])> {
+    None
 }
 
 /// `bytes` (at most 16) as lowercase hex, onto `out` in one copy.
@@ -55,7 +63,14 @@ pub(crate) struct JsonLines<W> {
 
 impl<W> JsonLines<W> {
     pub(crate) fn new(make_writer: W) -> Self {
+        JSON_LAYERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self { make_writer }
+    }
+}
+
+impl<W> Drop for JsonLines<W> {
+    fn drop(&mut self) {
+        JSON_LAYERS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -71,10 +86,10 @@ const RESERVED: [&str; 6] = [
 
 impl<S, W> tracing_subscriber::Layer<S> for JsonLines<W>
 where
-    S: Subscriber + for<'a> LookupSpan<'a>,
+    S: Subscriber,
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static,
 {
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let metadata = event.metadata();
         // The thread's buffers, reused line after line (fresh ones if an event is written
         // while another is: a writer that logs).
@@ -101,17 +116,12 @@ where
             line.push_str(",\"message\":");
             line.push_str(message);
         }
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope {
-                if let Some(ids) = span.extensions().get::<TraceIds>() {
-                    line.push_str(",\"trace_id\":\"");
-                    push_hex(line, &ids.trace_id);
-                    line.push_str("\",\"span_id\":\"");
-                    push_hex(line, &ids.span_id);
-                    line.push('"');
-                    break;
-                }
-            }
+        if let Some((trace_id, span_id)) = current_ids() {
+            line.push_str(",\"trace_id\":\"");
+            push_hex(line, &trace_id);
+            line.push_str("\",\"span_id\":\"");
+            push_hex(line, &span_id);
+            line.push('"');
         }
         line.push_str(rest);
         line.push_str("}\n");
@@ -259,23 +269,23 @@ fn needs_escaping(text: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let special = |x: u64| {
+        x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0
+            || zero_byte(x ^ (ONES * u64::from(b'"')))
+            || zero_byte(x ^ (ONES * u64::from(b'\\')))
+    };
     let mut chunks = text.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let x = u64::from_ne_bytes(word);
-        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-        if below_space
-            || zero_byte(x ^ (ONES * u64::from(b'"')))
-            || zero_byte(x ^ (ONES * u64::from(b'\\')))
-        {
+        if special(u64::from_ne_bytes(word)) {
             return true;
         }
     }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    // The last few bytes, padded with spaces (which need no escaping) to a word.
+    let mut last = [b' '; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    special(u64::from_ne_bytes(last))
 }
 
 /// Now as `2026-12-02T11:45:52.123456Z`, onto `out`.

@@ -22,7 +22,7 @@ pub(crate) mod span;
 mod wire;
 
 pub use audit::TARGET as AUDIT_TARGET;
-pub use propagation::{inject_trace_context, trace_headers};
+pub use propagation::{in_current_trace, inject_trace_context, trace_headers};
 pub(crate) use span::RequestSpanLayer;
 pub use span::TARGET as REQUEST_SPAN_TARGET;
 
@@ -149,28 +149,28 @@ impl Telemetry {
             None => None,
         };
         if let Some(file) = audit_file {
-            // Every audit event, allow decisions (debug) included; the request span is
-            // enabled here too so that the lines carry its trace ids.
+            // Every audit event, allow decisions (debug) included.
             layers.push(
                 logs::JsonLines::new(std::sync::Mutex::new(file))
                     .with_filter(
                         tracing_subscriber::filter::Targets::new()
-                            .with_target(audit::TARGET, tracing::Level::DEBUG)
-                            .with_target(span::TARGET, tracing::Level::INFO),
+                            .with_target(audit::TARGET, tracing::Level::DEBUG),
                     )
                     .boxed(),
             );
         }
+        // Neither format wants the request span itself: it would prefix every text line with
+        // a dozen attributes, and JSON lines take its ids from the request's OpenTelemetry
+        // context (an exporter still sees the span).
+        let no_request_spans = format!(",{}=off", span::TARGET);
         layers.push(match section.format {
-            // Request spans would prefix every text line with a dozen attributes: text lines
-            // leave them out (an exporter still sees them).
             LogFormat::Text => tracing_subscriber::fmt::layer()
                 .with_writer(writer)
                 .with_ansi(false)
-                .with_filter(filter(&format!(",{}=off", span::TARGET))?)
+                .with_filter(filter(&no_request_spans)?)
                 .boxed(),
             LogFormat::Json => logs::JsonLines::new(writer)
-                .with_filter(filter("")?)
+                .with_filter(filter(&no_request_spans)?)
                 .boxed(),
         });
         // The tool's own `tracing` spans, exported through the bridge as children of the

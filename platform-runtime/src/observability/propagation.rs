@@ -89,6 +89,27 @@ pub fn trace_headers() -> HeaderMap {
     headers
 }
 
+/// `future` carrying the current request's trace, for a task a tool spawns: the task's log
+/// lines carry the request's `trace_id` and `span_id`, its spans join the request's trace,
+/// and [`trace_headers`] inside it continue the trace.
+///
+/// ```
+/// # async fn tool() {
+/// use platform_runtime::observability::in_current_trace;
+/// tokio::spawn(in_current_trace(async {
+///     tracing::info!("warming the cache");
+/// }));
+/// # }
+/// ```
+pub fn in_current_trace<F: std::future::Future>(
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    use tracing::Instrument as _;
+    #[cfg(feature = "otel")]
+    let future = opentelemetry::context::FutureExt::with_current_context(future);
+    future.in_current_span()
+}
+
 /// Add the current span's W3C trace context to `headers` (see [`trace_headers`]).
 #[cfg(feature = "otel")]
 pub fn inject_trace_context(headers: &mut HeaderMap) {

@@ -59,61 +59,57 @@ impl Middleware for RequestSpanLayer {
         } else {
             None
         };
-        let trace = traced(&span, &request);
+        let trace = traced(&request);
         if span.is_disabled() && metrics.is_none() && audit.is_none() && trace.is_none() {
             return Box::pin(next.oneshot(request));
         }
         let labels = metrics.map(|in_flight| (in_flight, Labels::of(&request)));
         let started = std::time::Instant::now();
-        Box::pin(
-            async move {
-                // The request's span is the current OpenTelemetry context inside: the
-                // tool's own spans and outbound calls continue it.
-                #[cfg(feature = "otel")]
-                let result = match &trace {
-                    Some(trace) => {
-                        use opentelemetry::context::FutureExt as _;
-                        next.oneshot(request).with_context(trace.context()).await
-                    }
-                    None => next.oneshot(request).await,
-                };
-                #[cfg(not(feature = "otel"))]
-                let result = next.oneshot(request).await;
-                let kind = error_type(&result);
-                if let Some(kind) = kind {
-                    let span = tracing::Span::current();
-                    span.record("error.type", kind);
-                    span.record("otel.status_code", "ERROR");
-                }
-                if let Some(trace) = trace {
-                    trace.finish(kind);
-                }
-                if let Some(audit) = audit {
-                    audit.finished(kind);
-                }
-                if let Some((in_flight, labels)) = labels {
-                    in_flight.finished(&crate::metrics::Operation {
-                        method: labels.method,
-                        tool: labels.tool.as_deref(),
-                        error_type: kind,
-                        transport: labels.transport,
-                        version: labels.version,
-                        seconds: started.elapsed().as_secs_f64(),
-                    });
-                }
-                result
+        #[cfg(feature = "otel")]
+        let context = trace.as_ref().map(Traced::context);
+        let future = async move {
+            let result = next.oneshot(request).await;
+            let kind = error_type(&result);
+            if let Some(kind) = kind {
+                let span = tracing::Span::current();
+                span.record("error.type", kind);
+                span.record("otel.status_code", "ERROR");
             }
-            .instrument(span),
-        )
+            if let Some(trace) = trace {
+                trace.finish(kind);
+            }
+            if let Some(audit) = audit {
+                audit.finished(kind);
+            }
+            if let Some((in_flight, labels)) = labels {
+                in_flight.finished(&crate::metrics::Operation {
+                    method: labels.method,
+                    tool: labels.tool.as_deref(),
+                    error_type: kind,
+                    transport: labels.transport,
+                    version: labels.version,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
+            result
+        };
+        // The request's span is the current OpenTelemetry context inside: the tool's own
+        // spans and outbound calls continue it, and JSON lines carry its ids.
+        #[cfg(feature = "otel")]
+        if let Some(context) = context {
+            use opentelemetry::context::FutureExt as _;
+            return Box::pin(future.with_context(context).instrument(span));
+        }
+        Box::pin(future.instrument(span))
     }
 }
 
-/// The request's trace, when something wants it: an enabled span (its log lines carry the
-/// ids) or span export. Keeps the ids on the span for the log lines.
+/// The request's trace, when something wants it: span export, or JSON lines (which carry
+/// its ids).
 #[cfg(feature = "otel")]
-fn traced(span: &tracing::Span, request: &McpRequest) -> Option<Traced> {
+fn traced(request: &McpRequest) -> Option<Traced> {
     let export = super::export::current();
-    if span.is_disabled() && export.is_none() {
+    if export.is_none() && !super::logs::ids_wanted() {
         return None;
     }
     let method = request.method();
@@ -124,10 +120,6 @@ fn traced(span: &tracing::Span, request: &McpRequest) -> Option<Traced> {
         method.as_str(),
         known.filter(|_| names_component(method)),
     );
-    if !span.is_disabled() {
-        let (trace_id, span_id) = trace.ids();
-        super::logs::remember_ids(span, trace_id, span_id);
-    }
     if trace.exported() {
         attributes(request, &mut trace);
     }
@@ -135,7 +127,7 @@ fn traced(span: &tracing::Span, request: &McpRequest) -> Option<Traced> {
 }
 
 #[cfg(not(feature = "otel"))]
-fn traced(_: &tracing::Span, _: &McpRequest) -> Option<Traced> {
+fn traced(_: &McpRequest) -> Option<Traced> {
     None
 }
 
@@ -166,6 +158,7 @@ impl Traced {
 }
 
 /// Whether the method's spans are named after the component (tools and prompts).
+#[cfg(feature = "otel")]
 fn names_component(method: Method) -> bool {
     matches!(method, Method::CallTool | Method::GetPrompt)
 }
@@ -207,7 +200,7 @@ fn attributes(request: &McpRequest, trace: &mut super::export::RequestTrace) {
 /// a tool's name only when the tool is registered.
 struct Labels {
     method: &'static str,
-    tool: Option<String>,
+    tool: Option<std::sync::Arc<str>>,
     transport: &'static str,
     version: &'static str,
 }
@@ -216,7 +209,7 @@ impl Labels {
     fn of(request: &McpRequest) -> Self {
         let method = request.method();
         let tool = match method {
-            Method::CallTool => request.component().map(|c| c.name().to_owned()),
+            Method::CallTool => request.component().map(|c| c.name.clone()),
             _ => None,
         };
         let version = request.protocol_version();

@@ -45,7 +45,13 @@ const STATUS_ERROR: u64 = 2;
 const HAS_IS_REMOTE: u32 = 0x100;
 const IS_REMOTE: u32 = 0x200;
 
+#[inline]
 pub(super) fn varint(buf: &mut Vec<u8>, value: u64) {
+    // Tags and the lengths of names and values are nearly always one byte.
+    if value < 0x80 {
+        buf.push(value as u8);
+        return;
+    }
     let (bytes, len) = varint_bytes(value);
     buf.extend_from_slice(&bytes[..len]);
 }
@@ -63,6 +69,7 @@ fn varint_bytes(mut value: u64) -> ([u8; 10], usize) {
     (bytes, len + 1)
 }
 
+#[inline]
 pub(super) fn tag(buf: &mut Vec<u8>, field: u32, wire: u8) {
     varint(buf, (u64::from(field) << 3) | u64::from(wire));
 }
@@ -120,6 +127,7 @@ pub(super) fn unix_nanos(time: SystemTime) -> u64 {
 pub(super) fn str_attribute(buf: &mut Vec<u8>, field: u32, key: &str, value: &str) {
     let any = 1 + varint_len(value.len() as u64) + value.len();
     let pair = 1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(any as u64) + any;
+    buf.reserve(pair + 2);
     tag(buf, field, LEN);
     varint(buf, pair as u64);
     string(buf, 1, key);
@@ -322,9 +330,59 @@ pub(super) fn frame(buf: &mut Vec<u8>, span: &[u8]) {
     bytes(buf, 2, span);
 }
 
+/// The length of the first `count` framed spans of `frames` (all of it when it holds fewer).
+pub(super) fn frames_len(frames: &[u8], count: usize) -> usize {
+    let mut at = 0;
+    for _ in 0..count {
+        // The tag (one byte), the span's length, the span.
+        let Some((len, size)) = frames.get(at + 1..).and_then(read_varint) else {
+            return frames.len();
+        };
+        at = at
+            .saturating_add(1 + size)
+            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
+        if at >= frames.len() {
+            return frames.len();
+        }
+    }
+    at
+}
+
+/// The varint at the start of `bytes`, and how many bytes it took.
+fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, byte) in bytes.iter().take(10).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_split_at_span_boundaries() {
+        let spans: Vec<Vec<u8>> = [3usize, 200, 0, 130]
+            .iter()
+            .map(|&n| vec![7u8; n])
+            .collect();
+        let mut frames = Vec::new();
+        let mut ends = vec![0];
+        for span in &spans {
+            frame(&mut frames, span);
+            ends.push(frames.len());
+        }
+        for (count, &end) in ends.iter().enumerate() {
+            assert_eq!(frames_len(&frames, count), end, "{count}");
+        }
+        assert_eq!(frames_len(&frames, 9), frames.len());
+        // A cut frame ends the walk at the end of what there is.
+        assert_eq!(frames_len(&frames[..ends[2] - 1], 3), ends[2] - 1);
+    }
 
     #[test]
     fn varints_and_their_lengths_agree() {
