@@ -354,6 +354,40 @@ async fn mounting_prefixes_tool_and_prompt_names() {
     assert_eq!(prompts[0]["name"], "weather_briefing");
 }
 
+/// Named as the mounted `current` becomes.
+#[tool]
+fn weather_current() -> String {
+    "mine".into()
+}
+
+#[test]
+fn collisions_are_build_errors_naming_both_origins() {
+    let error = Server::builder("acme")
+        .tools(tools![weather_current])
+        .mount("weather", Weather::default())
+        .mount("forecast", Weather::default())
+        .build()
+        .unwrap_err();
+    let problems = error.problems();
+    assert!(
+        problems.contains(
+            &"two tools are named `weather_current` (one added to the server directly, one from mount `weather`); tool names must be unique".to_owned()
+        ),
+        "{error}"
+    );
+    // Resource URIs keep their scheme under a mount, so the two mounts' resources collide.
+    assert!(
+        problems.contains(
+            &"two resources use the URI `weather://readme` (one from mount `weather`, one from mount `forecast`); resource URIs must be unique".to_owned()
+        ),
+        "{error}"
+    );
+    assert!(
+        !problems.iter().any(|p| p.contains("prompt")),
+        "prompts are prefixed apart: {error}"
+    );
+}
+
 #[tokio::test]
 async fn pagination_walks_every_page() {
     let server = Server::builder("acme")

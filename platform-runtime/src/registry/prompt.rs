@@ -24,6 +24,8 @@ pub struct PromptDef {
     pub(crate) handler: PromptHandler,
     pub(crate) states: Vec<StateRequirement>,
     pub(crate) access: Access,
+    /// The mount prefixes it came through, outermost first (empty: added directly).
+    pub(crate) mounted: Vec<String>,
 }
 
 impl PromptDef {
@@ -44,6 +46,7 @@ impl PromptDef {
             handler: Arc::new(move |parts| Box::pin(handler(parts))),
             states: Vec::new(),
             access: Access::default(),
+            mounted: Vec::new(),
         }
     }
 

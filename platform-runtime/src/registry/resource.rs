@@ -26,6 +26,8 @@ pub struct ResourceDef {
     pub(crate) handler: ResourceHandler,
     pub(crate) states: Vec<StateRequirement>,
     pub(crate) access: Access,
+    /// The mount prefixes it came through, outermost first (empty: added directly).
+    pub(crate) mounted: Vec<String>,
 }
 
 impl ResourceDef {
@@ -52,6 +54,7 @@ impl ResourceDef {
             handler: Arc::new(move |parts| Box::pin(handler(parts))),
             states: Vec::new(),
             access: Access::default(),
+            mounted: Vec::new(),
         })
     }
 

@@ -32,6 +32,8 @@ pub struct ToolDef {
     pub(crate) access: Access,
     /// What middleware sees of this tool.
     pub(crate) info: Arc<ComponentInfo>,
+    /// The mount prefixes it came through, outermost first (empty: added directly).
+    pub(crate) mounted: Vec<String>,
 }
 
 impl ToolDef {
@@ -79,6 +81,7 @@ impl ToolDef {
                 policies: Policies::default(),
                 access: Access::default(),
             }),
+            mounted: Vec::new(),
         }
     }
 

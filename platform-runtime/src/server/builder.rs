@@ -2,7 +2,7 @@
 //! `build()`; the [`Settings`] it keeps so configuration can be applied later; and
 //! `Server::with_config`.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -520,15 +520,24 @@ impl ServerBuilder {
             resources,
             prompts,
         } = server.into_components();
-        self.components.tools.extend(tools.into_iter().map(|t| {
+        self.components.tools.extend(tools.into_iter().map(|mut t| {
+            t.mounted.insert(0, prefix.to_owned());
             let name = format!("{prefix}_{}", t.name());
             t.renamed(name)
         }));
-        self.components.resources.extend(resources);
-        self.components.prompts.extend(prompts.into_iter().map(|p| {
-            let name = format!("{prefix}_{}", p.name());
-            p.renamed(name)
-        }));
+        self.components
+            .resources
+            .extend(resources.into_iter().map(|mut r| {
+                r.mounted.insert(0, prefix.to_owned());
+                r
+            }));
+        self.components
+            .prompts
+            .extend(prompts.into_iter().map(|mut p| {
+                p.mounted.insert(0, prefix.to_owned());
+                let name = format!("{prefix}_{}", p.name());
+                p.renamed(name)
+            }));
         self
     }
 
@@ -625,7 +634,7 @@ impl ServerBuilder {
             problems.push("the server name is empty".to_owned());
         }
         let components = &self.components;
-        let mut seen = HashSet::new();
+        let mut seen = HashMap::new();
         for tool in &components.tools {
             if !valid_name(tool.name()) || tool.name().len() > 128 {
                 problems.push(format!(
@@ -633,10 +642,11 @@ impl ServerBuilder {
                     tool.name()
                 ));
             }
-            if !seen.insert(tool.name()) {
+            if let Some(first) = seen.insert(tool.name(), &tool.mounted) {
                 problems.push(format!(
-                    "two tools are named `{}`; tool names must be unique",
-                    tool.name()
+                    "two tools are named `{}` ({}); tool names must be unique",
+                    tool.name(),
+                    origins(first, &tool.mounted),
                 ));
             }
             check_states(
@@ -647,12 +657,13 @@ impl ServerBuilder {
                 &self.states,
             );
         }
-        let mut seen = HashSet::new();
+        let mut seen = HashMap::new();
         for resource in &components.resources {
-            if !seen.insert(resource.uri()) {
+            if let Some(first) = seen.insert(resource.uri(), &resource.mounted) {
                 problems.push(format!(
-                    "two resources use the URI `{}`; resource URIs must be unique",
-                    resource.uri()
+                    "two resources use the URI `{}` ({}); resource URIs must be unique",
+                    resource.uri(),
+                    origins(first, &resource.mounted),
                 ));
             }
             check_states(
@@ -663,7 +674,7 @@ impl ServerBuilder {
                 &self.states,
             );
         }
-        let mut seen = HashSet::new();
+        let mut seen = HashMap::new();
         for prompt in &components.prompts {
             if !valid_name(prompt.name()) {
                 problems.push(format!(
@@ -671,10 +682,11 @@ impl ServerBuilder {
                     prompt.name()
                 ));
             }
-            if !seen.insert(prompt.name()) {
+            if let Some(first) = seen.insert(prompt.name(), &prompt.mounted) {
                 problems.push(format!(
-                    "two prompts are named `{}`; prompt names must be unique",
-                    prompt.name()
+                    "two prompts are named `{}` ({}); prompt names must be unique",
+                    prompt.name(),
+                    origins(first, &prompt.mounted),
                 ));
             }
             check_states(
@@ -743,6 +755,19 @@ fn check_states(
             ));
         }
     }
+}
+
+/// Where two colliding components came from, for the build error: the first one met, then
+/// the second.
+fn origins(first: &[String], second: &[String]) -> String {
+    let origin = |mounted: &[String]| {
+        if mounted.is_empty() {
+            "added to the server directly".to_owned()
+        } else {
+            format!("from mount `{}`", mounted.join("/"))
+        }
+    };
+    format!("one {}, one {}", origin(first), origin(second))
 }
 
 pub(crate) fn valid_name(name: &str) -> bool {
