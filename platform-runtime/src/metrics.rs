@@ -154,26 +154,25 @@ mod imp {
         /// Record one request's duration: through the histogram bound to its labels (one
         /// cheap hash of a few short strings), binding it the first time those labels come.
         pub(crate) fn record(&self, operation: &Operation<'_>) {
-            let labels = OperationLabels::of(operation);
-            let hash = labels.hash();
+            let hash = label_hash(operation);
             let found = self
                 .bound
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
-                .find(hash, &labels)
+                .find(hash, operation)
                 .cloned();
             if let Some(bound) = found {
                 bound.record(operation.seconds);
                 return;
             }
-            let attributes = labels.attributes();
+            let attributes = attributes(operation);
             let mut sets = self.bound.write().unwrap_or_else(|e| e.into_inner());
-            if let Some(bound) = sets.find(hash, &labels) {
+            if let Some(bound) = sets.find(hash, operation) {
                 bound.record(operation.seconds);
             } else if sets.len < MAX_BOUND {
                 let bound = self.operation.bind(&attributes);
                 bound.record(operation.seconds);
-                sets.insert(hash, labels.owned(), bound);
+                sets.insert(hash, LabelSet::of(operation), bound);
             } else {
                 drop(sets);
                 self.operation.record(operation.seconds, &attributes);
@@ -188,7 +187,7 @@ mod imp {
         }
     }
 
-    /// The label sets of `mcp.server.operation.duration` bound so far, by [`OperationLabels::hash`].
+    /// The label sets of `mcp.server.operation.duration` bound so far, by [`label_hash`].
     /// Every label comes from a set the server chose (methods, registered tool names, error
     /// kinds, transports, known protocol versions), so no client can pick colliding keys.
     #[derive(Default)]
@@ -198,29 +197,24 @@ mod imp {
     }
 
     /// One label set and the histogram bound to it.
-    type BoundSet = (OperationLabels<'static>, BoundHistogram<f64>);
+    type BoundSet = (LabelSet, BoundHistogram<f64>);
 
     impl BoundSets {
-        fn find(&self, hash: u64, labels: &OperationLabels<'_>) -> Option<&BoundHistogram<f64>> {
+        fn find(&self, hash: u64, operation: &Operation<'_>) -> Option<&BoundHistogram<f64>> {
             self.by_hash
                 .get(&hash)?
                 .iter()
-                .find(|(set, _)| set == labels)
+                .find(|(set, _)| set.matches(operation))
                 .map(|(_, bound)| bound)
         }
 
-        fn insert(
-            &mut self,
-            hash: u64,
-            labels: OperationLabels<'static>,
-            bound: BoundHistogram<f64>,
-        ) {
+        fn insert(&mut self, hash: u64, labels: LabelSet, bound: BoundHistogram<f64>) {
             self.by_hash.entry(hash).or_default().push((labels, bound));
             self.len += 1;
         }
     }
 
-    /// Keys already hashed by [`OperationLabels::hash`], used as they are.
+    /// Keys already hashed by [`label_hash`], used as they are.
     #[derive(Default)]
     struct AsIs(u64);
 
@@ -238,76 +232,108 @@ mod imp {
         }
     }
 
-    /// The labels of one request's duration.
-    #[derive(PartialEq, Eq)]
-    struct OperationLabels<'a> {
+    /// The labels of a bound duration: an [`Operation`]'s, without its time.
+    struct LabelSet {
         method: &'static str,
-        tool: Option<std::borrow::Cow<'a, str>>,
+        tool: Option<Box<str>>,
         error_type: Option<&'static str>,
         transport: &'static str,
         version: &'static str,
     }
 
-    impl<'a> OperationLabels<'a> {
-        fn of(operation: &Operation<'a>) -> Self {
+    impl LabelSet {
+        fn of(operation: &Operation<'_>) -> Self {
             Self {
                 method: operation.method,
-                tool: operation.tool.map(std::borrow::Cow::Borrowed),
+                tool: operation.tool.map(Box::from),
                 error_type: operation.error_type,
                 transport: operation.transport,
                 version: operation.version,
             }
         }
 
-        fn owned(self) -> OperationLabels<'static> {
-            OperationLabels {
-                tool: self.tool.map(|t| std::borrow::Cow::Owned(t.into_owned())),
-                method: self.method,
-                error_type: self.error_type,
-                transport: self.transport,
-                version: self.version,
-            }
+        fn matches(&self, operation: &Operation<'_>) -> bool {
+            self.method == operation.method
+                && self.tool.as_deref() == operation.tool
+                && self.error_type == operation.error_type
+                && self.transport == operation.transport
+                && self.version == operation.version
         }
+    }
 
-        /// A multiply-rotate hash of the labels, a word at a time (the labels are few, short
-        /// and chosen by the server).
-        fn hash(&self) -> u64 {
-            let mut hash = 0u64;
-            let mut add = |text: &str| {
-                let mut chunks = text.as_bytes().chunks_exact(8);
-                for chunk in &mut chunks {
-                    let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-                    hash = (hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-                }
-                let mut last = [0u8; 8];
-                last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-                // The length ends each label, so ("ab", "c") and ("a", "bc") differ.
-                let word = u64::from_le_bytes(last) ^ ((text.len() as u64) << 56);
+    /// A multiply-rotate hash of an operation's labels, a word at a time (the labels are
+    /// few, short and chosen by the server).
+    fn label_hash(operation: &Operation<'_>) -> u64 {
+        let mut hash = 0u64;
+        let mut add = |text: &str| {
+            let mut chunks = text.as_bytes().chunks_exact(8);
+            for chunk in &mut chunks {
+                let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
                 hash = (hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-            };
-            add(self.method);
-            add(self.tool.as_deref().unwrap_or("\0"));
-            add(self.error_type.unwrap_or("\0"));
-            add(self.transport);
-            add(self.version);
-            hash
-        }
+            }
+            let mut last = [0u8; 8];
+            last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+            // The length ends each label, so ("ab", "c") and ("a", "bc") differ.
+            let word = u64::from_le_bytes(last) ^ ((text.len() as u64) << 56);
+            hash = (hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+        };
+        add(operation.method);
+        add(operation.tool.unwrap_or("\0"));
+        add(operation.error_type.unwrap_or("\0"));
+        add(operation.transport);
+        add(operation.version);
+        hash
+    }
 
-        /// The labels as attributes, in the order the SDK keeps them (sorted by key).
-        fn attributes(&self) -> Vec<KeyValue> {
-            let mut labels = Vec::with_capacity(5);
-            if let Some(kind) = self.error_type {
-                labels.push(KeyValue::new("error.type", kind));
-            }
-            if let Some(name) = &self.tool {
-                labels.push(tool(name));
-            }
-            labels.push(KeyValue::new("mcp.method.name", self.method));
-            if !self.version.is_empty() {
-                labels.push(KeyValue::new("mcp.protocol.version", self.version));
-            }
-            labels.push(KeyValue::new("network.transport", self.transport));
-            labels
+    /// An operation's labels as attributes, in the order the SDK keeps them (sorted by key).
+    fn attributes(operation: &Operation<'_>) -> Vec<KeyValue> {
+        let mut labels = Vec::with_capacity(5);
+        if let Some(kind) = operation.error_type {
+            labels.push(KeyValue::new("error.type", kind));
+        }
+        if let Some(name) = operation.tool {
+            labels.push(tool(name));
+        }
+        labels.push(KeyValue::new("mcp.method.name", operation.method));
+        if !operation.version.is_empty() {
+            labels.push(KeyValue::new("mcp.protocol.version", operation.version));
+        }
+        labels.push(KeyValue::new("network.transport", operation.transport));
+        labels
+    }
+
+    /// A manual reader shared between a meter provider and whoever collects from it (the
+    /// Prometheus listener; tests).
+    #[derive(Debug, Clone)]
+    pub(crate) struct SharedReader(pub(crate) Arc<opentelemetry_sdk::metrics::ManualReader>);
+
+    impl opentelemetry_sdk::metrics::reader::MetricReader for SharedReader {
+        fn register_pipeline(
+            &self,
+            pipeline: std::sync::Weak<opentelemetry_sdk::metrics::Pipeline>,
+        ) {
+            self.0.register_pipeline(pipeline);
+        }
+        fn collect(
+            &self,
+            rm: &mut opentelemetry_sdk::metrics::data::ResourceMetrics,
+        ) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.collect(rm)
+        }
+        fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.force_flush()
+        }
+        fn shutdown_with_timeout(
+            &self,
+            timeout: std::time::Duration,
+        ) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.shutdown_with_timeout(timeout)
+        }
+        fn temporality(
+            &self,
+            kind: opentelemetry_sdk::metrics::InstrumentKind,
+        ) -> opentelemetry_sdk::metrics::Temporality {
+            self.0.temporality(kind)
         }
     }
 
@@ -476,35 +502,8 @@ mod tests {
     use opentelemetry_sdk::metrics::reader::MetricReader as _;
     use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
 
-    use super::imp::{Instruments, MAX_BOUND};
+    use super::imp::{Instruments, MAX_BOUND, SharedReader as Shared};
     use super::{Operation, version_label};
-
-    #[derive(Debug, Clone)]
-    struct Shared(std::sync::Arc<ManualReader>);
-
-    impl opentelemetry_sdk::metrics::reader::MetricReader for Shared {
-        fn register_pipeline(&self, p: std::sync::Weak<opentelemetry_sdk::metrics::Pipeline>) {
-            self.0.register_pipeline(p);
-        }
-        fn collect(&self, rm: &mut ResourceMetrics) -> opentelemetry_sdk::error::OTelSdkResult {
-            self.0.collect(rm)
-        }
-        fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-            self.0.force_flush()
-        }
-        fn shutdown_with_timeout(
-            &self,
-            timeout: std::time::Duration,
-        ) -> opentelemetry_sdk::error::OTelSdkResult {
-            self.0.shutdown_with_timeout(timeout)
-        }
-        fn temporality(
-            &self,
-            kind: opentelemetry_sdk::metrics::InstrumentKind,
-        ) -> opentelemetry_sdk::metrics::Temporality {
-            self.0.temporality(kind)
-        }
-    }
 
     /// `(attributes as "key=value" pairs, count)` of every operation-duration point.
     fn operation_points(reader: &Shared) -> Vec<(Vec<String>, u64)> {

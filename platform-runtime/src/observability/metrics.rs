@@ -17,13 +17,11 @@ use std::time::Duration;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::reader::MetricReader;
-use opentelemetry_sdk::metrics::{
-    InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
-};
+use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
 
 use super::TelemetryError;
 use crate::config::TelemetrySection;
-use crate::metrics::Instruments;
+use crate::metrics::{Instruments, SharedReader as Shared};
 
 /// The most connections the metrics listener serves at once.
 const MAX_CONNECTIONS: usize = 16;
@@ -51,28 +49,6 @@ struct Listener {
     stop: tokio::sync::watch::Sender<bool>,
     thread: std::thread::JoinHandle<()>,
     addr: SocketAddr,
-}
-
-/// The manual reader, shared between the provider and the listener.
-#[derive(Debug, Clone)]
-struct Shared(Arc<ManualReader>);
-
-impl MetricReader for Shared {
-    fn register_pipeline(&self, pipeline: std::sync::Weak<Pipeline>) {
-        self.0.register_pipeline(pipeline);
-    }
-    fn collect(&self, rm: &mut ResourceMetrics) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.0.collect(rm)
-    }
-    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.0.force_flush()
-    }
-    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
-    }
-    fn temporality(&self, kind: InstrumentKind) -> Temporality {
-        self.0.temporality(kind)
-    }
 }
 
 impl Metrics {
