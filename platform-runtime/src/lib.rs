@@ -315,8 +315,8 @@ pub use app::{serve, serve_from};
 pub use platform_macros::Prompt;
 pub use registry::{Components, PromptDef, ResourceDef, ToolDef, UriTemplate};
 pub use server::{
-    BuildError, IntoComponents, IntoServer, ServeError, Server, ServerBuilder, ServerHandle,
-    ServerInfo, ServerStats,
+    BuildError, IntoComponents, IntoServer, Mount, Mountable, ServeError, Server, ServerBuilder,
+    ServerHandle, ServerInfo, ServerStats,
 };
 
 /// The schemars the framework reads schemas with. The prelude's `JsonSchema` derive refers to

@@ -146,18 +146,37 @@ impl Sessions {
 /// The typed shared state of a server, keyed by type.
 #[derive(Default, Clone)]
 pub(crate) struct StateMap {
-    values: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    values: HashMap<TypeId, (Arc<dyn Any + Send + Sync>, &'static str)>,
 }
 
 impl StateMap {
     pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
-        self.values.insert(TypeId::of::<T>(), Arc::new(value));
+        self.values.insert(
+            TypeId::of::<T>(),
+            (Arc::new(value), std::any::type_name::<T>()),
+        );
     }
 
     pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.values
             .get(&TypeId::of::<T>())
-            .and_then(|v| v.downcast_ref::<T>())
+            .and_then(|(v, _)| v.downcast_ref::<T>())
+    }
+
+    /// Take in every value of `other`; returns the names of the types both hold (this
+    /// map's value is kept for those).
+    pub(crate) fn merge(&mut self, other: StateMap) -> Vec<&'static str> {
+        let mut both = Vec::new();
+        for (id, value) in other.values {
+            match self.values.entry(id) {
+                std::collections::hash_map::Entry::Occupied(_) => both.push(value.1),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+            }
+        }
+        both.sort_unstable();
+        both
     }
 
     pub(crate) fn contains(&self, id: TypeId) -> bool {

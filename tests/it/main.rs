@@ -5,6 +5,7 @@ mod architecture;
 mod audit;
 mod auth;
 mod authorization;
+mod compose;
 mod derive;
 mod direct;
 mod eras;

@@ -375,17 +375,28 @@ fn collisions_are_build_errors_naming_both_origins() {
         ),
         "{error}"
     );
-    // Resource URIs keep their scheme under a mount, so the two mounts' resources collide.
+    assert_eq!(problems.len(), 1, "the rest are prefixed apart: {error}");
+    // Names joined with `_` can meet across nesting levels.
+    let error = Server::builder("acme")
+        .mount("weather", Weather::default())
+        .mount(
+            "forecast",
+            Server::builder("forecast").mount("weather", Weather::default()),
+        )
+        .mount("forecast_weather", Weather::default())
+        .build()
+        .unwrap_err();
+    let problems = error.problems();
     assert!(
         problems.contains(
-            &"two resources use the URI `weather://readme` (one from mount `weather`, one from mount `forecast`); resource URIs must be unique".to_owned()
+            &"two tools are named `forecast_weather_current` (one from mount `forecast/weather`, one from mount `forecast_weather`); tool names must be unique".to_owned()
         ),
         "{error}"
     );
-    assert!(
-        !problems.iter().any(|p| p.contains("prompt")),
-        "prompts are prefixed apart: {error}"
-    );
+    // Three tools and the prompt collide; the URIs do not (`scheme://forecast/weather/…`
+    // against `scheme://forecast_weather/…`).
+    assert_eq!(problems.len(), 4, "{error}");
+    assert!(!problems.iter().any(|p| p.contains("URI")), "{error}");
 }
 
 #[tokio::test]

@@ -109,6 +109,9 @@ pub struct McpRequest {
     /// The tool looked up when the request was built: the routes it was found in, and its
     /// position there (so the router does not look it up again).
     pub(crate) resolved: Option<(Arc<super::Routes>, usize)>,
+    /// Set once the request entered its component's mount stack, so the router, reached
+    /// again at the stack's end, calls the component.
+    pub(crate) through_mount: bool,
 }
 
 impl McpRequest {
@@ -285,6 +288,7 @@ impl McpRequest {
             session: self.session.clone(),
             shared: self.shared.clone(),
             resolved: self.resolved.clone(),
+            through_mount: self.through_mount,
         })
     }
 }

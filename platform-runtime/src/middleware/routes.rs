@@ -3,6 +3,7 @@
 //! tool declares and the server's stores ([`PolicyRuntime`]); and the innermost service of
 //! every stack, which calls the handler ([`invoke_tool`]).
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -24,6 +25,9 @@ use crate::registry::{Registry, ToolDef, ToolHandler};
 pub(crate) struct Routes {
     pub(crate) registry: Arc<Registry>,
     stacks: Vec<Option<McpService>>,
+    /// The middleware of each mounted path that has any, by the path components carry
+    /// (built by the server; empty when no mount has policies).
+    pub(crate) mounts: Arc<HashMap<Vec<String>, McpService>>,
 }
 
 impl Routes {
@@ -37,7 +41,26 @@ impl Routes {
         Self {
             registry: Arc::new(registry),
             stacks,
+            mounts: Arc::default(),
         }
+    }
+
+    /// These routes with `mounts` as the mount stacks.
+    pub(crate) fn with_mounts(&self, mounts: Arc<HashMap<Vec<String>, McpService>>) -> Self {
+        Self {
+            registry: self.registry.clone(),
+            stacks: self.stacks.clone(),
+            mounts,
+        }
+    }
+
+    /// The mount stack a request for a component mounted at `path` passes through, unless
+    /// it already did.
+    pub(crate) fn mount_stack(&self, path: &[String], request: &McpRequest) -> Option<&McpService> {
+        if self.mounts.is_empty() || path.is_empty() || request.through_mount {
+            return None;
+        }
+        self.mounts.get(path)
     }
 
     /// The routes of `registry` after a change of tools: a tool that was here before, with
@@ -61,6 +84,7 @@ impl Routes {
         Self {
             registry: Arc::new(registry),
             stacks,
+            mounts: self.mounts.clone(),
         }
     }
 

@@ -137,6 +137,11 @@ impl PromptResult {
         self.description.as_deref()
     }
 
+    /// Every message's content block, to rewrite in place (a mount's resource links).
+    pub(crate) fn blocks_mut(&mut self) -> impl Iterator<Item = &mut rmcp::model::ContentBlock> {
+        self.messages.iter_mut().map(|m| &mut m.content.0)
+    }
+
     pub(crate) fn into_wire(self) -> GetPromptResult {
         let result = GetPromptResult::new(
             self.messages

@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use super::compose::{self, Mount, MountPolicies, MountSource, Mountable};
 use super::{Endpoint, IntoComponents, Server, ServerInfo, ServerInner, ServerStats};
 use crate::ToolError;
-use crate::component::access::{Access, Authorization, Unauthorized};
+use crate::component::access::{Authorization, Unauthorized};
 use crate::component::policy::RateLimit;
 use crate::config::{Config, Secret};
 use crate::handler::extract::Shared;
@@ -50,6 +51,8 @@ pub struct ServerBuilder {
     page_size: Option<usize>,
     problems: Vec<String>,
     settings: Settings,
+    /// The prefixes mounted here, each once.
+    prefixes: Vec<String>,
 }
 
 /// Everything the builder is given besides identity, state and components: the server
@@ -71,6 +74,8 @@ pub(crate) struct Settings {
     cache_store: Option<Arc<dyn CacheStore>>,
     sealing_key: Option<Secret>,
     authorization: Authorization,
+    /// The policies of every mount with any, by mount path.
+    pub(crate) mounts: Vec<MountPolicies>,
 }
 
 impl Default for Settings {
@@ -91,6 +96,7 @@ impl Default for Settings {
             cache_store: None,
             sealing_key: None,
             authorization: Authorization::default(),
+            mounts: Vec::new(),
         }
     }
 }
@@ -147,6 +153,48 @@ impl Settings {
             .validate()
             .map_err(|e| format!("`[auth.tenants]`: {e}"))?;
         Ok(())
+    }
+
+    /// The settings made here that only a whole server honours (a mounted builder refuses
+    /// them), by the builder method that sets each.
+    fn only_for_servers(&self) -> Vec<&'static str> {
+        let default = Settings::default();
+        let mut set = Vec::new();
+        let mut check = |differs: bool, name: &'static str| {
+            if differs {
+                set.push(name);
+            }
+        };
+        check(!self.default_middleware, "without_default_middleware");
+        check(!self.mask_internal_errors, "mask_internal_errors");
+        check(self.log_payloads.is_some(), "log_payloads");
+        check(self.max_in_flight.is_some(), "max_in_flight");
+        check(self.max_response_bytes.is_some(), "max_response_bytes");
+        check(
+            self.limits.max_uri_bytes != default.limits.max_uri_bytes,
+            "max_uri_bytes",
+        );
+        check(
+            self.limits.max_subscriptions != default.limits.max_subscriptions,
+            "max_subscriptions",
+        );
+        check(
+            self.cache_max_bytes != default.cache_max_bytes,
+            "cache_max_bytes",
+        );
+        check(
+            self.rate_limit_max_keys != default.rate_limit_max_keys,
+            "rate_limit_max_keys",
+        );
+        check(self.rate_limit_store.is_some(), "rate_limit_store");
+        check(self.cache_store.is_some(), "cache_store");
+        check(self.sealing_key.is_some(), "sealing_key");
+        check(
+            self.authorization.unauthorized != default.authorization.unauthorized,
+            "unauthorized",
+        );
+        check(!self.authorization.tenants.is_empty(), "tenant_allow");
+        set
     }
 
     /// The stores and defaults per-tool policies use.
@@ -263,48 +311,10 @@ impl Server {
         // Every tool's stack is rebuilt with the new stores and defaults.
         self.inner
             .restack(settings.request_limits(), settings.authorization());
+        self.inner.stack_mounts(&settings.mounts);
         self.pipeline = settings.pipeline(&self.inner, &rate_limits);
         self.settings = Arc::new(settings);
         Ok(self)
-    }
-}
-
-/// What one mount requires of its callers ([`ServerBuilder::mount_with`]).
-#[derive(Debug, Clone, Default)]
-pub struct Mount {
-    access: Access,
-}
-
-impl Mount {
-    /// Every component of the mount requires one of `roles`.
-    #[must_use]
-    pub fn requires_role<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
-        self.access = self.access.any_role(roles);
-        self
-    }
-
-    /// Every component of the mount requires all of `roles`.
-    #[must_use]
-    pub fn requires_all_roles<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        roles: I,
-    ) -> Self {
-        self.access = self.access.all_roles(roles);
-        self
-    }
-
-    /// Every component of the mount requires all of `scopes`.
-    #[must_use]
-    pub fn requires_scope<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
-        self.access = self.access.scopes(scopes);
-        self
-    }
-
-    /// Every component of the mount requires `access`.
-    #[must_use]
-    pub fn access(mut self, access: Access) -> Self {
-        self.access = self.access.and(&access);
-        self
     }
 }
 
@@ -317,6 +327,7 @@ impl ServerBuilder {
             page_size: None,
             problems: Vec::new(),
             settings: Settings::default(),
+            prefixes: Vec::new(),
         }
     }
 
@@ -507,43 +518,23 @@ impl ServerBuilder {
         self
     }
 
-    /// Mount a `#[server]` type under a prefix: its tools and prompts are renamed
-    /// `{prefix}_{name}`; its resource URIs are kept (they are already namespaced by scheme).
-    pub fn mount<S: IntoComponents>(mut self, prefix: &str, server: S) -> Self {
-        if !valid_name(prefix) {
-            self.problems.push(format!(
-                "mount prefix `{prefix}` is invalid: use 1-64 characters from A-Z, a-z, 0-9, `_`, `-`, `.`"
-            ));
-        }
-        let Components {
-            tools,
-            resources,
-            prompts,
-        } = server.into_components();
-        self.components.tools.extend(tools.into_iter().map(|mut t| {
-            t.mounted.insert(0, prefix.to_owned());
-            let name = format!("{prefix}_{}", t.name());
-            t.renamed(name)
-        }));
-        self.components
-            .resources
-            .extend(resources.into_iter().map(|mut r| {
-                r.mounted.insert(0, prefix.to_owned());
-                r
-            }));
-        self.components
-            .prompts
-            .extend(prompts.into_iter().map(|mut p| {
-                p.mounted.insert(0, prefix.to_owned());
-                let name = format!("{prefix}_{}", p.name());
-                p.renamed(name)
-            }));
-        self
+    /// Mount a `#[server]` type, or a whole [`ServerBuilder`], under `prefix`: its tools
+    /// and prompts are renamed `{prefix}_{name}`, its resources and templates served at
+    /// `scheme://{prefix}/…` for `scheme://…` (links to them in its tool results and prompts
+    /// follow; its handlers still see their own URIs). A mounted builder brings its state,
+    /// its layers and requirements (for its components only) and its own mounts, which
+    /// nest: `a` mounted in `b` mounted under `c` is `c_b_a_tool`.
+    ///
+    /// Each prefix may be mounted once per builder; what two mounts name alike is a
+    /// `build()` error naming both.
+    pub fn mount(self, prefix: &str, server: impl Mountable) -> Self {
+        self.mount_with(prefix, server, |m| m)
     }
 
-    /// Mount `server` under `prefix` (as [`ServerBuilder::mount`]) with requirements of its
-    /// own: `configure` receives a [`Mount`] and returns it with what every component of
-    /// this mount requires, on top of each component's own and the server's.
+    /// Mount `server` under `prefix` (as [`ServerBuilder::mount`]) with requirements and
+    /// middleware of its own: `configure` receives a [`Mount`] and returns it with the roles,
+    /// scopes, layers, rate limit and timeout that apply to this mount's components (and
+    /// mounts inside it), on top of each component's own and the server's.
     ///
     /// ```
     /// use platform_runtime::prelude::*;
@@ -553,35 +544,101 @@ impl ServerBuilder {
     /// #     #[tool] fn refund(&self) -> String { "ok".into() }
     /// # }
     /// let server = Server::builder("acme")
-    ///     .mount_with("billing", Billing, |m| m.requires_role(["finance"]))
+    ///     .mount_with("billing", Billing, |m| {
+    ///         m.requires_role(["finance"])
+    ///             .rate_limit(RateLimit::per_minute(60))
+    ///     })
     ///     .build()
     ///     .unwrap();
     /// # let _ = server;
     /// ```
-    pub fn mount_with<S: IntoComponents>(
-        self,
+    pub fn mount_with(
+        mut self,
         prefix: &str,
-        server: S,
+        server: impl Mountable,
         configure: impl FnOnce(Mount) -> Mount,
     ) -> Self {
-        let mount = configure(Mount::default());
-        let before = (
-            self.components.tools.len(),
-            self.components.resources.len(),
-            self.components.prompts.len(),
-        );
-        let mut this = self.mount(prefix, server);
-        let access = &mount.access;
-        for tool in &mut this.components.tools[before.0..] {
-            tool.access = tool.access.clone().and(access);
+        if !valid_name(prefix) {
+            self.problems.push(format!(
+                "mount prefix `{prefix}` is invalid: use 1-64 characters from A-Z, a-z, 0-9, `_`, `-`, `.`"
+            ));
         }
-        for resource in &mut this.components.resources[before.1..] {
+        if self.prefixes.iter().any(|p| p == prefix) {
+            self.problems.push(format!(
+                "`{prefix}` is mounted twice; give each mount its own prefix"
+            ));
+        }
+        self.prefixes.push(prefix.to_owned());
+        let mount = configure(Mount::default());
+        let MountSource {
+            components,
+            states,
+            policies,
+            problems,
+        } = compose::mount(prefix, server.into_mount(), &mount);
+        self.problems.extend(problems);
+        for name in self.states.merge(states) {
+            self.problems.push(format!(
+                "`{name}` is given as state both to this server and to mount `{prefix}`; give it once, to the outer server"
+            ));
+        }
+        self.settings.mounts.extend(policies);
+        let Components {
+            tools,
+            resources,
+            prompts,
+        } = components;
+        self.components.tools.extend(tools);
+        self.components.resources.extend(resources);
+        self.components.prompts.extend(prompts);
+        self
+    }
+
+    /// This builder as the source of a mount: its components with its server-wide
+    /// requirements added, its state, its layers and rate limit as the mount's own policies,
+    /// its default timeout on its tools that declare none, its mounts' policies; settings
+    /// that only a whole server can honour are problems.
+    pub(crate) fn into_mount_source(self) -> MountSource {
+        let mut problems = self.problems;
+        let settings = self.settings;
+        for setting in settings.only_for_servers() {
+            problems.push(format!(
+                "`{setting}` applies to a whole server and cannot be set on a mounted builder; set it on the outer server"
+            ));
+        }
+        if self.page_size.is_some() {
+            problems.push(
+                "`page_size` applies to a whole server and cannot be set on a mounted builder; set it on the outer server".to_owned(),
+            );
+        }
+        let mut components = self.components;
+        let access = &settings.authorization.server;
+        for tool in &mut components.tools {
+            tool.access = tool.access.clone().and(access);
+            if tool.policies.timeout.is_none() {
+                tool.policies.timeout = settings.timeout;
+            }
+        }
+        for resource in &mut components.resources {
             resource.access = resource.access.clone().and(access);
         }
-        for prompt in &mut this.components.prompts[before.2..] {
+        for prompt in &mut components.prompts {
             prompt.access = prompt.access.clone().and(access);
         }
-        this
+        let own = Mount {
+            layers: settings.layers.clone(),
+            rate_limit: settings.rate_limit.clone(),
+            ..Mount::default()
+        };
+        let mut policies: Vec<MountPolicies> =
+            MountPolicies::of(Vec::new(), &own).into_iter().collect();
+        policies.extend(settings.mounts.iter().cloned());
+        MountSource {
+            components,
+            states: self.states,
+            policies,
+            problems,
+        }
     }
 
     /// Every component requires one of `roles`, besides its own requirements (and
@@ -731,6 +788,7 @@ impl ServerBuilder {
             policy_runtime: RwLock::new(runtime.clone()),
             stats: ServerStats::default(),
         });
+        inner.stack_mounts(&settings.mounts);
         let pipeline = settings.pipeline(&inner, &runtime.rate_limits);
         Ok(Server {
             inner,

@@ -179,6 +179,7 @@ impl McpHandler {
             session: self.session.clone(),
             shared: self.inner.shared(),
             resolved,
+            through_mount: false,
         }
     }
 

@@ -5,13 +5,15 @@
 
 mod authorize;
 mod builder;
+mod compose;
 mod handler;
 mod router;
 
 use std::sync::{Arc, Mutex, RwLock};
 
 pub(crate) use builder::Settings;
-pub use builder::{BuildError, Mount, ServerBuilder};
+pub use builder::{BuildError, ServerBuilder};
+pub use compose::{Mount, MountSource, Mountable};
 pub(crate) use handler::McpHandler;
 pub(crate) use router::Endpoint;
 
@@ -220,6 +222,18 @@ impl ServerInner {
         let mut guard = self.routes.write().unwrap_or_else(|e| e.into_inner());
         let registry = Registry::new(guard.registry.components(), limits, authorization);
         *guard = Arc::new(Routes::new(registry, &runtime));
+    }
+
+    /// Build the middleware stack of every mount with policies (`policies`, by mount path)
+    /// from the current policy runtime, and route mounted components through them.
+    pub(crate) fn stack_mounts(self: &Arc<Self>, policies: &[compose::MountPolicies]) {
+        if policies.is_empty() {
+            return;
+        }
+        let runtime = self.policy_runtime();
+        let mut guard = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        let stacks = compose::mount_stacks(policies, &guard.registry, self, &runtime);
+        *guard = Arc::new(guard.with_mounts(Arc::new(stacks)));
     }
 
     pub(crate) fn policy_runtime(&self) -> PolicyRuntime {

@@ -17,9 +17,9 @@ use crate::ToolError;
 use crate::component::ComponentKind;
 use crate::middleware::builtin::MiddlewareFuture;
 use crate::middleware::request::{Params, Reply};
-use crate::middleware::{McpRequest, McpResponse, Method, guarded, invoke_tool};
+use crate::middleware::{McpRequest, McpResponse, Method, Routes, guarded, invoke_tool};
 use crate::model::Era;
-use crate::registry::{Registry, enum_values};
+use crate::registry::enum_values;
 
 /// Routes requests to the registry.
 #[derive(Clone)]
@@ -44,6 +44,31 @@ impl Service<McpRequest> for Endpoint {
             return Box::pin(call_tool(inner, request));
         }
         Box::pin(route(inner, request))
+    }
+}
+
+/// The end of a mount's middleware stack: routes the request (marked as through its mount)
+/// on to its component. Holds the server weakly: the stacks live in the server's routes.
+#[derive(Clone)]
+pub(crate) struct MountEndpoint {
+    pub(crate) inner: std::sync::Weak<ServerInner>,
+}
+
+impl Service<McpRequest> for MountEndpoint {
+    type Response = McpResponse;
+    type Error = ToolError;
+    type Future = MiddlewareFuture;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), ToolError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: McpRequest) -> Self::Future {
+        let Some(inner) = self.inner.upgrade() else {
+            return Box::pin(async { Err(ToolError::internal("the server was dropped")) });
+        };
+        request.through_mount = true;
+        Box::pin(dispatch(inner, request))
     }
 }
 
@@ -140,6 +165,11 @@ async fn call_tool(
             tool.name(),
             &tool.access,
         )?;
+        if let Some(mount) = routes.mount_stack(&tool.mounted, &request) {
+            let mount = mount.clone();
+            request.resolved = Some((routes.clone(), index));
+            return mount.oneshot(request).await;
+        }
         match routes.tool(index) {
             (_, Some(stack)) => stack.clone().oneshot(request).await,
             (tool, None) => invoke_tool(&tool.key, &tool.handler, request).await,
@@ -148,7 +178,8 @@ async fn call_tool(
 }
 
 async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpResponse, ToolError> {
-    let registry = inner.registry();
+    let routes = inner.routes();
+    let registry = &routes.registry;
     let modern = request.era() == Era::Modern;
     let page_size = inner.page_size;
     // Cloned only where anything is restricted: the request is consumed below.
@@ -182,7 +213,7 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
         Method::ListTools => {
             let tools: Vec<_> = registry
                 .visible_tools()
-                .filter(|t| visible(&registry, principal, t.name(), &t.access))
+                .filter(|t| visible(registry, principal, t.name(), &t.access))
                 .map(|t| t.descriptor.clone())
                 .collect();
             list_reply!(ListToolsResult, Tools, tools)
@@ -192,7 +223,7 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
                 .resources
                 .iter()
                 .filter(|r| !r.is_template())
-                .filter(|r| visible(&registry, principal, r.uri(), &r.access))
+                .filter(|r| visible(registry, principal, r.uri(), &r.access))
                 .map(|r| r.as_resource())
                 .collect();
             list_reply!(ListResourcesResult, Resources, items)
@@ -202,17 +233,17 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
                 .resources
                 .iter()
                 .filter(|r| r.is_template())
-                .filter(|r| visible(&registry, principal, r.uri(), &r.access))
+                .filter(|r| visible(registry, principal, r.uri(), &r.access))
                 .map(|r| r.as_template())
                 .collect();
             list_reply!(ListResourceTemplatesResult, Templates, items)
         }
-        Method::ReadResource => read_resource(&registry, request, modern).await,
+        Method::ReadResource => read_resource(&routes, request, modern).await,
         Method::ListPrompts => {
             let items: Vec<_> = registry
                 .prompts
                 .iter()
-                .filter(|p| visible(&registry, principal, p.name(), &p.access))
+                .filter(|p| visible(registry, principal, p.name(), &p.access))
                 .map(|p| p.as_prompt())
                 .collect();
             list_reply!(ListPromptsResult, Prompts, items)
@@ -223,12 +254,15 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
                 return Err(ToolError::invalid_params(format!("unknown prompt: {name}")));
             };
             authorize(
-                &registry,
+                registry,
                 principal,
                 ComponentKind::Prompt,
                 prompt.name(),
                 &prompt.access,
             )?;
+            if let Some(mount) = routes.mount_stack(&prompt.mounted, &request) {
+                return mount.clone().oneshot(request).await;
+            }
             let arguments = crate::registry::coerce_strings(
                 &prompt.arguments_schema,
                 request.arguments.take().unwrap_or_default(),
@@ -257,7 +291,7 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
                         ToolError::invalid_params(format!("unknown prompt: {}", reference.name))
                     })?;
                     authorize(
-                        &registry,
+                        registry,
                         principal,
                         ComponentKind::Prompt,
                         prompt.name(),
@@ -273,7 +307,7 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
                         ))
                     })?;
                     authorize(
-                        &registry,
+                        registry,
                         principal,
                         ComponentKind::Resource,
                         resource.uri(),
@@ -316,10 +350,11 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
 }
 
 async fn read_resource(
-    registry: &Registry,
+    routes: &Routes,
     request: McpRequest,
     modern: bool,
 ) -> Result<McpResponse, ToolError> {
+    let registry = &routes.registry;
     let uri: Arc<str> = request.target.clone().unwrap_or_default();
     registry.limits.check_uri(&uri)?;
     let Some((resource, variables)) = registry.resource(&uri) else {
@@ -333,6 +368,9 @@ async fn read_resource(
         resource.uri(),
         &resource.access,
     )?;
+    if let Some(mount) = routes.mount_stack(&resource.mounted, &request) {
+        return mount.clone().oneshot(request).await;
+    }
     let parts = request.into_parts("resource", uri.clone(), Some(variables));
     let handler = resource.handler.clone();
     let work = guarded("resource", &uri, async move { handler(parts).await });
