@@ -389,3 +389,165 @@ fn a_resource_uri_met_twice_names_both_origins() {
         ]
     );
 }
+
+struct Stations;
+
+/// Weather stations.
+#[server(name = "stations")]
+impl Stations {
+    /// Current conditions.
+    ///
+    /// # Arguments
+    /// * `city` - the city
+    /// * `units` - metric or imperial
+    /// * `debug` - extra output
+    #[tool]
+    fn current(&self, city: String, units: Option<String>, debug: Option<bool>) -> String {
+        format!("{city} {units:?} {debug:?}")
+    }
+
+    /// The first forecast API.
+    #[tool(name = "forecast", version = "1")]
+    fn forecast_v1(&self, city: String) -> String {
+        format!("v1 {city}")
+    }
+
+    /// The second forecast API.
+    #[tool(name = "forecast", version = "2")]
+    fn forecast_v2(&self, city: String) -> String {
+        format!("v2 {city}")
+    }
+
+    /// Internal counters.
+    #[tool]
+    fn counters(&self) -> u32 {
+        0
+    }
+
+    /// The station list.
+    #[resource("stations://list")]
+    fn list(&self) -> &'static str {
+        "faro, porto"
+    }
+
+    /// Ask about a station.
+    #[prompt]
+    fn ask(&self, station: String) -> String {
+        format!("Tell me about {station}.")
+    }
+}
+
+#[tokio::test]
+async fn transforms_rewrite_schemas_and_calls_and_a_mount_selects_a_version() {
+    let server = Server::builder("acme")
+        .mount_with("eu", Stations, |m| {
+            m.tool("current", |t| {
+                t.rename("now")
+                    .title("Now")
+                    .description("Conditions now, imperial.")
+                    .tags(["weather"])
+                    .fix_argument("units", json!("imperial"))
+                    .hide_argument("debug")
+                    .rename_argument("city", "place")
+                    .describe_argument("place", "where")
+            })
+            .hide_tool("counters")
+            .version("forecast", "1")
+            .prompt("ask", |p| p.rename("question").description("Ask away."))
+            .resource("stations://list", |r| r.description("Every station."))
+        })
+        .mount("us", Stations)
+        .build()
+        .unwrap();
+    let manifest = server.manifest();
+    let client = TestClient::connect(server).await.unwrap();
+    assert_eq!(
+        crate::tool_names(&client).await,
+        [
+            "eu_now",
+            "eu_forecast",
+            "us_current",
+            "us_forecast",
+            "us_counters"
+        ]
+    );
+    let tools = &manifest["tools"];
+    let now = &tools[0];
+    assert_eq!(now["title"], "Now");
+    assert_eq!(now["description"], "Conditions now, imperial.");
+    assert_eq!(now["tags"], json!(["weather"]));
+    let schema = &now["inputSchema"];
+    let properties: Vec<_> = schema["properties"].as_object().unwrap().keys().collect();
+    assert_eq!(properties, ["place"]);
+    assert_eq!(schema["properties"]["place"]["description"], "where");
+    assert_eq!(schema["required"], json!(["place"]));
+    assert_eq!(tools[1]["version"], "1");
+    assert_eq!(tools[3]["version"], "2", "the highest by default");
+
+    let result = client
+        .call_tool("eu_now", json!({ "place": "Faro" }))
+        .await
+        .unwrap();
+    assert_eq!(result.text(), "Faro Some(\"imperial\") None");
+    for refused in [
+        json!({ "place": "Faro", "units": "metric" }),
+        json!({ "place": "Faro", "debug": true }),
+        json!({ "city": "Faro" }),
+    ] {
+        let error = client.call_tool("eu_now", refused.clone()).await;
+        let refused_call = match error {
+            Ok(result) => result.is_error() && result.text().contains("unknown argument"),
+            Err(error) => error.to_string().contains("unknown argument"),
+        };
+        assert!(refused_call, "{refused}");
+    }
+    let v1 = client
+        .call_tool("eu_forecast", json!({ "city": "Faro" }))
+        .await
+        .unwrap();
+    assert_eq!(v1.text(), "v1 Faro");
+    let v2 = client
+        .call_tool("us_forecast", json!({ "city": "Faro" }))
+        .await
+        .unwrap();
+    assert_eq!(v2.text(), "v2 Faro");
+    let untouched = client
+        .call_tool("us_current", json!({ "city": "Faro", "units": "metric" }))
+        .await
+        .unwrap();
+    assert_eq!(untouched.text(), "Faro Some(\"metric\") None");
+
+    let prompts = client.list_prompts().await.unwrap();
+    assert_eq!(prompts[0]["name"], "eu_question");
+    assert_eq!(prompts[0]["description"], "Ask away.");
+    let resources = client.list_resources().await.unwrap();
+    assert_eq!(resources[0]["description"], "Every station.");
+    assert_eq!(resources[1]["description"], "The station list.");
+}
+
+#[test]
+fn a_transform_that_cannot_apply_is_a_build_error() {
+    let error = Server::builder("acme")
+        .mount_with("eu", Stations, |m| {
+            m.tool("missing", |t| t.rename("x"))
+                .tool("current", |t| t.hide_argument("city"))
+                .tool("forecast", |t| {
+                    t.rename_argument("city", "city")
+                        .fix_argument("nope", json!(1))
+                })
+                .version("forecast", "3")
+                .prompt("missing", |p| p.hide())
+        })
+        .build()
+        .unwrap_err();
+    let problems = error.problems().join("\n");
+    for expected in [
+        "mount `eu` transforms tool `missing`, which its server does not have",
+        "mount `eu`, tool `current`: `city` is required, so it cannot be hidden; fix it to a value with `fix_argument`",
+        "mount `eu`, tool `forecast`: `city` cannot be renamed `city`: it already has an argument `city`",
+        "mount `eu` selects version `3` of tool `forecast`, which has versions 1, 2",
+        "mount `eu` transforms prompt `missing`, which its server does not have",
+    ] {
+        assert!(problems.contains(expected), "{expected}\nin:\n{problems}");
+    }
+}

@@ -168,6 +168,7 @@ pub(crate) fn definition(
                 )))
             });
             let enabled = args.enabled.map(|e| quote!(.enabled(#e)));
+            let version = args.version.as_ref().map(|v| quote!(.version(#v)));
             quote! {{
                 #clone_this
                 #(#setup)*
@@ -186,7 +187,7 @@ pub(crate) fn definition(
                         }
                     },
                 )
-                #title #annotations #tags #icons #meta #enabled #policies #(#states)*
+                #title #annotations #tags #icons #meta #enabled #version #policies #(#states)*
             }}
         }
         Options::Resource(uri, args) => {

@@ -7,7 +7,7 @@ use proc_macro2::Span;
 
 use super::policy::Policies;
 use super::{FnModel, Kind};
-use crate::parse::{Options, ToolCommonArgs};
+use crate::parse::{Options, ToolArgs, ToolCommonArgs};
 
 /// Where the component's attribute is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +51,17 @@ impl Component<'_> {
         if let Options::Resource(uri, _) = self.options {
             return (uri.value(), uri.span());
         }
-        match &self.options.common().name {
+        let (name, span) = match &self.options.common().name {
             Some(name) => (name.value(), name.span()),
             None => (self.name(), self.ident.span()),
+        };
+        // Versions of one tool share its name.
+        match self.options {
+            Options::Tool(ToolArgs {
+                version: Some(version),
+                ..
+            }) => (format!("{name}@{}", version.value()), span),
+            _ => (name, span),
         }
     }
 

@@ -133,6 +133,8 @@ pub(crate) struct ToolArgs {
     pub(crate) icons: Option<StringList>,
     pub(crate) meta: Option<MetaPairs>,
     pub(crate) enabled: Option<bool>,
+    /// `version = "2"`: one version of several under one name.
+    pub(crate) version: Option<syn::LitStr>,
 }
 
 /// Options of `#[resource("uri", …)]` after the URI.

@@ -34,6 +34,8 @@ pub struct ToolDef {
     pub(crate) info: Arc<ComponentInfo>,
     /// The mount prefixes it came through, outermost first (empty: added directly).
     pub(crate) mounted: Vec<String>,
+    /// The version, when several versions of the tool may be offered.
+    pub(crate) version: Option<String>,
 }
 
 impl ToolDef {
@@ -82,7 +84,23 @@ impl ToolDef {
                 access: Access::default(),
             }),
             mounted: Vec::new(),
+            version: None,
         }
+    }
+
+    /// Mark this tool as one version of several with the same name (`#[tool(version =
+    /// "2")]`): a server offers the highest version of each name unless a mount selects
+    /// another ([`crate::Mount::version`]). Versions compare by their dot-separated parts,
+    /// numerically where both parts are numbers.
+    #[must_use]
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+
+    /// The version, when the tool declares one.
+    pub fn version_str(&self) -> Option<&str> {
+        self.version.as_deref()
     }
 
     /// Set the human-readable title.
@@ -243,6 +261,16 @@ impl ToolDef {
         self.key = name.as_str().into();
         self.descriptor.name = name.into();
         self
+    }
+
+    /// The input schema, to rewrite (a mount's argument transforms).
+    pub(crate) fn input_schema_mut(&mut self) -> &mut JsonObject {
+        std::sync::Arc::make_mut(&mut self.descriptor.input_schema)
+    }
+
+    /// Set the description (a mount's transform).
+    pub(crate) fn set_description(&mut self, description: String) {
+        self.descriptor.description = Some(description.into());
     }
 }
 

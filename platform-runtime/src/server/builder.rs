@@ -685,7 +685,8 @@ impl ServerBuilder {
     }
 
     /// Validate and build the server.
-    pub fn build(self) -> Result<Server, BuildError> {
+    pub fn build(mut self) -> Result<Server, BuildError> {
+        offer_highest_versions(&mut self.components.tools);
         let mut problems = self.problems;
         if self.info.name.trim().is_empty() {
             problems.push("the server name is empty".to_owned());
@@ -796,6 +797,43 @@ impl ServerBuilder {
             settings: Arc::new(settings),
         })
     }
+}
+
+/// Where tools of one name all declare distinct versions, keep only the highest.
+fn offer_highest_versions(tools: &mut Vec<ToolDef>) {
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, tool) in tools.iter().enumerate() {
+        by_name.entry(tool.name()).or_default().push(i);
+    }
+    let mut dropped = vec![false; tools.len()];
+    for indices in by_name.values().filter(|v| v.len() > 1) {
+        let versions: Vec<&str> = indices
+            .iter()
+            .filter_map(|&i| tools[i].version.as_deref())
+            .collect();
+        let distinct: std::collections::HashSet<&str> = versions.iter().copied().collect();
+        if versions.len() != indices.len() || distinct.len() != versions.len() {
+            continue; // unversioned or repeated: reported as a collision
+        }
+        let highest = indices
+            .iter()
+            .copied()
+            .max_by(|&a, &b| {
+                compose::compare_versions(
+                    tools[a].version.as_deref().unwrap_or_default(),
+                    tools[b].version.as_deref().unwrap_or_default(),
+                )
+            })
+            .unwrap_or(indices[0]);
+        for &i in indices.iter().filter(|&&i| i != highest) {
+            dropped[i] = true;
+        }
+    }
+    let mut index = 0;
+    tools.retain(|_| {
+        index += 1;
+        !dropped[index - 1]
+    });
 }
 
 fn check_states(

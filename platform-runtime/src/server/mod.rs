@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 pub(crate) use builder::Settings;
 pub use builder::{BuildError, ServerBuilder};
-pub use compose::{Mount, MountSource, Mountable};
+pub use compose::{Mount, MountSource, Mountable, ToolTransform, Transform};
 pub(crate) use handler::McpHandler;
 pub(crate) use router::Endpoint;
 
@@ -281,6 +281,9 @@ impl Server {
                 if let Some(object) = json.as_object_mut() {
                     object.insert("tags".into(), serde_json::json!(t.tags));
                     object.insert("enabled".into(), serde_json::json!(t.enabled));
+                    if let Some(version) = &t.version {
+                        object.insert("version".into(), serde_json::json!(version));
+                    }
                     object.insert("policies".into(), t.policy_set().to_json());
                     if !t.access_rule().is_open() {
                         object.insert("requires".into(), t.access_rule().to_json());

@@ -9,6 +9,7 @@
 //! [`ServerBuilder`] can be mounted ([`Mountable`]); a builder brings its own mounts along,
 //! so mounts nest.
 
+mod transform;
 pub(crate) mod uri;
 
 use std::collections::HashMap;
@@ -28,6 +29,9 @@ use crate::middleware::{
 };
 use crate::registry::{Components, Registry, ResourceDef, UriTemplate};
 use crate::state::StateMap;
+pub(crate) use transform::Transforms;
+pub(crate) use transform::compare_versions;
+pub use transform::{ToolTransform, Transform};
 
 /// What one mount requires of its callers and wraps around its components
 /// ([`ServerBuilder::mount_with`]): roles and scopes, middleware, a rate limit shared by
@@ -40,6 +44,7 @@ pub struct Mount {
     pub(crate) layers: Vec<LayerFn>,
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) transforms: Transforms,
 }
 
 impl Mount {
@@ -104,6 +109,47 @@ impl Mount {
         self.timeout = Some(timeout);
         self
     }
+
+    /// Change the tool the source names `name` (before the prefix): rename it, describe it,
+    /// tag it, hide it, hide, fix, rename or describe its arguments ([`ToolTransform`]).
+    /// A name the source does not have is a `build()` error.
+    pub fn tool(mut self, name: &str, change: impl FnOnce(ToolTransform) -> ToolTransform) -> Self {
+        self.transforms
+            .tools
+            .push((name.to_owned(), change(ToolTransform::default())));
+        self
+    }
+
+    /// Change the prompt the source names `name`: rename, retitle, describe or hide it.
+    pub fn prompt(mut self, name: &str, change: impl FnOnce(Transform) -> Transform) -> Self {
+        self.transforms
+            .prompts
+            .push((name.to_owned(), change(Transform::default())));
+        self
+    }
+
+    /// Change the resource or template the source serves at `uri` (as it declares it):
+    /// its name, title or description, or hide it.
+    pub fn resource(mut self, uri: &str, change: impl FnOnce(Transform) -> Transform) -> Self {
+        self.transforms
+            .resources
+            .push((uri.to_owned(), change(Transform::default())));
+        self
+    }
+
+    /// Leave the tool `name` out of this mount.
+    pub fn hide_tool(self, name: &str) -> Self {
+        self.tool(name, ToolTransform::hide)
+    }
+
+    /// Offer `version` of the tool `name` (declared `#[tool(version = …)]`) rather than
+    /// the highest; a version the source does not have is a `build()` error.
+    pub fn version(mut self, name: &str, version: &str) -> Self {
+        self.transforms
+            .versions
+            .push((name.to_owned(), version.to_owned()));
+        self
+    }
 }
 
 impl std::fmt::Debug for Mount {
@@ -113,6 +159,7 @@ impl std::fmt::Debug for Mount {
             .field("layers", &self.layers.len())
             .field("rate_limit", &self.rate_limit)
             .field("timeout", &self.timeout)
+            .field("transforms", &self.transforms)
             .finish()
     }
 }
@@ -207,7 +254,7 @@ impl Mountable for ServerBuilder {
 /// caller), the state, and the problems found.
 pub(crate) fn mount(prefix: &str, source: MountSource, mount: &Mount) -> MountSource {
     let MountSource {
-        components,
+        mut components,
         states,
         policies: inner_policies,
         mut problems,
@@ -216,6 +263,11 @@ pub(crate) fn mount(prefix: &str, source: MountSource, mount: &Mount) -> MountSo
         .into_iter()
         .map(|p| format!("in mount `{prefix}`: {p}"))
         .collect();
+    if !mount.transforms.is_empty() {
+        mount
+            .transforms
+            .apply(prefix, &mut components, &mut problems);
+    }
     let links = Arc::new(OwnUris::of(&components.resources));
     let Components {
         tools,
