@@ -551,3 +551,111 @@ fn a_transform_that_cannot_apply_is_a_build_error() {
         assert!(problems.contains(expected), "{expected}\nin:\n{problems}");
     }
 }
+
+#[tokio::test]
+async fn enabling_and_disabling_at_run_time_tells_every_client_what_changed_in_both_eras() {
+    use platform_runtime::testing::ListKind;
+    let server = Server::builder("acme")
+        .tools(tools![add])
+        .mount("eu", Stations)
+        .mount("team", Server::builder("team").mount("inner", Forecast))
+        .build()
+        .unwrap();
+    let handle = server.handle();
+    let legacy = TestClient::connect(server.clone()).await.unwrap();
+    let modern = TestClient::connect_modern(server.clone()).await.unwrap();
+    let mut changes = modern.listen_for_list_changes().await.unwrap();
+    let quiet = Duration::from_millis(200);
+
+    assert!(handle.set_mount_enabled("eu", false));
+    assert_eq!(legacy.tools_changed(1).await, 1);
+    assert_eq!(legacy.prompts_changed(1).await, 1);
+    assert_eq!(legacy.resources_changed(1).await, 1);
+    let mut kinds = Vec::new();
+    for _ in 0..3 {
+        kinds.push(changes.next_within(Duration::from_secs(5)).await.unwrap());
+    }
+    kinds.sort_by_key(|k| *k as u8);
+    assert_eq!(
+        kinds,
+        [ListKind::Tools, ListKind::Prompts, ListKind::Resources]
+    );
+    for client in [&legacy, &modern] {
+        assert_eq!(
+            crate::tool_names(client).await,
+            ["add", "team_inner_link", "team_inner_slow"]
+        );
+        let unknown = client.call_tool("eu_current", json!({ "city": "x" })).await;
+        assert!(
+            unknown.is_err_and(|e| e.to_string().contains("unknown tool")),
+            "a disabled tool is unknown"
+        );
+        assert!(
+            client
+                .get_prompt("eu_ask", json!({ "station": "x" }))
+                .await
+                .is_err()
+        );
+        assert!(client.read_resource("stations://eu/list").await.is_err());
+        assert!(
+            client
+                .list_prompts()
+                .await
+                .unwrap()
+                .iter()
+                .all(|p| p["name"] != "eu_ask")
+        );
+    }
+
+    // Disabling what is already disabled changes nothing, and says nothing.
+    assert!(handle.set_mount_enabled("eu", false));
+    assert_eq!(changes.next_within(quiet).await, None);
+
+    // One prompt: only the prompt list changed.
+    assert!(handle.set_prompt_enabled("team_inner_outlook", false));
+    assert_eq!(
+        changes.next_within(Duration::from_secs(5)).await,
+        Some(ListKind::Prompts)
+    );
+    assert_eq!(legacy.prompts_changed(2).await, 2);
+    assert_eq!(legacy.tools_changed(1).await, 1);
+    assert!(legacy.list_prompts().await.unwrap().is_empty());
+
+    // A mount inside a mount, by its path; the resources list changes with it.
+    assert!(handle.set_mount_enabled("team/inner", false));
+    assert_eq!(crate::tool_names(&legacy).await, ["add"]);
+    assert!(legacy.list_resource_templates().await.unwrap().is_empty());
+    assert_eq!(legacy.resources_changed(2).await, 2);
+    assert!(handle.set_resource_enabled("forecast://team/inner/cities/{city}", true));
+    assert_eq!(
+        uris(&legacy.list_resource_templates().await.unwrap()),
+        ["forecast://team/inner/cities/{city}"]
+    );
+    assert_eq!(
+        legacy
+            .read_resource("forecast://team/inner/cities/faro")
+            .await
+            .unwrap()
+            .text(),
+        "faro via forecast://cities/faro"
+    );
+
+    // Enabled again: everything is back.
+    assert!(handle.set_mount_enabled("eu", true));
+    assert!(handle.set_mount_enabled("team", true));
+    assert_eq!(
+        crate::tool_names(&modern).await,
+        [
+            "add",
+            "eu_current",
+            "eu_forecast",
+            "eu_counters",
+            "team_inner_link",
+            "team_inner_slow"
+        ]
+    );
+    assert!(!handle.set_mount_enabled("nowhere", true));
+    assert!(!handle.set_mount_enabled("team/nowhere", true));
+    assert!(!handle.set_prompt_enabled("nowhere", true));
+    assert!(!handle.set_resource_enabled("stations://nowhere", true));
+}

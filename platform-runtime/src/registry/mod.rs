@@ -269,19 +269,34 @@ impl Registry {
         self.tools.iter().filter(|t| t.enabled)
     }
 
+    /// The enabled prompt `name`.
     pub(crate) fn prompt(&self, name: &str) -> Option<&PromptDef> {
-        self.prompt_index.get(name).map(|&i| &self.prompts[i])
+        self.prompt_index
+            .get(name)
+            .map(|&i| &self.prompts[i])
+            .filter(|p| p.enabled)
     }
 
-    /// Find the resource serving `uri`: an exact static URI first, then templates in
-    /// registration order.
+    pub(crate) fn visible_prompts(&self) -> impl Iterator<Item = &PromptDef> {
+        self.prompts.iter().filter(|p| p.enabled)
+    }
+
+    /// The enabled resources and templates.
+    pub(crate) fn visible_resources(&self) -> impl Iterator<Item = &ResourceDef> {
+        self.resources.iter().filter(|r| r.enabled)
+    }
+
+    /// Find the enabled resource serving `uri`: an exact static URI first, then templates
+    /// in registration order.
     pub(crate) fn resource(&self, uri: &str) -> Option<(&ResourceDef, JsonObject)> {
-        if let Some(&i) = self.static_index.get(uri) {
+        if let Some(&i) = self.static_index.get(uri)
+            && self.resources[i].enabled
+        {
             return Some((&self.resources[i], JsonObject::new()));
         }
         self.resources
             .iter()
-            .filter(|r| r.is_template())
+            .filter(|r| r.is_template() && r.enabled)
             .find_map(|r| {
                 let vars = r.template.matches(uri)?;
                 let object: JsonObject = vars
@@ -295,6 +310,6 @@ impl Registry {
     pub(crate) fn template(&self, template: &str) -> Option<&ResourceDef> {
         self.resources
             .iter()
-            .find(|r| r.template.as_str() == template)
+            .find(|r| r.enabled && r.template.as_str() == template)
     }
 }

@@ -26,6 +26,8 @@ pub struct PromptDef {
     pub(crate) access: Access,
     /// The mount prefixes it came through, outermost first (empty: added directly).
     pub(crate) mounted: Vec<String>,
+    /// Whether it is listed and served.
+    pub(crate) enabled: bool,
 }
 
 impl PromptDef {
@@ -47,6 +49,7 @@ impl PromptDef {
             states: Vec::new(),
             access: Access::default(),
             mounted: Vec::new(),
+            enabled: true,
         }
     }
 

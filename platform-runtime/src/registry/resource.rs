@@ -28,6 +28,8 @@ pub struct ResourceDef {
     pub(crate) access: Access,
     /// The mount prefixes it came through, outermost first (empty: added directly).
     pub(crate) mounted: Vec<String>,
+    /// Whether it is listed and served.
+    pub(crate) enabled: bool,
 }
 
 impl ResourceDef {
@@ -55,6 +57,7 @@ impl ResourceDef {
             states: Vec::new(),
             access: Access::default(),
             mounted: Vec::new(),
+            enabled: true,
         })
     }
 

@@ -295,7 +295,9 @@ impl ServerHandler for McpHandler {
             .enable_tool_list_changed()
             .enable_resources()
             .enable_resources_subscribe()
+            .enable_resources_list_changed()
             .enable_prompts()
+            .enable_prompts_list_changed()
             .enable_completions()
             .enable_logging()
             .build();
@@ -347,17 +349,26 @@ impl ServerHandler for McpHandler {
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        // Tool list changes are what this server announces; rmcp intersects the answer with
-        // the request and the advertised capabilities.
+        // List changes are what this server announces (`ServerHandle`); rmcp intersects the
+        // answer with the request and the advertised capabilities.
         let mut accepted = SubscriptionFilter::new();
         accepted.tools_list_changed = requested.tools_list_changed;
+        accepted.prompts_list_changed = requested.prompts_list_changed;
+        accepted.resources_list_changed = requested.resources_list_changed;
         Some(accepted)
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let sink = context.sink().clone();
         let id = sink.id().clone();
-        if sink.accepted().tools_list_changed == Some(true) {
+        let accepted = sink.accepted();
+        if [
+            accepted.tools_list_changed,
+            accepted.prompts_list_changed,
+            accepted.resources_list_changed,
+        ]
+        .contains(&Some(true))
+        {
             self.inner
                 .listeners
                 .lock()

@@ -166,7 +166,7 @@ pub(crate) struct ServerInner {
     pub(crate) page_size: Option<usize>,
     /// Initialized legacy sessions, for list-changed and resource-updated notifications.
     pub(crate) sessions: Arc<Sessions>,
-    /// 2026-07-28 `subscriptions/listen` streams that asked for `toolsListChanged`.
+    /// 2026-07-28 `subscriptions/listen` streams that asked for any list change.
     pub(crate) listeners: Mutex<Vec<rmcp::service::SubscriptionSink>>,
     pub(crate) policy_runtime: RwLock<PolicyRuntime>,
     pub(crate) stats: ServerStats,
@@ -375,8 +375,9 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// Changes a running server's tools; connected clients get `notifications/tools/list_changed`
-/// (legacy sessions directly, 2026-07-28 clients on their `subscriptions/listen` stream).
+/// Changes a running server's components; connected clients get the matching
+/// `notifications/{tools,prompts,resources}/list_changed` (legacy sessions directly,
+/// 2026-07-28 clients on their `subscriptions/listen` stream, when they asked for it).
 ///
 /// ```
 /// use platform_runtime::prelude::*;
@@ -389,20 +390,86 @@ impl std::fmt::Debug for Server {
 /// let handle = server.handle();
 /// assert!(handle.set_tool_enabled("hello", false));
 /// assert!(!handle.set_tool_enabled("missing", false));
+/// assert!(!handle.set_mount_enabled("billing", false), "nothing is mounted there");
 /// ```
 #[derive(Clone)]
 pub struct ServerHandle {
     inner: Arc<ServerInner>,
 }
 
+/// Which lists a change touched.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Changed {
+    pub(crate) tools: bool,
+    pub(crate) prompts: bool,
+    pub(crate) resources: bool,
+}
+
+impl Changed {
+    pub(crate) fn any(self) -> bool {
+        self.tools || self.prompts || self.resources
+    }
+}
+
 impl ServerHandle {
-    /// Enable or disable a tool; returns whether the tool exists.
+    /// Enable or disable a tool; returns whether the tool exists. A disabled tool is
+    /// neither listed nor callable.
     pub fn set_tool_enabled(&self, name: &str, enabled: bool) -> bool {
-        self.update(|components| {
-            let mut found = false;
+        self.find_and_set(|components| {
+            let mut found = Found::default();
             for tool in components.tools.iter_mut().filter(|t| t.name() == name) {
-                found = true;
-                tool.enabled = enabled;
+                found.tools.note(&mut tool.enabled, enabled);
+            }
+            found
+        })
+    }
+
+    /// Enable or disable a prompt; returns whether the prompt exists.
+    pub fn set_prompt_enabled(&self, name: &str, enabled: bool) -> bool {
+        self.find_and_set(|components| {
+            let mut found = Found::default();
+            for prompt in components.prompts.iter_mut().filter(|p| p.name() == name) {
+                found.prompts.note(&mut prompt.enabled, enabled);
+            }
+            found
+        })
+    }
+
+    /// Enable or disable the resource or template at `uri` (as listed); returns whether it
+    /// exists.
+    pub fn set_resource_enabled(&self, uri: &str, enabled: bool) -> bool {
+        self.find_and_set(|components| {
+            let mut found = Found::default();
+            for resource in components.resources.iter_mut().filter(|r| r.uri() == uri) {
+                found.resources.note(&mut resource.enabled, enabled);
+            }
+            found
+        })
+    }
+
+    /// Enable or disable every component of the mount at `path` (`"billing"`, or
+    /// `"team/forecast"` for a mount inside a mount) and of the mounts inside it; returns
+    /// whether anything is mounted there. Components disabled one by one inside it are
+    /// enabled with it.
+    pub fn set_mount_enabled(&self, path: &str, enabled: bool) -> bool {
+        let path: Vec<&str> = path.split('/').collect();
+        let under = |mounted: &[String]| {
+            mounted.len() >= path.len() && mounted.iter().zip(&path).all(|(a, b)| a == b)
+        };
+        self.find_and_set(|components| {
+            let mut found = Found::default();
+            for tool in components.tools.iter_mut().filter(|t| under(&t.mounted)) {
+                found.tools.note(&mut tool.enabled, enabled);
+            }
+            for prompt in components.prompts.iter_mut().filter(|p| under(&p.mounted)) {
+                found.prompts.note(&mut prompt.enabled, enabled);
+            }
+            for resource in components
+                .resources
+                .iter_mut()
+                .filter(|r| under(&r.mounted))
+            {
+                found.resources.note(&mut resource.enabled, enabled);
             }
             found
         })
@@ -414,7 +481,10 @@ impl ServerHandle {
         self.update(|components| {
             components.tools.retain(|t| t.name() != tool.name());
             components.tools.push(tool);
-            true
+            Changed {
+                tools: true,
+                ..Changed::default()
+            }
         });
     }
 
@@ -423,7 +493,10 @@ impl ServerHandle {
         self.update(|components| {
             let before = components.tools.len();
             components.tools.retain(|t| t.name() != name);
-            components.tools.len() != before
+            Changed {
+                tools: components.tools.len() != before,
+                ..Changed::default()
+            }
         })
     }
 
@@ -447,15 +520,35 @@ impl ServerHandle {
         });
     }
 
-    fn update(&self, change: impl FnOnce(&mut Components) -> bool) -> bool {
-        let changed = self.inner.rebuild_routes(change);
-        if changed {
-            self.notify_tools_changed();
-        }
-        changed
+    /// Apply `set` (which reports what it found and what it changed); returns whether it
+    /// found anything.
+    fn find_and_set(&self, set: impl FnOnce(&mut Components) -> Found) -> bool {
+        let mut exists = false;
+        self.update(|components| {
+            let found = set(components);
+            exists = found.tools.exists || found.prompts.exists || found.resources.exists;
+            Changed {
+                tools: found.tools.changed,
+                prompts: found.prompts.changed,
+                resources: found.resources.changed,
+            }
+        });
+        exists
     }
 
-    fn notify_tools_changed(&self) {
+    fn update(&self, change: impl FnOnce(&mut Components) -> Changed) -> bool {
+        let mut changed = Changed::default();
+        self.inner.rebuild_routes(|components| {
+            changed = change(components);
+            changed.any()
+        });
+        if changed.any() {
+            self.notify_lists_changed(changed);
+        }
+        changed.any()
+    }
+
+    fn notify_lists_changed(&self, changed: Changed) {
         let peers = self.inner.sessions.peers(|_| true);
         let listeners: Vec<_> = self
             .inner
@@ -467,20 +560,68 @@ impl ServerHandle {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!("tool list changed outside a tokio runtime; clients were not notified");
+            tracing::warn!("a list changed outside a tokio runtime; clients were not notified");
             return;
         };
         runtime.spawn(async move {
             for peer in peers {
-                if let Err(error) = peer.notify_tool_list_changed().await {
-                    tracing::debug!(%error, "tools/list_changed not delivered");
+                let sent = async {
+                    if changed.tools {
+                        peer.notify_tool_list_changed().await?;
+                    }
+                    if changed.prompts {
+                        peer.notify_prompt_list_changed().await?;
+                    }
+                    if changed.resources {
+                        peer.notify_resource_list_changed().await?;
+                    }
+                    Ok::<_, rmcp::service::ServiceError>(())
+                };
+                if let Err(error) = sent.await {
+                    tracing::debug!(%error, "list_changed not delivered");
                 }
             }
             for listener in listeners {
-                if let Err(error) = listener.notify_tool_list_changed().await {
-                    tracing::debug!(%error, "tools/list_changed not delivered to a subscription");
+                let accepted = listener.accepted().clone();
+                let sent = async {
+                    if changed.tools && accepted.tools_list_changed == Some(true) {
+                        listener.notify_tool_list_changed().await?;
+                    }
+                    if changed.prompts && accepted.prompts_list_changed == Some(true) {
+                        listener.notify_prompt_list_changed().await?;
+                    }
+                    if changed.resources && accepted.resources_list_changed == Some(true) {
+                        listener.notify_resource_list_changed().await?;
+                    }
+                    Ok::<_, rmcp::service::SubscriptionSendError>(())
+                };
+                if let Err(error) = sent.await {
+                    tracing::debug!(%error, "list_changed not delivered to a subscription");
                 }
             }
         });
+    }
+}
+
+/// What a search for components found, per kind.
+#[derive(Default)]
+struct Found {
+    tools: FoundKind,
+    prompts: FoundKind,
+    resources: FoundKind,
+}
+
+#[derive(Default)]
+struct FoundKind {
+    exists: bool,
+    changed: bool,
+}
+
+impl FoundKind {
+    /// One component was found: set its `enabled` flag to `to`.
+    fn note(&mut self, enabled: &mut bool, to: bool) {
+        self.exists = true;
+        self.changed |= *enabled != to;
+        *enabled = to;
     }
 }

@@ -220,8 +220,7 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
         }
         Method::ListResources => {
             let items: Vec<_> = registry
-                .resources
-                .iter()
+                .visible_resources()
                 .filter(|r| !r.is_template())
                 .filter(|r| visible(registry, principal, r.uri(), &r.access))
                 .map(|r| r.as_resource())
@@ -230,8 +229,7 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
         }
         Method::ListResourceTemplates => {
             let items: Vec<_> = registry
-                .resources
-                .iter()
+                .visible_resources()
                 .filter(|r| r.is_template())
                 .filter(|r| visible(registry, principal, r.uri(), &r.access))
                 .map(|r| r.as_template())
@@ -241,8 +239,7 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
         Method::ReadResource => read_resource(&routes, request, modern).await,
         Method::ListPrompts => {
             let items: Vec<_> = registry
-                .prompts
-                .iter()
+                .visible_prompts()
                 .filter(|p| visible(registry, principal, p.name(), &p.access))
                 .map(|p| p.as_prompt())
                 .collect();

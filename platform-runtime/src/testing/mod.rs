@@ -213,6 +213,8 @@ struct Events {
     progress: Mutex<Vec<Progress>>,
     logs: Mutex<Vec<LogMessage>>,
     tools_changed: Mutex<usize>,
+    prompts_changed: Mutex<usize>,
+    resources_changed: Mutex<usize>,
     notify: Notify,
 }
 
@@ -255,11 +257,21 @@ impl ClientHandler for Recorder {
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        *self
-            .0
-            .tools_changed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) += 1;
+        self.count(&self.0.tools_changed);
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.count(&self.0.prompts_changed);
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.count(&self.0.resources_changed);
+    }
+}
+
+impl Recorder {
+    fn count(&self, counter: &Mutex<usize>) {
+        *counter.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         self.0.notify.notify_waiters();
     }
 }
@@ -500,6 +512,17 @@ impl TestClient {
         Ok(ToolChanges { subscription })
     }
 
+    /// Open a `subscriptions/listen` stream for tool, prompt and resource list changes
+    /// (2026-07-28).
+    pub async fn listen_for_list_changes(&self) -> Result<ListChanges, TestError> {
+        let mut filter = rmcp::model::SubscriptionFilter::new();
+        filter.tools_list_changed = Some(true);
+        filter.prompts_list_changed = Some(true);
+        filter.resources_list_changed = Some(true);
+        let subscription = self.service.listen(filter).await?;
+        Ok(ListChanges { subscription })
+    }
+
     /// Every resource URI (static resources).
     pub async fn list_resources(&self) -> Result<Vec<Value>, TestError> {
         let resources = self.service.list_all_resources().await?;
@@ -624,11 +647,28 @@ impl TestClient {
         .await
     }
 
-    /// How many `tools/list_changed` notifications arrived, waiting for at least `at_least`.
+    /// How many `tools/list_changed` notifications arrived, waiting (up to five seconds)
+    /// for at least `at_least`.
     pub async fn tools_changed(&self, at_least: usize) -> usize {
+        self.count(|e| &e.tools_changed, at_least).await
+    }
+
+    /// How many `prompts/list_changed` notifications arrived, waiting for at least
+    /// `at_least`.
+    pub async fn prompts_changed(&self, at_least: usize) -> usize {
+        self.count(|e| &e.prompts_changed, at_least).await
+    }
+
+    /// How many `resources/list_changed` notifications arrived, waiting for at least
+    /// `at_least`.
+    pub async fn resources_changed(&self, at_least: usize) -> usize {
+        self.count(|e| &e.resources_changed, at_least).await
+    }
+
+    async fn count(&self, counter: impl Fn(&Events) -> &Mutex<usize>, at_least: usize) -> usize {
         let count = self
             .wait(
-                |e| vec![(); *e.tools_changed.lock().unwrap_or_else(|p| p.into_inner())],
+                |e| vec![(); *counter(e).lock().unwrap_or_else(|p| p.into_inner())],
                 at_least,
             )
             .await;
@@ -672,6 +712,46 @@ impl ToolChanges {
                 rmcp::model::ServerNotification::ToolListChangedNotification(_)
             )))
         )
+    }
+}
+
+/// Which list a `list_changed` notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    /// `notifications/tools/list_changed`.
+    Tools,
+    /// `notifications/prompts/list_changed`.
+    Prompts,
+    /// `notifications/resources/list_changed`.
+    Resources,
+}
+
+/// A `subscriptions/listen` stream of list changes, from
+/// [`TestClient::listen_for_list_changes`].
+pub struct ListChanges {
+    subscription: rmcp::service::Subscription,
+}
+
+impl ListChanges {
+    /// Wait (up to `wait`) for the next list change; `None` if none came in time or the
+    /// stream ended. Other notifications on the stream are skipped.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<ListKind> {
+        use rmcp::model::ServerNotification as N;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.subscription.next()).await;
+            match next {
+                Ok(Ok(Some(N::ToolListChangedNotification(_)))) => return Some(ListKind::Tools),
+                Ok(Ok(Some(N::PromptListChangedNotification(_)))) => {
+                    return Some(ListKind::Prompts);
+                }
+                Ok(Ok(Some(N::ResourceListChangedNotification(_)))) => {
+                    return Some(ListKind::Resources);
+                }
+                Ok(Ok(Some(_))) => {}
+                _ => return None,
+            }
+        }
     }
 }
 
