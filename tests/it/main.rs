@@ -19,6 +19,7 @@ mod middleware;
 mod mrtr;
 mod prelude_derives;
 mod principals;
+mod proxy;
 mod quickstart;
 mod requests;
 mod server;

@@ -147,6 +147,9 @@ where
             let signals = Signals::install()?;
             // `[limits]`, `[telemetry]` and `[sealing]` apply to the server itself.
             let server = server.with_config(&config)?;
+            // Remote servers mounted here are tried once before the first client arrives
+            // (an unreachable one is logged and retried in the background).
+            server.ready().await;
             let served = if config.transport.kind == "http" {
                 serve_http(server, &config, signals).await
             } else {

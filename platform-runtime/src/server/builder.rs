@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use super::compose::{self, Mount, MountPolicies, MountSource, Mountable};
+use super::proxy::{Proxy, ProxySpec};
 use super::{Endpoint, IntoComponents, Server, ServerInfo, ServerInner, ServerStats};
 use crate::ToolError;
 use crate::component::access::{Authorization, Unauthorized};
@@ -53,6 +54,8 @@ pub struct ServerBuilder {
     settings: Settings,
     /// The prefixes mounted here, each once.
     prefixes: Vec<String>,
+    /// Remote servers mounted here or below.
+    proxies: Vec<ProxySpec>,
 }
 
 /// Everything the builder is given besides identity, state and components: the server
@@ -328,6 +331,7 @@ impl ServerBuilder {
             problems: Vec::new(),
             settings: Settings::default(),
             prefixes: Vec::new(),
+            proxies: Vec::new(),
         }
     }
 
@@ -575,8 +579,10 @@ impl ServerBuilder {
             states,
             policies,
             problems,
+            proxies,
         } = compose::mount(prefix, server.into_mount(), &mount);
         self.problems.extend(problems);
+        self.proxies.extend(proxies);
         for name in self.states.merge(states) {
             self.problems.push(format!(
                 "`{name}` is given as state both to this server and to mount `{prefix}`; give it once, to the outer server"
@@ -638,6 +644,7 @@ impl ServerBuilder {
             states: self.states,
             policies,
             problems,
+            proxies: self.proxies,
         }
     }
 
@@ -788,6 +795,9 @@ impl ServerBuilder {
             listeners: Mutex::new(Vec::new()),
             policy_runtime: RwLock::new(runtime.clone()),
             stats: ServerStats::default(),
+            proxies: self.proxies.into_iter().map(Proxy::new).collect(),
+            proxies_started: std::sync::Once::new(),
+            dropped: tokio_util::sync::CancellationToken::new(),
         });
         inner.stack_mounts(&settings.mounts);
         let pipeline = settings.pipeline(&inner, &runtime.rate_limits);

@@ -7,6 +7,7 @@ mod authorize;
 mod builder;
 mod compose;
 mod handler;
+mod proxy;
 mod router;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -15,6 +16,7 @@ pub(crate) use builder::Settings;
 pub use builder::{BuildError, ServerBuilder};
 pub use compose::{Mount, MountSource, Mountable, ToolTransform, Transform};
 pub(crate) use handler::McpHandler;
+pub use proxy::Upstream;
 pub(crate) use router::Endpoint;
 
 use crate::component::access::Authorization;
@@ -170,6 +172,18 @@ pub(crate) struct ServerInner {
     pub(crate) listeners: Mutex<Vec<rmcp::service::SubscriptionSink>>,
     pub(crate) policy_runtime: RwLock<PolicyRuntime>,
     pub(crate) stats: ServerStats,
+    /// Remote servers mounted here, each kept connected by its own task once started.
+    pub(crate) proxies: Vec<Arc<proxy::Proxy>>,
+    pub(crate) proxies_started: std::sync::Once,
+    /// Cancelled when the server is dropped: its proxies' tasks end and close their
+    /// sessions.
+    pub(crate) dropped: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for ServerInner {
+    fn drop(&mut self) {
+        self.dropped.cancel();
+    }
 }
 
 impl ServerInner {
@@ -236,6 +250,35 @@ impl ServerInner {
         *guard = Arc::new(guard.with_mounts(Arc::new(stacks)));
     }
 
+    /// Start the task of every remote server mounted here (once; a no-op outside a tokio
+    /// runtime, to be retried by the next caller inside one).
+    pub(crate) fn start_proxies(self: &Arc<Self>) {
+        if self.proxies.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        self.proxies_started.call_once(|| {
+            for proxy in &self.proxies {
+                runtime.spawn(
+                    proxy
+                        .clone()
+                        .supervise(Arc::downgrade(self), self.dropped.clone()),
+                );
+            }
+        });
+    }
+
+    /// Why the remote server whose components `name` (a tool or prompt name, or a
+    /// resource URI) would be cannot serve it now; `None` when no remote server would.
+    pub(crate) fn proxy_unavailable(&self, name: &str) -> Option<String> {
+        self.proxies
+            .iter()
+            .filter(|p| p.would_serve(name))
+            .find_map(|p| p.unavailable())
+    }
+
     pub(crate) fn policy_runtime(&self) -> PolicyRuntime {
         self.policy_runtime
             .read()
@@ -258,6 +301,17 @@ impl Server {
     /// What the built-in middleware measured so far.
     pub fn stats(&self) -> &ServerStats {
         &self.inner.stats
+    }
+
+    /// Start connecting to the remote servers mounted here and wait until each has been
+    /// tried once (connected and listed, or found unreachable: bounded by its connect and
+    /// call timeouts). `serve()` and the test client do this; a server served another way
+    /// starts its remote servers with its first connection.
+    pub async fn ready(&self) {
+        self.inner.start_proxies();
+        for proxy in &self.inner.proxies {
+            proxy.settled().await;
+        }
     }
 
     /// A handle to change the server's tools while it runs.
@@ -350,6 +404,7 @@ impl Server {
 
     /// A fresh MCP handler for one connection (stdio process, HTTP session, test client).
     pub(crate) fn session_handler(&self) -> McpHandler {
+        self.inner.start_proxies();
         McpHandler::new(self.inner.clone(), self.pipeline.clone())
     }
 }
@@ -412,6 +467,10 @@ impl Changed {
 }
 
 impl ServerHandle {
+    pub(crate) fn from_inner(inner: Arc<ServerInner>) -> Self {
+        Self { inner }
+    }
+
     /// Enable or disable a tool; returns whether the tool exists. A disabled tool is
     /// neither listed nor callable.
     pub fn set_tool_enabled(&self, name: &str, enabled: bool) -> bool {
@@ -548,7 +607,7 @@ impl ServerHandle {
         changed.any()
     }
 
-    fn notify_lists_changed(&self, changed: Changed) {
+    pub(crate) fn notify_lists_changed(&self, changed: Changed) {
         let peers = self.inner.sessions.peers(|_| true);
         let listeners: Vec<_> = self
             .inner

@@ -154,6 +154,9 @@ async fn call_tool(
         };
         let Some((routes, index)) = resolved else {
             let name = request.target.as_deref().unwrap_or_default();
+            if let Some(reason) = inner.proxy_unavailable(name) {
+                return Err(ToolError::unavailable(reason));
+            }
             tracing::debug!(tool = name, "call to an unknown tool");
             return Err(ToolError::invalid_params(format!("unknown tool: {name}")));
         };
@@ -236,7 +239,7 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
                 .collect();
             list_reply!(ListResourceTemplatesResult, Templates, items)
         }
-        Method::ReadResource => read_resource(&routes, request, modern).await,
+        Method::ReadResource => read_resource(&inner, &routes, request, modern).await,
         Method::ListPrompts => {
             let items: Vec<_> = registry
                 .visible_prompts()
@@ -248,6 +251,9 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
         Method::GetPrompt => {
             let name = request.target.clone().unwrap_or_default();
             let Some(prompt) = registry.prompt(&name) else {
+                if let Some(reason) = inner.proxy_unavailable(&name) {
+                    return Err(ToolError::unavailable(reason));
+                }
                 return Err(ToolError::invalid_params(format!("unknown prompt: {name}")));
             };
             authorize(
@@ -347,6 +353,7 @@ async fn route(inner: Arc<ServerInner>, mut request: McpRequest) -> Result<McpRe
 }
 
 async fn read_resource(
+    inner: &ServerInner,
     routes: &Routes,
     request: McpRequest,
     modern: bool,
@@ -355,6 +362,9 @@ async fn read_resource(
     let uri: Arc<str> = request.target.clone().unwrap_or_default();
     registry.limits.check_uri(&uri)?;
     let Some((resource, variables)) = registry.resource(&uri) else {
+        if let Some(reason) = inner.proxy_unavailable(&uri) {
+            return Err(ToolError::unavailable(reason));
+        }
         tracing::debug!(uri = &*uri, "read of an unknown resource");
         return Err(ToolError::not_found(format!("resource not found: {uri}")));
     };

@@ -327,6 +327,7 @@ impl TestClient {
         principal: Option<Principal>,
     ) -> Result<Self, TestError> {
         let server = server.into_server()?;
+        server.ready().await;
         let (client_io, server_io) = tokio::io::duplex(1 << 20);
         let handler = match principal {
             Some(principal) => server.session_handler().acting_as(principal),

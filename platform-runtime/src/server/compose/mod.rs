@@ -24,10 +24,11 @@ use crate::component::access::Access;
 use crate::component::policy::RateLimit;
 use crate::handler::output::ToolResponse;
 use crate::middleware::{
-    LayerFn, McpRequest, McpResponse, McpService, PolicyRuntime, RateLimitLayer, TimeoutLayer,
-    erase, erase_builtin, stack,
+    CircuitBreakerLayer, ConcurrencyLimitLayer, LayerFn, McpRequest, McpResponse, McpService,
+    PolicyRuntime, RateLimitLayer, TimeoutLayer, erase, erase_builtin, stack,
 };
 use crate::registry::{Components, Registry, ResourceDef, UriTemplate};
+use crate::server::proxy::ProxySpec;
 use crate::state::StateMap;
 pub(crate) use transform::Transforms;
 pub(crate) use transform::compare_versions;
@@ -188,6 +189,21 @@ impl MountPolicies {
         )
     }
 
+    /// The policies every call of a remote server passes, at the path it is mounted at
+    /// (relative: empty until mounted): one in-flight bound and one circuit breaker for
+    /// all its components.
+    pub(crate) fn upstream(upstream: &crate::server::proxy::Upstream) -> Self {
+        Self {
+            path: Vec::new(),
+            layers: vec![
+                erase_builtin(ConcurrencyLimitLayer::new(upstream.max_in_flight)),
+                erase_builtin(CircuitBreakerLayer::new(upstream.breaker.clone())),
+            ],
+            rate_limit: None,
+            timeout: None,
+        }
+    }
+
     /// The layers, outermost first: the rate limit (refusing before any work), the
     /// timeout, then the mount's own layers.
     fn layers(&self, runtime: &PolicyRuntime) -> Vec<LayerFn> {
@@ -217,6 +233,8 @@ pub struct MountSource {
     pub(crate) states: StateMap,
     pub(crate) policies: Vec<MountPolicies>,
     pub(crate) problems: Vec<String>,
+    /// Remote servers inside the source, with the mounts they passed so far.
+    pub(crate) proxies: Vec<ProxySpec>,
 }
 
 /// What [`ServerBuilder::mount`] accepts: a `#[server]` type, or a whole [`ServerBuilder`]
@@ -239,6 +257,7 @@ impl<T: IntoComponents> Mountable for T {
             states: StateMap::default(),
             policies: Vec::new(),
             problems: Vec::new(),
+            proxies: Vec::new(),
         }
     }
 }
@@ -253,12 +272,30 @@ impl Mountable for ServerBuilder {
 /// components, the policies of every mount now under the caller (paths absolute from the
 /// caller), the state, and the problems found.
 pub(crate) fn mount(prefix: &str, source: MountSource, mount: &Mount) -> MountSource {
+    // A remote server's components are not known yet: its transforms are checked when
+    // they arrive.
+    let strict = source.proxies.is_empty();
+    mount_as(prefix, source, mount, strict)
+}
+
+/// [`mount`], saying whether a transform naming a component the source does not have is
+/// a problem (`strict`) or is left for components that arrive later.
+pub(crate) fn mount_as(
+    prefix: &str,
+    source: MountSource,
+    mount: &Mount,
+    strict: bool,
+) -> MountSource {
     let MountSource {
         mut components,
         states,
         policies: inner_policies,
         mut problems,
+        mut proxies,
     } = source;
+    for proxy in &mut proxies {
+        proxy.steps.push((prefix.to_owned(), mount.clone()));
+    }
     problems = problems
         .into_iter()
         .map(|p| format!("in mount `{prefix}`: {p}"))
@@ -266,7 +303,7 @@ pub(crate) fn mount(prefix: &str, source: MountSource, mount: &Mount) -> MountSo
     if !mount.transforms.is_empty() {
         mount
             .transforms
-            .apply(prefix, &mut components, &mut problems);
+            .apply(prefix, &mut components, &mut problems, strict);
     }
     let links = Arc::new(OwnUris::of(&components.resources));
     let Components {
@@ -329,6 +366,7 @@ pub(crate) fn mount(prefix: &str, source: MountSource, mount: &Mount) -> MountSo
         states,
         policies,
         problems,
+        proxies,
     }
 }
 
@@ -446,12 +484,15 @@ pub(crate) fn mount_stacks(
     if policies.is_empty() {
         return HashMap::new();
     }
+    // Every mounted path with components now, and every path with policies (a remote
+    // server's components arrive later).
     let paths: std::collections::HashSet<&Vec<String>> = components
         .tools
         .iter()
         .map(|t| &t.mounted)
         .chain(components.resources.iter().map(|r| &r.mounted))
         .chain(components.prompts.iter().map(|p| &p.mounted))
+        .chain(policies.iter().map(|p| &p.path))
         .filter(|path| !path.is_empty())
         .collect();
     let weak = Arc::downgrade(inner);
@@ -519,6 +560,7 @@ mod tests {
             states: StateMap::default(),
             policies: Vec::new(),
             problems: Vec::new(),
+            proxies: Vec::new(),
         };
         let inner = mount(
             "inner",
@@ -551,6 +593,7 @@ mod tests {
             states: StateMap::default(),
             policies: Vec::new(),
             problems: vec!["a problem inside".into()],
+            proxies: Vec::new(),
         };
         let mounted = mount("books", source, &Mount::default());
         assert!(mounted.components.resources.is_empty());

@@ -178,11 +178,14 @@ impl Transforms {
     }
 
     /// Apply to `components` (named as the source names them); problems name the mount.
+    /// Unless `strict`, a transform naming a component that is not there is no problem
+    /// (it may be a remote server's, listed later).
     pub(crate) fn apply(
         &self,
         prefix: &str,
         components: &mut Components,
         problems: &mut Vec<String>,
+        strict: bool,
     ) {
         for (name, version) in &self.versions {
             let versions: Vec<_> = components
@@ -192,6 +195,9 @@ impl Transforms {
                 .filter_map(|t| t.version.clone())
                 .collect();
             if !versions.iter().any(|v| v == version) {
+                if !strict && versions.is_empty() {
+                    continue;
+                }
                 problems.push(format!(
                     "mount `{prefix}` selects version `{version}` of tool `{name}`, which has {}",
                     if versions.is_empty() {
@@ -214,7 +220,7 @@ impl Transforms {
                     problems.push(format!("mount `{prefix}`, tool `{name}`: {problem}"));
                 }
             }
-            if !found {
+            if !found && strict {
                 problems.push(format!(
                     "mount `{prefix}` transforms tool `{name}`, which its server does not have"
                 ));
@@ -225,9 +231,11 @@ impl Transforms {
         }
         for (name, transform) in &self.prompts {
             let Some(prompt) = components.prompts.iter_mut().find(|p| p.name() == name) else {
-                problems.push(format!(
-                    "mount `{prefix}` transforms prompt `{name}`, which its server does not have"
-                ));
+                if strict {
+                    problems.push(format!(
+                        "mount `{prefix}` transforms prompt `{name}`, which its server does not have"
+                    ));
+                }
                 continue;
             };
             transform_prompt(prompt, transform);
@@ -237,9 +245,11 @@ impl Transforms {
         }
         for (uri, transform) in &self.resources {
             let Some(resource) = components.resources.iter_mut().find(|r| r.uri() == uri) else {
-                problems.push(format!(
-                    "mount `{prefix}` transforms resource `{uri}`, which its server does not have"
-                ));
+                if strict {
+                    problems.push(format!(
+                        "mount `{prefix}` transforms resource `{uri}`, which its server does not have"
+                    ));
+                }
                 continue;
             };
             transform_resource(resource, transform);

@@ -826,6 +826,7 @@ const LAST_WORDS: Duration = Duration::from_secs(1);
 /// [`crate::config::Config`] to the server with [`Server::with_config`] before calling this.
 pub async fn start(server: Server, config: HttpConfig) -> Result<HttpServer, ServeError> {
     config.validate().map_err(ServeError::Transport)?;
+    server.inner.start_proxies();
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| ServeError::Transport(format!("cannot listen on {}: {e}", config.bind)))?;
