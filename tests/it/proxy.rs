@@ -501,3 +501,92 @@ async fn the_upstream_sees_only_the_proxy_s_credential() {
         stop(upstream).await;
     }
 }
+
+/// A configuration from `vars` alone (no file, no process environment).
+fn config_from(vars: &[(&str, &str)]) -> Result<platform_runtime::config::Config, String> {
+    let empty = std::env::temp_dir().join(format!("platform-proxy-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    platform_runtime::config::ConfigSource::default()
+        .dir(&empty)
+        .environment(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .load()
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn configuration_points_a_mounted_upstream_elsewhere_or_is_refused() {
+    let seen = Arc::new(Seen::default());
+    let (_remote, http) = remote_over_http(&seen, loopback()).await;
+    let url = format!("http://{}/mcp", http.local_addr());
+    let build = || {
+        Server::builder("front")
+            .mount("remote", stdio_upstream())
+            .build()
+            .unwrap()
+    };
+    // In code a child process; configuration sends it to the HTTP server, with a key.
+    let config = config_from(&[
+        ("PLATFORM_UPSTREAMS__REMOTE__URL", url.as_str()),
+        ("PLATFORM_UPSTREAMS__REMOTE__API_KEY", "configured-key"),
+        ("PLATFORM_UPSTREAMS__REMOTE__API_KEY_HEADER", "x-api-key"),
+        ("PLATFORM_UPSTREAMS__REMOTE__CALL_TIMEOUT", "5s"),
+    ])
+    .unwrap();
+    assert!(
+        !config.to_redacted_toml().contains("configured-key"),
+        "the key is a secret"
+    );
+    let server = build().with_config(&config).unwrap();
+    let client = TestClient::connect(server).await.unwrap();
+    assert_eq!(
+        crate::tool_names(&client).await,
+        [
+            "remote_whoami",
+            "remote_count",
+            "remote_wait",
+            "remote_echo"
+        ]
+    );
+    client.call_tool("remote_whoami", json!({})).await.unwrap();
+    assert!(
+        seen.headers
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(n, v)| n == "x-api-key" && v == "configured-key")
+    );
+    client.close().await;
+
+    for (vars, expected) in [
+        (
+            vec![("PLATFORM_UPSTREAMS__NOWHERE__URL", "http://127.0.0.1:1/mcp")],
+            "`upstreams.nowhere`: no remote server is mounted at `nowhere`; mounted: remote",
+        ),
+        (
+            vec![
+                ("PLATFORM_UPSTREAMS__REMOTE__URL", "http://127.0.0.1:1/mcp"),
+                ("PLATFORM_UPSTREAMS__REMOTE__COMMAND", "mcp-files"),
+            ],
+            "`upstreams.remote`: set `url` or `command`, not both",
+        ),
+        (
+            vec![("PLATFORM_UPSTREAMS__REMOTE__API_KEY", "k")],
+            "`upstreams.remote.api_key` needs `upstreams.remote.api_key_header`",
+        ),
+        (
+            vec![("PLATFORM_UPSTREAMS__REMOTE__URL", "ftp://example.com")],
+            "is not an http:// or https:// URL",
+        ),
+        (
+            vec![("PLATFORM_UPSTREAMS__REMOTE__POOL_SIZE", "99")],
+            "`upstreams.remote.pool_size` is 99: use 1 to 16",
+        ),
+    ] {
+        let config = config_from(&vars).unwrap();
+        let error = build().with_config(&config).unwrap_err().to_string();
+        assert!(error.contains(expected), "{expected}\nin: {error}");
+    }
+    let unknown_key = config_from(&[("PLATFORM_UPSTREAMS__REMOTE__URI", "http://x")]).unwrap_err();
+    assert!(unknown_key.contains("uri"), "{unknown_key}");
+    stop(http).await;
+}

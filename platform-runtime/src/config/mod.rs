@@ -30,6 +30,7 @@ const SECTIONS: &[&str] = &[
     "telemetry",
     "sealing",
     "auth",
+    "upstreams",
     "redis",
 ];
 
@@ -274,6 +275,47 @@ pub struct SealingSection {
     pub key: Option<Secret>,
     /// A file holding the key.
     pub key_file: Option<PathBuf>,
+}
+
+/// `[upstreams.<mount>]`: where a remote server mounted in code is reached, and how (see
+/// `docs/guide/composition.md`). The key is the mount path (`remote`, or `"team/remote"`
+/// for a remote server mounted inside a mount); what is set here replaces what the code
+/// gave, per key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamSection {
+    /// Reach the upstream at this streamable HTTP URL.
+    pub url: Option<String>,
+    /// Start this command as a child process speaking stdio instead.
+    pub command: Option<String>,
+    /// The command's arguments (with `command`).
+    pub args: Vec<String>,
+    /// Authenticate with `Authorization: Bearer <bearer>` (HTTP).
+    pub bearer: Option<Secret>,
+    /// A file holding the bearer token.
+    pub bearer_file: Option<PathBuf>,
+    /// Authenticate with this key in `api_key_header` (HTTP).
+    pub api_key: Option<Secret>,
+    /// The header the API key goes in (with `api_key`).
+    pub api_key_header: Option<String>,
+    /// How long one forwarded request may take.
+    pub call_timeout: Option<ConfigDuration>,
+    /// How long connecting and the handshake may take.
+    pub connect_timeout: Option<ConfigDuration>,
+    /// How many sessions to keep open to the upstream.
+    pub pool_size: Option<usize>,
+}
+
+impl UpstreamSection {
+    /// The bearer token, from `bearer` or `bearer_file` (`name`: the section's key, for
+    /// errors).
+    pub fn bearer_token(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
+        secret_or_file(
+            &self.bearer,
+            &self.bearer_file,
+            &format!("upstreams.{name}.bearer"),
+        )
+    }
 }
 
 /// `[auth]`: who may call the server (see `docs/guide/auth.md`).
@@ -732,6 +774,7 @@ impl ConfigSource {
             telemetry: section(&figment, "telemetry")?,
             sealing: section(&figment, "sealing")?,
             auth: section(&figment, "auth")?,
+            upstreams: section(&figment, "upstreams")?,
             profile,
             figment,
         };
@@ -763,6 +806,8 @@ pub struct Config {
     pub sealing: SealingSection,
     /// `[auth]`.
     pub auth: AuthSection,
+    /// `[upstreams.<mount>]`.
+    pub upstreams: BTreeMap<String, UpstreamSection>,
     profile: Option<String>,
     figment: Figment,
 }
@@ -776,6 +821,7 @@ impl std::fmt::Debug for Config {
             .field("telemetry", &self.telemetry)
             .field("sealing", &self.sealing)
             .field("auth", &self.auth)
+            .field("upstreams", &self.upstreams)
             .field("profile", &self.profile)
             .finish_non_exhaustive()
     }
@@ -824,6 +870,8 @@ impl Config {
             telemetry: &'a TelemetrySection,
             sealing: &'a SealingSection,
             auth: &'a AuthSection,
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            upstreams: &'a BTreeMap<String, UpstreamSection>,
         }
         let view = View {
             transport: &self.transport,
@@ -831,6 +879,7 @@ impl Config {
             telemetry: &self.telemetry,
             sealing: &self.sealing,
             auth: &self.auth,
+            upstreams: &self.upstreams,
         };
         let mut text = toml::to_string_pretty(&view).unwrap_or_default();
         if let Some(profile) = &self.profile {

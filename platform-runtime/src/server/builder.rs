@@ -56,6 +56,8 @@ pub struct ServerBuilder {
     prefixes: Vec<String>,
     /// Remote servers mounted here or below.
     proxies: Vec<ProxySpec>,
+    /// `[upstreams]` of a configuration given to `config`, applied by `build()`.
+    upstreams: Option<std::collections::BTreeMap<String, crate::config::UpstreamSection>>,
 }
 
 /// Everything the builder is given besides identity, state and components: the server
@@ -292,6 +294,7 @@ impl Server {
     pub fn with_config(mut self, config: &Config) -> Result<Self, BuildError> {
         let mut settings = (*self.settings).clone();
         settings.apply(config).map_err(BuildError::one)?;
+        super::proxy::configure(&self.inner.proxies, &config.upstreams).map_err(BuildError::one)?;
         if let Some(audit) = &config.telemetry.audit {
             check_audit_arguments(&self.inner.registry(), &audit.arguments)
                 .map_err(BuildError::one)?;
@@ -332,6 +335,7 @@ impl ServerBuilder {
             settings: Settings::default(),
             prefixes: Vec::new(),
             proxies: Vec::new(),
+            upstreams: None,
         }
     }
 
@@ -404,6 +408,7 @@ impl ServerBuilder {
         if let Err(problem) = self.settings.apply(config) {
             self.problems.push(problem);
         }
+        self.upstreams = Some(config.upstreams.clone());
         self
     }
 
@@ -800,6 +805,9 @@ impl ServerBuilder {
             dropped: tokio_util::sync::CancellationToken::new(),
         });
         inner.stack_mounts(&settings.mounts);
+        if let Some(upstreams) = &self.upstreams {
+            super::proxy::configure(&inner.proxies, upstreams).map_err(BuildError::one)?;
+        }
         let pipeline = settings.pipeline(&inner, &runtime.rate_limits);
         Ok(Server {
             inner,

@@ -23,7 +23,9 @@ pub(crate) use supervise::Proxy;
 
 use super::compose::{Mount, MountPolicies, MountSource, Mountable};
 use crate::component::policy::CircuitBreakerPolicy;
-use crate::config::Secret;
+use std::collections::BTreeMap;
+
+use crate::config::{Secret, UpstreamSection};
 use crate::model::Era;
 use crate::registry::Components;
 use crate::state::StateMap;
@@ -302,6 +304,112 @@ impl std::fmt::Debug for Upstream {
             .field("era", &self.era)
             .finish_non_exhaustive()
     }
+}
+
+/// Apply `[upstreams.<mount>]` to the proxies: each section names a mounted remote
+/// server by its mount path and replaces what it sets; anything that cannot apply is
+/// refused.
+pub(crate) fn configure(
+    proxies: &[Arc<Proxy>],
+    upstreams: &BTreeMap<String, UpstreamSection>,
+) -> Result<(), String> {
+    for (name, section) in upstreams {
+        let key = |k: &str| format!("`upstreams.{name}.{k}`");
+        let Some(proxy) = proxies.iter().find(|p| p.name() == name) else {
+            let mounted: Vec<&str> = proxies.iter().map(|p| p.name()).collect();
+            return Err(if mounted.is_empty() {
+                format!("`upstreams.{name}`: no remote server is mounted in this server")
+            } else {
+                format!(
+                    "`upstreams.{name}`: no remote server is mounted at `{name}`; mounted: {}",
+                    mounted.join(", ")
+                )
+            });
+        };
+        let mut upstream = (*proxy.upstream()).clone();
+        match (&section.url, &section.command) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "`upstreams.{name}`: set `url` or `command`, not both"
+                ));
+            }
+            (Some(url), None) => {
+                if !section.args.is_empty() {
+                    return Err(format!("{} applies only with `command`", key("args")));
+                }
+                upstream.target = Target::Http { url: url.clone() };
+            }
+            (None, Some(command)) => {
+                let (env, current_dir) = match &upstream.target {
+                    Target::Stdio {
+                        env, current_dir, ..
+                    } => (env.clone(), current_dir.clone()),
+                    Target::Http { .. } => (Vec::new(), None),
+                };
+                upstream.target = Target::Stdio {
+                    command: command.clone(),
+                    args: section.args.clone(),
+                    env,
+                    current_dir,
+                };
+                // A credential for HTTP does not go to a child process.
+                upstream.credential = None;
+            }
+            (None, None) => {
+                if !section.args.is_empty() {
+                    return Err(format!("{} applies only with `command`", key("args")));
+                }
+            }
+        }
+        let bearer = section.bearer_token(name).map_err(|e| e.to_string())?;
+        match (bearer, &section.api_key, &section.api_key_header) {
+            (Some(_), Some(_), _) => {
+                return Err(format!(
+                    "`upstreams.{name}`: set `bearer` or `api_key`, not both"
+                ));
+            }
+            (Some(token), None, None) => upstream.credential = Some(Credential::Bearer(token)),
+            (None, Some(key_value), Some(header)) => {
+                upstream.credential = Some(Credential::Header {
+                    name: header.clone(),
+                    value: key_value.clone(),
+                });
+            }
+            (None, Some(_), None) => {
+                return Err(format!(
+                    "{} needs {}: the header the key goes in",
+                    key("api_key"),
+                    key("api_key_header")
+                ));
+            }
+            (_, None, Some(_)) => {
+                return Err(format!(
+                    "{} applies only with {}",
+                    key("api_key_header"),
+                    key("api_key")
+                ));
+            }
+            (None, None, None) => {}
+        }
+        if let Some(timeout) = section.call_timeout {
+            upstream.call_timeout = timeout.0;
+        }
+        if let Some(timeout) = section.connect_timeout {
+            upstream.connect_timeout = timeout.0;
+        }
+        if let Some(size) = section.pool_size {
+            if !(1..=16).contains(&size) {
+                return Err(format!("{} is {size}: use 1 to 16", key("pool_size")));
+            }
+            upstream.pool_size = size;
+        }
+        let problems = upstream.problems();
+        if !problems.is_empty() {
+            return Err(format!("`upstreams.{name}`: {}", problems.join("; ")));
+        }
+        proxy.set_upstream(upstream);
+    }
+    Ok(())
 }
 
 /// A proxy to build: the upstream, and the mounts it passes on its way to the server,

@@ -13,8 +13,8 @@ use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::ProxySpec;
 use super::client::{self, Session, Shared};
+use super::{ProxySpec, Upstream};
 use crate::ToolError;
 use crate::handler::output::{OutputSpec, ToolResponse};
 use crate::handler::{Context, RequestParts};
@@ -37,6 +37,8 @@ enum Status {
 /// A proxy: the spec it was built from, its live sessions and its status.
 pub(crate) struct Proxy {
     spec: ProxySpec,
+    /// Where and how to reach the upstream: the spec's, or what configuration set.
+    upstream: Mutex<Arc<Upstream>>,
     /// The name it is known by in logs and errors: its mount path.
     name: Arc<str>,
     /// The path of its components, outermost first.
@@ -55,6 +57,7 @@ impl Proxy {
         Arc::new(Self {
             name: path.join("/").into(),
             path,
+            upstream: Mutex::new(spec.upstream.clone()),
             spec,
             shared: Arc::default(),
             peers: Mutex::default(),
@@ -62,6 +65,24 @@ impl Proxy {
             status: Mutex::new(Status::Starting),
             settled: watch::channel(false).0,
         })
+    }
+
+    /// Its mount path, `/`-separated (how configuration names it).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where and how the upstream is reached now.
+    pub(crate) fn upstream(&self) -> Arc<Upstream> {
+        self.upstream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reach the upstream as `upstream` says from the next connection on.
+    pub(crate) fn set_upstream(&self, upstream: Upstream) {
+        *self.upstream.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(upstream);
     }
 
     /// Wait until the first attempt to connect and list has ended.
@@ -128,7 +149,7 @@ impl Proxy {
         ctx: &Context,
     ) -> Result<ServerResult, ToolError> {
         let peer = self.peer()?;
-        let timeout = self.spec.upstream.call_timeout;
+        let timeout = self.upstream().call_timeout;
         let options = PeerRequestOptions::with_timeout(timeout);
         let handle = peer
             .send_request_with_option(request, options)
@@ -203,7 +224,7 @@ impl Proxy {
                     backoff = Duration::from_secs(1);
                     let closed = self.watch_sessions(sessions);
                     self.set_status(Status::Up);
-                    tracing::info!(upstream = &*self.name, at = %self.spec.upstream.describe(), "upstream connected");
+                    tracing::info!(upstream = &*self.name, at = %self.upstream().describe(), "upstream connected");
                     self.refresh(&server).await;
                     self.settled.send_replace(true);
                     self.serve_until_closed(&server, closed, renew_at, &dropped)
@@ -225,11 +246,11 @@ impl Proxy {
 
     /// Open the pool's sessions.
     async fn connect_all(&self) -> Result<(Vec<Session>, Option<Instant>), String> {
-        let upstream = &self.spec.upstream;
+        let upstream = self.upstream();
         let mut sessions = Vec::with_capacity(upstream.pool_size);
         let mut renew = None;
         for _ in 0..upstream.pool_size {
-            let (session, renew_at) = client::connect(upstream, &self.name, &self.shared).await?;
+            let (session, renew_at) = client::connect(&upstream, &self.name, &self.shared).await?;
             renew = match (renew, renew_at) {
                 (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
                 (a, b) => a.or(b),
@@ -328,7 +349,7 @@ impl Proxy {
     /// named through the mounts above the proxy.
     async fn list(self: &Arc<Self>) -> Result<Components, String> {
         let peer = self.peer().map_err(|e| e.to_string())?;
-        let upstream = &self.spec.upstream;
+        let upstream = self.upstream();
         let max = upstream.max_components;
         let timeout = upstream.call_timeout;
         async fn within<T>(
