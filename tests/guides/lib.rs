@@ -33,6 +33,7 @@ guide! {
     security => "../../docs/security.md",
     auth => "../../docs/guide/auth.md",
     authorization => "../../docs/guide/authorization.md",
+    composition => "../../docs/guide/composition.md",
     configuration => "../../docs/guide/configuration.md",
     getting_started => "../../docs/guide/getting-started.md",
     http => "../../docs/guide/http.md",
