@@ -73,7 +73,7 @@ async fn run(client: &Client, name: &'static str, calls: u32) -> f64 {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if values.len().is_multiple_of(2) {
         (values[mid - 1] + values[mid]) / 2.0
     } else {
         values[mid]
@@ -124,11 +124,7 @@ async fn mounts(rounds: usize, calls: u32) {
     println!("in memory, one thread, default middleware, {rounds} rounds of {calls} calls:");
     let direct = median(rates[0].clone());
     for (i, (label, name, _)) in targets.iter().enumerate() {
-        let paired: Vec<f64> = rates[i]
-            .iter()
-            .zip(&rates[0])
-            .map(|(r, d)| r / d)
-            .collect();
+        let paired: Vec<f64> = rates[i].iter().zip(&rates[0]).map(|(r, d)| r / d).collect();
         println!(
             "  {label:<10} {name:<9} {:>8.0} calls/s  ratio of medians {:.3}  paired {:.3}",
             median(rates[i].clone()),
@@ -176,7 +172,7 @@ async fn proxy(rounds: usize, calls: u32) {
     run(&proxied, "remote_echo", calls / 10).await;
     let (mut direct_us, mut proxied_us) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let order: [(&Client, &'static str, &mut Vec<f64>); 2] = if round % 2 == 0 {
+        let order: [(&Client, &'static str, &mut Vec<f64>); 2] = if round.is_multiple_of(2) {
             [
                 (&direct, "echo", &mut direct_us),
                 (&proxied, "remote_echo", &mut proxied_us),
@@ -197,6 +193,10 @@ async fn proxy(rounds: usize, calls: u32) {
         "over HTTP on 127.0.0.1, 2 workers, {rounds} rounds of {calls} calls (legacy session, SSE):"
     );
     println!("  direct to the upstream     {d:>7.1} µs/call");
-    println!("  through the proxy          {p:>7.1} µs/call  (+{:.1} µs, {:.2}×)", p - d, p / d);
+    println!(
+        "  through the proxy          {p:>7.1} µs/call  (+{:.1} µs, {:.2}×)",
+        p - d,
+        p / d
+    );
     let _ = http.shutdown_after(Duration::ZERO).await;
 }

@@ -82,6 +82,7 @@ async fn a_stdio_upstream_serves_every_kind_under_its_prefix_in_both_eras() {
                 "remote_echo",
                 "remote_count",
                 "remote_env",
+                "remote_pid",
                 "remote_crash"
             ]
         );
@@ -242,6 +243,8 @@ async fn remote_over_http(
         server.clone(),
         HttpConfig {
             bind,
+            // Stopping cuts the proxy's open streams at once.
+            shutdown_grace: Duration::from_millis(100),
             ..HttpConfig::default()
         },
     )
@@ -588,5 +591,126 @@ async fn configuration_points_a_mounted_upstream_elsewhere_or_is_refused() {
     }
     let unknown_key = config_from(&[("PLATFORM_UPSTREAMS__REMOTE__URI", "http://x")]).unwrap_err();
     assert!(unknown_key.contains("uri"), "{unknown_key}");
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn a_pool_spreads_calls_over_its_sessions() {
+    let server = Server::builder("acme")
+        .mount("remote", stdio_upstream().pool_size(2))
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server).await.unwrap();
+    let mut pids = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        let pid = client.call_tool("remote_pid", json!({})).await.unwrap();
+        pids.insert(pid.text());
+    }
+    assert_eq!(pids.len(), 2, "two child processes answered: {pids:?}");
+}
+
+#[tokio::test]
+async fn a_slow_upstream_call_times_out_and_is_cancelled_upstream() {
+    let seen = Arc::new(Seen::default());
+    let (_remote, http) = remote_over_http(&seen, loopback()).await;
+    let url = format!("http://{}/mcp", http.local_addr());
+    let server = Server::builder("front")
+        .mount(
+            "remote",
+            Upstream::http(&url).call_timeout(Duration::from_millis(300)),
+        )
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server).await.unwrap();
+    let timed_out = client.call_tool("remote_wait", json!({})).await;
+    let message = match timed_out {
+        Ok(result) => result.text(),
+        Err(error) => error.to_string(),
+    };
+    assert!(message.contains("did not answer within"), "{message}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !seen.cancelled.load(Ordering::SeqCst) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the upstream was not told to stop"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    client.close().await;
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn a_failing_upstream_opens_its_circuit() {
+    use platform_runtime::component::policy::CircuitBreakerPolicy;
+    let seen = Arc::new(Seen::default());
+    let (_remote, http) = remote_over_http(&seen, loopback()).await;
+    let url = format!("http://{}/mcp", http.local_addr());
+    let server = Server::builder("front")
+        .mount(
+            "remote",
+            Upstream::http(&url)
+                .connect_timeout(Duration::from_secs(1))
+                .circuit_breaker(CircuitBreakerPolicy {
+                    failure_ratio: 0.5,
+                    window: Duration::from_secs(30),
+                    min_calls: 2,
+                    cooldown: Duration::from_secs(60),
+                }),
+        )
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server).await.unwrap();
+    client.call_tool("remote_whoami", json!({})).await.unwrap();
+    // The upstream goes away; its tools stay listed and fail, until the circuit opens.
+    stop(http).await;
+    let mut messages = Vec::new();
+    for _ in 0..4 {
+        let outcome = client.call_tool("remote_whoami", json!({})).await;
+        messages.push(match outcome {
+            Ok(result) => result.text(),
+            Err(error) => error.to_string(),
+        });
+    }
+    assert!(messages[0].contains("upstream `remote`"), "{messages:?}");
+    assert!(
+        messages[3].contains("circuit open"),
+        "the breaker fails fast once open: {messages:?}"
+    );
+    assert!(
+        crate::tool_names(&client)
+            .await
+            .contains(&"remote_whoami".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_2026_07_28_upstream_is_proxied_and_followed() {
+    let seen = Arc::new(Seen::default());
+    let (remote, http) = remote_over_http(&seen, loopback()).await;
+    let url = format!("http://{}/mcp", http.local_addr());
+    let server = Server::builder("front")
+        .mount("remote", Upstream::http(&url).era(Era::Modern))
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server).await.unwrap();
+    let whoami = client.call_tool("remote_whoami", json!({})).await.unwrap();
+    assert_eq!(whoami.text(), "remote");
+    assert!(
+        seen.headers
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(n, v)| n == "mcp-protocol-version" && v == "2026-07-28"),
+        "the proxy spoke 2026-07-28"
+    );
+    let before = client.tools_changed(0).await;
+    for tool in tools![fresh] {
+        remote.handle().add_tool(tool);
+    }
+    assert!(client.tools_changed(before + 1).await > before);
+    let fresh = client.call_tool("remote_fresh", json!({})).await.unwrap();
+    assert_eq!(fresh.text(), "fresh from upstream");
+    client.close().await;
     stop(http).await;
 }

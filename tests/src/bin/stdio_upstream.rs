@@ -30,6 +30,12 @@ impl Upstream {
         std::env::var(&name).unwrap_or_else(|_| "<unset>".into())
     }
 
+    /// This process's id (which child of a pool answered).
+    #[tool]
+    fn pid(&self) -> u32 {
+        std::process::id()
+    }
+
     /// End the process in the middle of the call.
     #[tool]
     fn crash(&self) -> String {

@@ -288,10 +288,14 @@ pub(crate) async fn fetch_token(upstream: &Upstream) -> Result<Token, String> {
     }
     if !status.is_success() {
         // The body may echo what was sent; only its `error` code is repeated.
-        let code = serde_json::from_slice::<serde_json::Value>(&bytes)
+        let code: String = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(64)
+            .collect();
         return Err(format!(
             "the token endpoint {token_url} refused the client credentials ({status} {code})"
         ));

@@ -24,6 +24,9 @@ use crate::server::compose::{self, MountSource};
 use crate::server::{Changed, ServerInner};
 use crate::state::StateMap;
 
+/// The least time between two listings of an upstream.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Where a proxy stands.
 #[derive(Debug, Clone)]
 enum Status {
@@ -224,11 +227,15 @@ impl Proxy {
                     backoff = Duration::from_secs(1);
                     let closed = self.watch_sessions(sessions);
                     self.set_status(Status::Up);
+                    let listening = self.listen_for_changes().await;
                     tracing::info!(upstream = &*self.name, at = %self.upstream().describe(), "upstream connected");
                     self.refresh(&server).await;
                     self.settled.send_replace(true);
                     self.serve_until_closed(&server, closed, renew_at, &dropped)
                         .await;
+                    if let Some(listening) = listening {
+                        listening.abort();
+                    }
                 }
                 Err(reason) => {
                     tracing::error!(upstream = &*self.name, %reason, retry_in = ?backoff, "upstream unreachable");
@@ -279,6 +286,35 @@ impl Proxy {
         SessionsWatch { closed, tokens }
     }
 
+    /// A 2026-07-28 upstream announces list changes only on a `subscriptions/listen`
+    /// stream: open one on the first session and turn what it says into refreshes.
+    async fn listen_for_changes(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.upstream().era != crate::model::Era::Modern {
+            return None;
+        }
+        let peer = self.peer().ok()?;
+        let mut filter = rmcp::model::SubscriptionFilter::new();
+        filter.tools_list_changed = Some(true);
+        filter.prompts_list_changed = Some(true);
+        filter.resources_list_changed = Some(true);
+        let mut subscription = match peer.listen(filter).await {
+            Ok(subscription) => subscription,
+            Err(error) => {
+                tracing::warn!(upstream = &*self.name, %error, "the upstream offers no list-change subscription; its lists are read once per connection");
+                return None;
+            }
+        };
+        let shared = Arc::downgrade(&self.shared);
+        Some(tokio::spawn(async move {
+            while let Ok(Some(_)) = subscription.next().await {
+                match shared.upgrade() {
+                    Some(shared) => shared.refresh.notify_one(),
+                    None => return,
+                }
+            }
+        }))
+    }
+
     async fn serve_until_closed(
         self: &Arc<Self>,
         server: &Weak<ServerInner>,
@@ -293,12 +329,18 @@ impl Proxy {
             }
         };
         tokio::pin!(renew);
+        let mut last_refresh = Instant::now();
         loop {
             tokio::select! {
                 () = self.shared.refresh.notified() => {
                     if self.peers_closed() {
                         break;
                     }
+                    // However often the upstream says its lists changed, they are read
+                    // at most once a second (the signals in between coalesce).
+                    let next = last_refresh + MIN_REFRESH_INTERVAL;
+                    tokio::time::sleep_until(next.into()).await;
+                    last_refresh = Instant::now();
                     self.refresh(server).await;
                 }
                 _ = watch.closed.recv() => {
