@@ -13,12 +13,12 @@
 
 use std::time::{Duration, Instant};
 
+use platform_bench::echo_as;
 use platform_bench::platform::echo;
 use platform_runtime::ServerBuilder;
 use platform_runtime::prelude::*;
 use platform_runtime::server::Upstream;
 use rmcp::ServiceExt as _;
-use rmcp::model::CallToolRequestParams;
 use rmcp::service::{RoleClient, RunningService};
 
 type Client = RunningService<RoleClient, ()>;
@@ -44,28 +44,11 @@ async fn in_memory(server: Server) -> Client {
     }
 }
 
-async fn call(client: &Client, name: &'static str) {
-    let mut args = serde_json::Map::new();
-    args.insert("text".into(), serde_json::Value::String("hello".into()));
-    let params = CallToolRequestParams::new(name).with_arguments(args);
-    match client.call_tool(params).await {
-        Ok(result) => {
-            let text = result
-                .content
-                .first()
-                .and_then(|c| c.as_text())
-                .map(|t| t.text.as_str());
-            assert_eq!(text, Some("hello"), "{name} answered {result:?}");
-        }
-        Err(error) => panic!("{name} failed: {error}"),
-    }
-}
-
 /// Seconds for `calls` sequential calls of `name`.
 async fn run(client: &Client, name: &'static str, calls: u32) -> f64 {
     let start = Instant::now();
     for _ in 0..calls {
-        call(client, name).await;
+        echo_as(client, name).await;
     }
     start.elapsed().as_secs_f64()
 }

@@ -160,9 +160,14 @@ pub async fn connect(target: Target) -> RunningService<RoleClient, ()> {
 
 /// One `echo` call, checking the answer.
 pub async fn echo(client: &RunningService<RoleClient, ()>) {
+    echo_as(client, "echo").await;
+}
+
+/// One call of an echo tool named `name` (`echo` mounted or proxied), checking the answer.
+pub async fn echo_as(client: &RunningService<RoleClient, ()>, name: &'static str) {
     let mut args = serde_json::Map::new();
     args.insert("text".into(), serde_json::Value::String("hello".into()));
-    let params = CallToolRequestParams::new("echo").with_arguments(args);
+    let params = CallToolRequestParams::new(name).with_arguments(args);
     match client.call_tool(params).await {
         Ok(result) => {
             let text = result

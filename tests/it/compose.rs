@@ -59,18 +59,6 @@ impl Forecast {
     }
 }
 
-fn uris(listed: &[Value]) -> Vec<&str> {
-    listed
-        .iter()
-        .map(|r| {
-            r.get("uri")
-                .or_else(|| r.get("uriTemplate"))
-                .and_then(Value::as_str)
-                .unwrap()
-        })
-        .collect()
-}
-
 fn links(result: &ToolResult) -> Vec<String> {
     result
         .content()
@@ -94,11 +82,11 @@ async fn every_kind_is_served_under_the_prefix_and_the_source_keeps_its_own_uris
         let prompts = client.list_prompts().await.unwrap();
         assert_eq!(prompts[0]["name"], "weather_outlook");
         assert_eq!(
-            uris(&client.list_resources().await.unwrap()),
+            crate::uris(&client.list_resources().await.unwrap()),
             ["forecast://weather/readme"]
         );
         assert_eq!(
-            uris(&client.list_resource_templates().await.unwrap()),
+            crate::uris(&client.list_resource_templates().await.unwrap()),
             ["forecast://weather/cities/{city}"]
         );
 
@@ -628,7 +616,7 @@ async fn enabling_and_disabling_at_run_time_tells_every_client_what_changed_in_b
     assert_eq!(legacy.resources_changed(2).await, 2);
     assert!(handle.set_resource_enabled("forecast://team/inner/cities/{city}", true));
     assert_eq!(
-        uris(&legacy.list_resource_templates().await.unwrap()),
+        crate::uris(&legacy.list_resource_templates().await.unwrap()),
         ["forecast://team/inner/cities/{city}"]
     );
     assert_eq!(

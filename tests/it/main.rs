@@ -26,6 +26,19 @@ mod server;
 mod telemetry;
 mod tools;
 
+/// The `uri` (or `uriTemplate`) of every listed resource (or template), in order.
+fn uris(listed: &[serde_json::Value]) -> Vec<&str> {
+    listed
+        .iter()
+        .map(|r| {
+            r.get("uri")
+                .or_else(|| r.get("uriTemplate"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap()
+        })
+        .collect()
+}
+
 /// The names of every tool the client lists, in order.
 async fn tool_names(client: &platform_runtime::testing::TestClient) -> Vec<String> {
     let tools = client.list_tools().await.unwrap();

@@ -30,6 +30,14 @@ fn add(a: i64, b: i64) -> i64 {
     a + b
 }
 
+/// What a call answered: the result's text, or the error's.
+fn outcome_text(outcome: Result<ToolResult, platform_runtime::testing::TestError>) -> String {
+    match outcome {
+        Ok(result) => result.text(),
+        Err(error) => error.to_string(),
+    }
+}
+
 /// Call `name` until it succeeds (the proxy reconnects with backoff), for up to 15 s.
 async fn eventually_ok(client: &TestClient, name: &str, arguments: Value) -> ToolResult {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -45,18 +53,6 @@ async fn eventually_ok(client: &TestClient, name: &str, arguments: Value) -> Too
             }
         }
     }
-}
-
-fn uris(listed: &[Value]) -> Vec<&str> {
-    listed
-        .iter()
-        .map(|r| {
-            r.get("uri")
-                .or_else(|| r.get("uriTemplate"))
-                .and_then(Value::as_str)
-                .unwrap()
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -107,11 +103,11 @@ async fn a_stdio_upstream_serves_every_kind_under_its_prefix_in_both_eras() {
         );
 
         assert_eq!(
-            uris(&client.list_resources().await.unwrap()),
+            crate::uris(&client.list_resources().await.unwrap()),
             ["notes://remote/readme"]
         );
         assert_eq!(
-            uris(&client.list_resource_templates().await.unwrap()),
+            crate::uris(&client.list_resource_templates().await.unwrap()),
             ["notes://remote/pages/{page}"]
         );
         let page = client
@@ -153,10 +149,7 @@ async fn an_upstream_that_dies_mid_call_is_a_clear_error_and_comes_back() {
         .unwrap();
     let client = TestClient::connect(server).await.unwrap();
     let crashed = client.call_tool("remote_crash", json!({})).await;
-    let message = match crashed {
-        Ok(result) => result.text(),
-        Err(error) => error.to_string(),
-    };
+    let message = outcome_text(crashed);
     assert!(message.contains("upstream `remote`"), "{message}");
     // The rest of the server is untouched, and the upstream is started again.
     let sum = client
@@ -348,10 +341,7 @@ async fn an_upstream_down_at_start_is_a_clear_error_until_it_comes_up() {
     let client = TestClient::connect(server).await.unwrap();
     assert_eq!(crate::tool_names(&client).await, ["add"]);
     let down = client.call_tool("remote_whoami", json!({})).await;
-    let message = match down {
-        Ok(result) => result.text(),
-        Err(error) => error.to_string(),
-    };
+    let message = outcome_text(down);
     assert!(
         message.contains("upstream `remote` is unavailable"),
         "{message}"
@@ -623,10 +613,7 @@ async fn a_slow_upstream_call_times_out_and_is_cancelled_upstream() {
         .unwrap();
     let client = TestClient::connect(server).await.unwrap();
     let timed_out = client.call_tool("remote_wait", json!({})).await;
-    let message = match timed_out {
-        Ok(result) => result.text(),
-        Err(error) => error.to_string(),
-    };
+    let message = outcome_text(timed_out);
     assert!(message.contains("did not answer within"), "{message}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !seen.cancelled.load(Ordering::SeqCst) {
@@ -667,10 +654,7 @@ async fn a_failing_upstream_opens_its_circuit() {
     let mut messages = Vec::new();
     for _ in 0..4 {
         let outcome = client.call_tool("remote_whoami", json!({})).await;
-        messages.push(match outcome {
-            Ok(result) => result.text(),
-            Err(error) => error.to_string(),
-        });
+        messages.push(outcome_text(outcome));
     }
     assert!(messages[0].contains("upstream `remote`"), "{messages:?}");
     assert!(

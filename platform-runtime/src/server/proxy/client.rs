@@ -168,13 +168,10 @@ pub(crate) async fn connect(
                 let (transport, _) = rmcp::transport::TokioChildProcess::builder(cmd)
                     .spawn()
                     .map_err(|e| format!("could not start {}: {e}", upstream.describe()))?;
-                let session = handler
-                    .serve_with_lifecycle(transport, lifecycle)
-                    .await
-                    .map_err(|e| {
-                        format!("the handshake with {} failed: {e}", upstream.describe())
-                    })?;
-                Ok((session, None))
+                Ok((
+                    handshake(upstream, handler, transport, lifecycle).await?,
+                    None,
+                ))
             }
             Target::Http { url } => {
                 use rmcp::transport::StreamableHttpClientTransport;
@@ -203,13 +200,10 @@ pub(crate) async fn connect(
                 }
                 let client = http_client(upstream)?;
                 let transport = StreamableHttpClientTransport::with_client(client, config);
-                let session = handler
-                    .serve_with_lifecycle(transport, lifecycle)
-                    .await
-                    .map_err(|e| {
-                        format!("the handshake with {} failed: {e}", upstream.describe())
-                    })?;
-                Ok((session, renew_at))
+                Ok((
+                    handshake(upstream, handler, transport, lifecycle).await?,
+                    renew_at,
+                ))
             }
         }
     };
@@ -221,6 +215,23 @@ pub(crate) async fn connect(
             upstream.connect_timeout
         )),
     }
+}
+
+/// Run the MCP handshake over `transport`.
+async fn handshake<T, E, A>(
+    upstream: &Upstream,
+    handler: ProxyClient,
+    transport: T,
+    lifecycle: ClientLifecycleMode,
+) -> Result<Session, String>
+where
+    T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    handler
+        .serve_with_lifecycle(transport, lifecycle)
+        .await
+        .map_err(|e| format!("the handshake with {} failed: {e}", upstream.describe()))
 }
 
 fn http_client(upstream: &Upstream) -> Result<reqwest::Client, String> {

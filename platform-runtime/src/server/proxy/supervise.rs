@@ -520,39 +520,22 @@ impl Proxy {
             for resource in &mut components.resources {
                 resource.enabled = !disabled_resources.iter().any(|u| u == resource.uri());
             }
-            let tools_before: Vec<Value> = current
-                .tools
-                .iter()
-                .filter(|t| &t.mounted == path)
-                .map(ToolDef::to_json)
-                .collect();
-            let tools_after: Vec<Value> = components.tools.iter().map(ToolDef::to_json).collect();
-            let prompts_before: Vec<Value> = current
-                .prompts
-                .iter()
-                .filter(|p| &p.mounted == path)
-                .map(|p| serde_json::to_value(p.as_prompt()).unwrap_or_default())
-                .collect();
-            let prompts_after: Vec<Value> = components
-                .prompts
-                .iter()
-                .map(|p| serde_json::to_value(p.as_prompt()).unwrap_or_default())
-                .collect();
-            let resources_before: Vec<Value> = current
-                .resources
-                .iter()
-                .filter(|r| &r.mounted == path)
-                .map(ResourceDef::to_json)
-                .collect();
-            let resources_after: Vec<Value> = components
-                .resources
-                .iter()
-                .map(ResourceDef::to_json)
-                .collect();
             changed = Changed {
-                tools: tools_before != tools_after,
-                prompts: prompts_before != prompts_after,
-                resources: resources_before != resources_after,
+                tools: differs(
+                    current.tools.iter().filter(|t| &t.mounted == path),
+                    &components.tools,
+                    ToolDef::to_json,
+                ),
+                prompts: differs(
+                    current.prompts.iter().filter(|p| &p.mounted == path),
+                    &components.prompts,
+                    |p| serde_json::to_value(p.as_prompt()).unwrap_or_default(),
+                ),
+                resources: differs(
+                    current.resources.iter().filter(|r| &r.mounted == path),
+                    &components.resources,
+                    ResourceDef::to_json,
+                ),
             };
             current.tools.retain(|t| &t.mounted != path);
             current.prompts.retain(|p| &p.mounted != path);
@@ -686,6 +669,17 @@ impl Proxy {
         )
         .map_err(|e| format!("`{uri}`: {e}"))
     }
+}
+
+/// Whether `after` lists anything other than `before`, as clients see each.
+fn differs<'a, T: 'a>(
+    before: impl Iterator<Item = &'a T>,
+    after: &[T],
+    listed: impl Fn(&T) -> Value,
+) -> bool {
+    let before: Vec<Value> = before.map(&listed).collect();
+    let after: Vec<Value> = after.iter().map(&listed).collect();
+    before != after
 }
 
 fn with_resource_fields(
