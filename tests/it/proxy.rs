@@ -698,3 +698,33 @@ async fn a_2026_07_28_upstream_is_proxied_and_followed() {
     client.close().await;
     stop(http).await;
 }
+
+/// A local tool with the name a proxied one would get.
+#[tool(name = "remote_whoami")]
+fn local_whoami() -> &'static str {
+    "local"
+}
+
+#[tokio::test]
+async fn an_upstream_cannot_shadow_a_local_component() {
+    let seen = Arc::new(Seen::default());
+    let (_remote, http) = remote_over_http(&seen, loopback()).await;
+    let url = format!("http://{}/mcp", http.local_addr());
+    let server = Server::builder("front")
+        .tools(tools![local_whoami])
+        .mount("remote", Upstream::http(&url))
+        .build()
+        .unwrap();
+    let client = TestClient::connect(server).await.unwrap();
+    let names = crate::tool_names(&client).await;
+    assert_eq!(
+        names.iter().filter(|n| *n == "remote_whoami").count(),
+        1,
+        "{names:?}"
+    );
+    assert!(names.contains(&"remote_count".to_owned()), "{names:?}");
+    let whoami = client.call_tool("remote_whoami", json!({})).await.unwrap();
+    assert_eq!(whoami.text(), "local");
+    client.close().await;
+    stop(http).await;
+}

@@ -546,6 +546,7 @@ impl ServerBuilder {
     /// mounts inside it), on top of each component's own and the server's.
     ///
     /// ```
+    /// use platform_runtime::component::policy::RateLimit;
     /// use platform_runtime::prelude::*;
     /// # struct Billing;
     /// # #[server] impl Billing {
@@ -555,7 +556,7 @@ impl ServerBuilder {
     /// let server = Server::builder("acme")
     ///     .mount_with("billing", Billing, |m| {
     ///         m.requires_role(["finance"])
-    ///             .rate_limit(RateLimit::per_minute(60))
+    ///             .rate_limit(RateLimit::new(60, std::time::Duration::from_secs(60)))
     ///     })
     ///     .build()
     ///     .unwrap();

@@ -1,6 +1,7 @@
 //! One proxy at run time: its sessions, its status, the task that connects, lists,
 //! installs and reconnects, and the handlers that forward each request.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -493,32 +494,34 @@ impl Proxy {
         let path = &self.path;
         let mut changed = Changed::default();
         server.rebuild_routes(|current| {
-            let disabled_tools: Vec<String> = current
+            self.admit(current, &mut components);
+            let disabled = |mounted: &Vec<String>, enabled: bool| mounted == path && !enabled;
+            let disabled_tools: HashSet<String> = current
                 .tools
                 .iter()
-                .filter(|t| &t.mounted == path && !t.enabled)
+                .filter(|t| disabled(&t.mounted, t.enabled))
                 .map(|t| t.name().to_owned())
                 .collect();
-            let disabled_prompts: Vec<String> = current
+            let disabled_prompts: HashSet<String> = current
                 .prompts
                 .iter()
-                .filter(|p| &p.mounted == path && !p.enabled)
+                .filter(|p| disabled(&p.mounted, p.enabled))
                 .map(|p| p.name().to_owned())
                 .collect();
-            let disabled_resources: Vec<String> = current
+            let disabled_resources: HashSet<String> = current
                 .resources
                 .iter()
-                .filter(|r| &r.mounted == path && !r.enabled)
+                .filter(|r| disabled(&r.mounted, r.enabled))
                 .map(|r| r.uri().to_owned())
                 .collect();
             for tool in &mut components.tools {
-                tool.enabled = !disabled_tools.iter().any(|n| n == tool.name());
+                tool.enabled = !disabled_tools.contains(tool.name());
             }
             for prompt in &mut components.prompts {
-                prompt.enabled = !disabled_prompts.iter().any(|n| n == prompt.name());
+                prompt.enabled = !disabled_prompts.contains(prompt.name());
             }
             for resource in &mut components.resources {
-                resource.enabled = !disabled_resources.iter().any(|u| u == resource.uri());
+                resource.enabled = !disabled_resources.contains(resource.uri());
             }
             changed = Changed {
                 tools: differs(
@@ -554,6 +557,69 @@ impl Proxy {
             );
             crate::server::ServerHandle::from_inner(server.clone()).notify_lists_changed(changed);
         }
+    }
+
+    /// Leave out what the upstream sent that this server cannot take: a tool or prompt
+    /// name that is not a valid name, and a name or URI the upstream repeats or the rest of
+    /// the server already uses (a hostile or careless upstream cannot shadow a local
+    /// component).
+    fn admit(&self, current: &Components, components: &mut Components) {
+        let path = &self.path;
+        let name = &*self.name;
+        let others = |mounted: &Vec<String>| mounted != path;
+        let mut tools: HashSet<String> = current
+            .tools
+            .iter()
+            .filter(|t| others(&t.mounted))
+            .map(|t| t.name().to_owned())
+            .collect();
+        components.tools.retain(|t| {
+            let valid = crate::server::builder::valid_name(t.name()) && t.name().len() <= 128;
+            let admitted = valid && tools.insert(t.name().to_owned());
+            if !admitted {
+                tracing::warn!(
+                    upstream = name,
+                    bytes = t.name().len(),
+                    "upstream tool left out: invalid or taken name"
+                );
+            }
+            admitted
+        });
+        let mut prompts: HashSet<String> = current
+            .prompts
+            .iter()
+            .filter(|p| others(&p.mounted))
+            .map(|p| p.name().to_owned())
+            .collect();
+        components.prompts.retain(|p| {
+            let valid = crate::server::builder::valid_name(p.name()) && p.name().len() <= 128;
+            let admitted = valid && prompts.insert(p.name().to_owned());
+            if !admitted {
+                tracing::warn!(
+                    upstream = name,
+                    bytes = p.name().len(),
+                    "upstream prompt left out: invalid or taken name"
+                );
+            }
+            admitted
+        });
+        let mut uris: HashSet<String> = current
+            .resources
+            .iter()
+            .filter(|r| others(&r.mounted))
+            .map(|r| r.uri().to_owned())
+            .collect();
+        components.resources.retain(|r| {
+            let admitted = uris.insert(r.uri().to_owned());
+            if !admitted {
+                tracing::warn!(
+                    upstream = name,
+                    bytes = r.uri().len(),
+                    "upstream resource left out: its URI is taken"
+                );
+            }
+            admitted
+        });
     }
 
     /// A forwarding tool for the upstream's `tool`.
