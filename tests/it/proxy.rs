@@ -246,15 +246,27 @@ async fn remote_over_http(
     (server, http)
 }
 
+/// `Remote` over HTTP on a free loopback port: what it sees, the server, its HTTP server and
+/// its URL.
+async fn remote_on_loopback() -> (
+    Arc<Seen>,
+    Server,
+    platform_runtime::transport::http::HttpServer,
+    String,
+) {
+    let seen = Arc::new(Seen::default());
+    let (remote, http) = remote_over_http(&seen, loopback()).await;
+    let url = format!("http://{}/mcp", http.local_addr());
+    (seen, remote, http, url)
+}
+
 fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
 #[tokio::test]
 async fn progress_cancellation_and_list_changes_cross_an_http_proxy() {
-    let seen = Arc::new(Seen::default());
-    let (remote, http) = remote_over_http(&seen, loopback()).await;
-    let url = format!("http://{}/mcp", http.local_addr());
+    let (seen, remote, http, url) = remote_on_loopback().await;
     let server = Server::builder("front")
         .tools(tools![add])
         .mount_with("remote", Upstream::http(&url), |m| {
@@ -508,9 +520,7 @@ fn config_from(vars: &[(&str, &str)]) -> Result<platform_runtime::config::Config
 
 #[tokio::test]
 async fn configuration_points_a_mounted_upstream_elsewhere_or_is_refused() {
-    let seen = Arc::new(Seen::default());
-    let (_remote, http) = remote_over_http(&seen, loopback()).await;
-    let url = format!("http://{}/mcp", http.local_addr());
+    let (seen, _remote, http, url) = remote_on_loopback().await;
     let build = || {
         Server::builder("front")
             .mount("remote", stdio_upstream())
@@ -601,9 +611,7 @@ async fn a_pool_spreads_calls_over_its_sessions() {
 
 #[tokio::test]
 async fn a_slow_upstream_call_times_out_and_is_cancelled_upstream() {
-    let seen = Arc::new(Seen::default());
-    let (_remote, http) = remote_over_http(&seen, loopback()).await;
-    let url = format!("http://{}/mcp", http.local_addr());
+    let (seen, _remote, http, url) = remote_on_loopback().await;
     let server = Server::builder("front")
         .mount(
             "remote",
@@ -630,9 +638,7 @@ async fn a_slow_upstream_call_times_out_and_is_cancelled_upstream() {
 #[tokio::test]
 async fn a_failing_upstream_opens_its_circuit() {
     use platform_runtime::component::policy::CircuitBreakerPolicy;
-    let seen = Arc::new(Seen::default());
-    let (_remote, http) = remote_over_http(&seen, loopback()).await;
-    let url = format!("http://{}/mcp", http.local_addr());
+    let (_seen, _remote, http, url) = remote_on_loopback().await;
     let server = Server::builder("front")
         .mount(
             "remote",
@@ -670,9 +676,7 @@ async fn a_failing_upstream_opens_its_circuit() {
 
 #[tokio::test]
 async fn a_2026_07_28_upstream_is_proxied_and_followed() {
-    let seen = Arc::new(Seen::default());
-    let (remote, http) = remote_over_http(&seen, loopback()).await;
-    let url = format!("http://{}/mcp", http.local_addr());
+    let (seen, remote, http, url) = remote_on_loopback().await;
     let server = Server::builder("front")
         .mount("remote", Upstream::http(&url).era(Era::Modern))
         .build()
@@ -707,9 +711,7 @@ fn local_whoami() -> &'static str {
 
 #[tokio::test]
 async fn an_upstream_cannot_shadow_a_local_component() {
-    let seen = Arc::new(Seen::default());
-    let (_remote, http) = remote_over_http(&seen, loopback()).await;
-    let url = format!("http://{}/mcp", http.local_addr());
+    let (_seen, _remote, http, url) = remote_on_loopback().await;
     let server = Server::builder("front")
         .tools(tools![local_whoami])
         .mount("remote", Upstream::http(&url))

@@ -565,61 +565,44 @@ impl Proxy {
     /// component).
     fn admit(&self, current: &Components, components: &mut Components) {
         let path = &self.path;
-        let name = &*self.name;
-        let others = |mounted: &Vec<String>| mounted != path;
-        let mut tools: HashSet<String> = current
-            .tools
-            .iter()
-            .filter(|t| others(&t.mounted))
-            .map(|t| t.name().to_owned())
-            .collect();
-        components.tools.retain(|t| {
-            let valid = crate::server::builder::valid_name(t.name()) && t.name().len() <= 128;
-            let admitted = valid && tools.insert(t.name().to_owned());
-            if !admitted {
-                tracing::warn!(
-                    upstream = name,
-                    bytes = t.name().len(),
-                    "upstream tool left out: invalid or taken name"
-                );
-            }
-            admitted
-        });
-        let mut prompts: HashSet<String> = current
-            .prompts
-            .iter()
-            .filter(|p| others(&p.mounted))
-            .map(|p| p.name().to_owned())
-            .collect();
-        components.prompts.retain(|p| {
-            let valid = crate::server::builder::valid_name(p.name()) && p.name().len() <= 128;
-            let admitted = valid && prompts.insert(p.name().to_owned());
-            if !admitted {
-                tracing::warn!(
-                    upstream = name,
-                    bytes = p.name().len(),
-                    "upstream prompt left out: invalid or taken name"
-                );
-            }
-            admitted
-        });
-        let mut uris: HashSet<String> = current
-            .resources
-            .iter()
-            .filter(|r| others(&r.mounted))
-            .map(|r| r.uri().to_owned())
-            .collect();
-        components.resources.retain(|r| {
-            let admitted = uris.insert(r.uri().to_owned());
-            if !admitted {
-                tracing::warn!(
-                    upstream = name,
-                    bytes = r.uri().len(),
-                    "upstream resource left out: its URI is taken"
-                );
-            }
-            admitted
-        });
+        let upstream = &*self.name;
+        let named = |name: &str| crate::server::builder::valid_name(name) && name.len() <= 128;
+        admit_unique(
+            upstream,
+            "tool",
+            current
+                .tools
+                .iter()
+                .filter(|t| &t.mounted != path)
+                .map(ToolDef::name),
+            &mut components.tools,
+            ToolDef::name,
+            named,
+        );
+        admit_unique(
+            upstream,
+            "prompt",
+            current
+                .prompts
+                .iter()
+                .filter(|p| &p.mounted != path)
+                .map(PromptDef::name),
+            &mut components.prompts,
+            PromptDef::name,
+            named,
+        );
+        admit_unique(
+            upstream,
+            "resource",
+            current
+                .resources
+                .iter()
+                .filter(|r| &r.mounted != path)
+                .map(ResourceDef::uri),
+            &mut components.resources,
+            ResourceDef::uri,
+            |_| true,
+        );
     }
 
     /// A forwarding tool for the upstream's `tool`.
@@ -735,6 +718,32 @@ impl Proxy {
         )
         .map_err(|e| format!("`{uri}`: {e}"))
     }
+}
+
+/// Keep the `items` whose key is `valid`, not `taken` by the rest of the server and not
+/// repeated; log each one left out.
+fn admit_unique<'a, T>(
+    upstream: &str,
+    kind: &str,
+    taken: impl Iterator<Item = &'a str>,
+    items: &mut Vec<T>,
+    key: impl Fn(&T) -> &str,
+    valid: impl Fn(&str) -> bool,
+) {
+    let mut seen: HashSet<String> = taken.map(str::to_owned).collect();
+    items.retain(|item| {
+        let key = key(item);
+        let admitted = valid(key) && seen.insert(key.to_owned());
+        if !admitted {
+            tracing::warn!(
+                upstream,
+                kind,
+                bytes = key.len(),
+                "upstream component left out: invalid, repeated or taken name"
+            );
+        }
+        admitted
+    });
 }
 
 /// Whether `after` lists anything other than `before`, as clients see each.
