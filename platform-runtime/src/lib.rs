@@ -463,9 +463,11 @@ pub mod __fuzz {
     }
 
     /// The HTTP front's classification of a POST body (the JSON-RPC method in one pass, and
-    /// the request direct dispatch would serve): no panic, and the two agree.
+    /// the request direct dispatch would serve): no panic, and the two agree; and the stdio
+    /// loop's reading of the same bytes as a line: a message, nothing, or one error reply.
     pub fn classify_body(body: &[u8]) {
         crate::transport::http::fuzz_classify(body);
+        crate::transport::stdio::fuzz_classify(body);
     }
 
     /// Match `uri` against `template`: linear-time spans equal the exhaustive search's

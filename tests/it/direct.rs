@@ -1,5 +1,6 @@
-//! Direct dispatch of plain 2026-07-28 requests over HTTP: the same replies as the SDK's
-//! service gives, for exactly the requests that cannot stream; everything else handed over.
+//! Direct dispatch over HTTP of plain 2026-07-28 requests and of legacy session requests:
+//! the same replies as the SDK's service gives (in one JSON body instead of a stream), for
+//! exactly the requests that cannot stream; everything else handed over.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +63,13 @@ async fn wait_for_cancel(ctx: Context, State(seen): State<Arc<Notify>>) -> Strin
     std::future::pending::<String>().await
 }
 
+/// Log a line to the client, then answer.
+#[tool]
+async fn chatty(ctx: Context) -> String {
+    ctx.info("chatty was here").await;
+    "said".to_owned()
+}
+
 /// Greeting template.
 #[resource("hello://{name}")]
 fn hello(name: String) -> String {
@@ -87,7 +95,8 @@ fn server_noting_cancellation(seen: Arc<Notify>) -> Server {
             needs_elicitation,
             whoami,
             slow_count,
-            wait_for_cancel
+            wait_for_cancel,
+            chatty
         ])
         .resources(resources![hello])
         .prompts(prompts![shout])
@@ -526,5 +535,366 @@ async fn a_malformed_body_with_a_modern_head_is_handed_over_and_answered_as_ever
     assert_eq!(not_rpc.status, 400, "{}", not_rpc.body);
     assert!(not_rpc.body.contains("-32600"), "{}", not_rpc.body);
     assert_eq!(http.served_directly(), 0);
+    crate::http::stop(http).await;
+}
+
+// Legacy sessions (2025-11-25): requests that need no stream are served directly through the
+// session's own handler and peer and answered with one JSON body.
+
+const LEGACY: &str = "2025-11-25";
+
+/// Open a legacy session whose client declares `capabilities`; its id.
+async fn open_session(http: &HttpServer, capabilities: Value) -> String {
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": LEGACY,
+            "capabilities": capabilities,
+            "clientInfo": { "name": "legacy-parity", "version": "2.0" },
+        },
+    })
+    .to_string();
+    let addr = http.local_addr();
+    let init = request(addr, "POST", "/mcp", &[JSON, ACCEPT], initialize.as_bytes()).await;
+    assert_eq!(init.status, 200, "{}", init.body);
+    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let headers = session_headers(&session, &[]);
+    let ack = request(addr, "POST", "/mcp", &headers, initialized.as_bytes()).await;
+    assert_eq!(ack.status, 202, "{}", ack.body);
+    session
+}
+
+fn session_headers<'a>(session: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut headers = vec![
+        JSON,
+        ACCEPT,
+        ("mcp-session-id", session),
+        ("mcp-protocol-version", LEGACY),
+    ];
+    headers.extend_from_slice(extra);
+    headers
+}
+
+/// A legacy request body (no protocol metadata in `_meta`; `meta` as given, if any).
+fn legacy_body(method: &str, params: Value, meta: &Value) -> String {
+    let mut params = params;
+    if meta.as_object().is_some_and(|m| !m.is_empty()) {
+        params["_meta"] = meta.clone();
+    }
+    json!({ "jsonrpc": "2.0", "id": 7, "method": method, "params": params }).to_string()
+}
+
+async fn send_in_session(http: &HttpServer, session: &str, case: &Case) -> Reply {
+    let headers = session_headers(session, &case.extra);
+    let body = legacy_body(case.method, case.params.clone(), &case.meta);
+    request(http.local_addr(), "POST", "/mcp", &headers, body.as_bytes()).await
+}
+
+/// The JSON-RPC messages of a reply, from a JSON body or an SSE stream alike, with error
+/// references blanked; and its status.
+fn messages(reply: &Reply) -> (u16, Vec<Value>) {
+    let (status, _, body) = comparable(reply);
+    let messages = match body {
+        Value::Array(items) if reply.header("content-type") == Some("text/event-stream") => items,
+        other => vec![other],
+    };
+    (status, messages)
+}
+
+fn legacy_cases() -> Vec<Case> {
+    let call = |what, tool: &'static str, arguments: Value| {
+        case(
+            what,
+            "tools/call",
+            None,
+            json!({ "name": tool, "arguments": arguments }),
+        )
+    };
+    let handed_over = |mut case: Case| {
+        case.direct = false;
+        case
+    };
+    let mut all: Vec<Case> = cases()
+        .into_iter()
+        .filter(|c| c.direct)
+        .map(|c| Case { name: None, ..c })
+        .collect();
+    all.extend([
+        handed_over(Case {
+            meta: json!({ "progressToken": "p1" }),
+            ..call("a call with a progress token", "slow_count", json!({}))
+        }),
+        handed_over(Case {
+            extra: vec![("origin", "http://localhost:3000")],
+            ..call("a browser origin", "add", json!({ "a": 1, "b": 1 }))
+        }),
+        handed_over(Case {
+            extra: vec![("mcp-method", "tools/call")],
+            ..call("an Mcp-Method header", "add", json!({ "a": 1, "b": 1 }))
+        }),
+        handed_over(case(
+            "a subscription",
+            "resources/subscribe",
+            None,
+            json!({ "uri": "hello://ada" }),
+        )),
+        handed_over(case(
+            "a log level",
+            "logging/setLevel",
+            None,
+            json!({ "level": "debug" }),
+        )),
+    ]);
+    all
+}
+
+#[tokio::test]
+async fn session_requests_are_answered_directly_exactly_as_the_sdk_streams_them() {
+    let direct = serve(true).await;
+    let sdk = serve(false).await;
+    let fast_session = open_session(&direct, json!({})).await;
+    let slow_session = open_session(&sdk, json!({})).await;
+    for case in legacy_cases() {
+        let before = direct.served_directly();
+        let fast = send_in_session(&direct, &fast_session, &case).await;
+        let served = direct.served_directly() - before;
+        let slow = send_in_session(&sdk, &slow_session, &case).await;
+        assert_eq!(
+            served,
+            u64::from(case.direct),
+            "{}: served directly {served} times",
+            case.what
+        );
+        assert_eq!(
+            messages(&fast),
+            messages(&slow),
+            "{}: direct and SDK replies differ",
+            case.what
+        );
+        let expected = if case.direct {
+            "application/json"
+        } else {
+            "text/event-stream"
+        };
+        assert_eq!(
+            fast.header("content-type"),
+            Some(expected),
+            "{}: {}",
+            case.what,
+            fast.body
+        );
+        assert_eq!(
+            slow.header("content-type"),
+            Some("text/event-stream"),
+            "{}",
+            case.what
+        );
+    }
+    // The caller as handlers see it: the session's client and negotiated version.
+    let whoami = legacy_cases()
+        .into_iter()
+        .find(|c| c.what == "the caller as handlers see it")
+        .unwrap();
+    let (_, reply) = messages(&send_in_session(&direct, &fast_session, &whoami).await);
+    assert_eq!(
+        reply[0]["result"]["content"][0]["text"],
+        r#"Some(("legacy-parity", "2.0")) Some("2025-11-25")"#
+    );
+    // A protocol version header other than the session's, and an unknown session, go to the
+    // SDK, which decides.
+    let list = legacy_body("tools/list", json!({}), &json!({}));
+    let before = direct.served_directly();
+    let addr = direct.local_addr();
+    let mut other_version = session_headers(&fast_session, &[]);
+    other_version[3] = ("mcp-protocol-version", "2025-06-18");
+    let reply = request(addr, "POST", "/mcp", &other_version, list.as_bytes()).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+    let unknown = session_headers("no-such-session", &[]);
+    let reply = request(addr, "POST", "/mcp", &unknown, list.as_bytes()).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(direct.served_directly(), before);
+    assert_eq!(sdk.served_directly(), 0, "direct dispatch off means off");
+    crate::http::stop(direct).await;
+    crate::http::stop(sdk).await;
+}
+
+#[tokio::test]
+async fn a_session_whose_client_may_be_asked_keeps_its_calls_on_the_stream() {
+    let http = serve(true).await;
+    let session = open_session(&http, json!({ "elicitation": {} })).await;
+    let all = legacy_cases();
+    let by_name = |what: &str| all.iter().find(|c| c.what == what).unwrap();
+    let before = http.served_directly();
+    let call = send_in_session(&http, &session, by_name("a call")).await;
+    assert_eq!(call.header("content-type"), Some("text/event-stream"));
+    let prompt = send_in_session(&http, &session, by_name("a prompt")).await;
+    assert_eq!(prompt.header("content-type"), Some("text/event-stream"));
+    assert_eq!(http.served_directly(), before, "a tool might elicit");
+    let list = send_in_session(&http, &session, by_name("tools/list")).await;
+    assert_eq!(list.header("content-type"), Some("application/json"));
+    assert_eq!(http.served_directly(), before + 1, "a list cannot");
+    crate::http::stop(http).await;
+}
+
+#[tokio::test]
+async fn a_session_is_served_only_to_its_owner_on_the_direct_path_too() {
+    let http = serve(true).await;
+    let session = open_session(&http, json!({})).await;
+    let all = legacy_cases();
+    let call = all.iter().find(|c| c.what == "a call").unwrap();
+    let mine = send_in_session(&http, &session, call).await;
+    let (_, mine) = messages(&mine);
+    assert_eq!(mine[0]["result"]["content"][0]["text"], "5");
+    // A session is addressed by its id alone: a wrong id is unknown, not someone else's.
+    let forged = format!("{session}x");
+    let reply = send_in_session(&http, &forged, call).await;
+    assert_eq!(reply.status, 404);
+    crate::http::stop(http).await;
+}
+
+/// Read an SSE response on `stream` until a `data:` line contains `needle`; the line.
+async fn read_event_with(stream: &mut tokio::net::TcpStream, needle: &str) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut buf).await.unwrap();
+        assert!(
+            read > 0,
+            "the stream ended: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..read]);
+        let text = String::from_utf8_lossy(&seen);
+        if let Some(line) = text
+            .lines()
+            .find(|line| line.starts_with("data:") && line.contains(needle))
+        {
+            return line.to_owned();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_log_line_from_a_direct_call_reaches_the_sessions_get_stream() {
+    let http = serve(true).await;
+    let session = open_session(&http, json!({})).await;
+    let addr = http.local_addr();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let get = format!(
+        "GET /mcp HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\nmcp-session-id: {session}\r\nmcp-protocol-version: {LEGACY}\r\n\r\n"
+    );
+    stream.write_all(get.as_bytes()).await.unwrap();
+    // The stream is open once its head has arrived.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        use tokio::io::AsyncReadExt as _;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(stream.read(&mut byte).await.unwrap(), 1);
+            head.push(byte[0]);
+        }
+        assert!(String::from_utf8_lossy(&head).starts_with("HTTP/1.1 200"));
+    })
+    .await
+    .expect("the GET stream opens");
+    let before = http.served_directly();
+    let call = case(
+        "a chatty call",
+        "tools/call",
+        None,
+        json!({ "name": "chatty", "arguments": {} }),
+    );
+    let reply = send_in_session(&http, &session, &call).await;
+    assert_eq!(http.served_directly(), before + 1);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let (_, reply) = messages(&reply);
+    assert_eq!(reply[0]["result"]["content"][0]["text"], "said");
+    let event = tokio::time::timeout(
+        Duration::from_secs(5),
+        read_event_with(&mut stream, "chatty was here"),
+    )
+    .await
+    .expect("the log line arrives on the GET stream");
+    assert!(event.contains("notifications/message"), "{event}");
+    drop(stream);
+    crate::http::stop(http).await;
+}
+
+#[tokio::test]
+async fn a_cancelled_notification_cancels_a_request_served_directly() {
+    let seen = Arc::new(Notify::new());
+    let http = serve_with(
+        server_noting_cancellation(seen.clone()),
+        HttpConfig::default(),
+    )
+    .await;
+    let session = open_session(&http, json!({})).await;
+    let before = http.served_directly();
+    let call = legacy_body(
+        "tools/call",
+        json!({ "name": "wait_for_cancel", "arguments": {} }),
+        &json!({}),
+    );
+    let raw = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nmcp-session-id: {session}\r\nmcp-protocol-version: {LEGACY}\r\ncontent-length: {}\r\n\r\n{call}",
+        http.local_addr(),
+        call.len()
+    );
+    let mut waiting = tokio::net::TcpStream::connect(http.local_addr())
+        .await
+        .unwrap();
+    waiting.write_all(raw.as_bytes()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while http.served_directly() == before {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the call reaches direct dispatch");
+    let cancel = r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"enough"}}"#;
+    let headers = session_headers(&session, &[]);
+    let ack = request(
+        http.local_addr(),
+        "POST",
+        "/mcp",
+        &headers,
+        cancel.as_bytes(),
+    )
+    .await;
+    assert_eq!(ack.status, 202);
+    tokio::time::timeout(Duration::from_secs(5), seen.notified())
+        .await
+        .expect("the notification cancels the request's token");
+    drop(waiting);
+    crate::http::stop(http).await;
+}
+
+#[tokio::test]
+async fn a_session_in_use_only_through_direct_requests_is_not_reaped() {
+    let http = serve_with(
+        server(),
+        HttpConfig {
+            session_idle_timeout: Duration::from_millis(400),
+            ..HttpConfig::default()
+        },
+    )
+    .await;
+    let session = open_session(&http, json!({})).await;
+    let list = legacy_cases()
+        .into_iter()
+        .find(|c| c.what == "tools/list")
+        .unwrap();
+    let before = http.served_directly();
+    // Well past the idle timeout in all, each request well within it of the last.
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let reply = send_in_session(&http, &session, &list).await;
+        assert_eq!(reply.status, 200, "a session in use stays open");
+    }
+    assert_eq!(http.served_directly(), before + 30);
+    assert_eq!(http.stats().live_sessions, 1);
     crate::http::stop(http).await;
 }

@@ -23,6 +23,7 @@ mod proxy;
 mod quickstart;
 mod requests;
 mod server;
+mod stdio;
 mod telemetry;
 mod tools;
 

@@ -437,10 +437,10 @@ fn the_http_guide_s_curl_requests_work_as_shown() {
         outputs[0]
     );
     assert_eq!(modern["result"]["resultType"], "complete");
+    // The session's call is answered with one JSON body (a line of the script's output).
     let event = outputs[1]
         .lines()
-        .filter_map(|line| line.strip_prefix("data: "))
-        .find(|data| data.contains("\"id\":2"))
+        .find(|line| line.starts_with('{') && line.contains("\"id\":2"))
         .unwrap_or_else(|| panic!("no answer to the call in {}", outputs[1]));
     let legacy: serde_json::Value = serde_json::from_str(event).unwrap();
     assert_eq!(legacy["result"]["content"][0]["text"], "5");

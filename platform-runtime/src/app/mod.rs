@@ -7,7 +7,6 @@ use std::ffi::OsString;
 use std::io::Write as _;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
-use rmcp::ServiceExt as _;
 
 use crate::config::{Config, ConfigSource};
 use crate::server::{IntoServer, ServeError, Server};
@@ -154,7 +153,11 @@ where
                 serve_http(server, &config, signals).await
             } else {
                 let operator = crate::auth::operator(&config.auth);
-                serve_stdio(server, operator, config.transport.max_body_bytes, signals).await
+                let stdio = crate::transport::stdio::StdioConfig {
+                    max_message_bytes: config.transport.max_body_bytes,
+                    direct_dispatch: config.transport.direct_dispatch,
+                };
+                serve_stdio(server, operator, stdio, signals).await
             };
             // Export the spans still buffered; blocking, so off the runtime's workers.
             let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
@@ -263,12 +266,11 @@ async fn serve_http(
     }
 }
 
-/// Serve over stdio until the client closes stdin or a shutdown signal arrives; a message
-/// over `max_message_bytes` is refused.
+/// Serve over stdio until the client closes stdin or a shutdown signal arrives.
 async fn serve_stdio(
     server: Server,
     operator: crate::identity::Principal,
-    max_message_bytes: usize,
+    config: crate::transport::stdio::StdioConfig,
     mut signals: Signals,
 ) -> Result<(), ServeError> {
     let info = server.info().clone();
@@ -284,28 +286,27 @@ async fn serve_stdio(
         "stdio client acts as the local operator"
     );
     let handler = server.session_handler().acting_as(operator);
-    let (io, guard) =
-        crate::transport::stdio::guard(tokio::io::stdin(), tokio::io::stdout(), max_message_bytes);
-    let running = handler
-        .serve(io)
-        .await
-        .map_err(|e| ServeError::Transport(e.to_string()))?;
-    let cancel = running.cancellation_token();
-    let outcome = tokio::select! {
-        outcome = running.waiting() => outcome.map(|reason| format!("{reason:?}")),
-        signal = signals.recv() => {
+    let outcome = crate::transport::stdio::serve_handler(
+        handler,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        &config,
+        async {
+            let signal = signals.recv().await;
             tracing::info!(signal, "shutting down");
-            cancel.cancel();
-            Ok(signal.to_owned())
-        }
-    };
-    guard.finish().await;
+        },
+    )
+    .await
+    .map(|ended| match ended {
+        crate::transport::stdio::Ended::Closed => "stdin closed",
+        crate::transport::stdio::Ended::Stopped => "signal",
+    });
     match outcome {
         Ok(reason) => {
             tracing::info!(reason, "stopped");
             Ok(())
         }
-        Err(error) => Err(ServeError::Transport(error.to_string())),
+        Err(error) => Err(error),
     }
 }
 

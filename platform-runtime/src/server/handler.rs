@@ -43,6 +43,21 @@ pub(crate) struct McpHandler {
     principal: Option<Principal>,
 }
 
+/// A slot an HTTP transport puts on an `initialize` request's head: the session's
+/// `initialize` fills it with the session's handler and the SDK's peer for it, so the
+/// transport can serve the session's later requests that need no stream itself, through the
+/// same handler (its log level, subscriptions and owner) and the same peer (notifications a
+/// tool sends still reach the session's stream).
+#[derive(Clone, Default)]
+pub(crate) struct SessionLink(Arc<std::sync::OnceLock<(McpHandler, rmcp::Peer<RoleServer>)>>);
+
+impl SessionLink {
+    /// The session's handler and peer, once its `initialize` has run.
+    pub(crate) fn get(&self) -> Option<&(McpHandler, rmcp::Peer<RoleServer>)> {
+        self.0.get()
+    }
+}
+
 /// What a session is bound to: the caller's binding, empty for an anonymous caller.
 fn caller_key(principal: Option<&Principal>) -> Arc<str> {
     principal.map_or_else(|| Arc::from(""), Principal::binding)
@@ -314,6 +329,13 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
         context.peer.set_peer_info(request.clone());
+        if let Some(link) = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<SessionLink>())
+        {
+            let _ = link.0.set((self.clone(), context.peer.clone()));
+        }
         let negotiated = self.negotiate_initialize(&request)?;
         self.session
             .bind_owner(caller_key(self.caller(&context).as_ref()));

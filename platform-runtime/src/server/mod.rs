@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 pub(crate) use builder::Settings;
 pub use builder::{BuildError, ServerBuilder};
 pub use compose::{Mount, MountSource, Mountable, ToolTransform, Transform};
-pub(crate) use handler::McpHandler;
+pub(crate) use handler::{McpHandler, SessionLink};
 pub use proxy::Upstream;
 pub(crate) use router::Endpoint;
 
@@ -389,17 +389,14 @@ impl Server {
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
     {
-        use rmcp::ServiceExt as _;
-        let running = self
-            .session_handler()
-            .serve(io)
-            .await
-            .map_err(|e| ServeError::Transport(e.to_string()))?;
-        running
-            .waiting()
-            .await
-            .map_err(|e| ServeError::Transport(e.to_string()))?;
-        Ok(())
+        let (input, output) = tokio::io::split(io);
+        crate::transport::stdio::serve(
+            self,
+            input,
+            output,
+            crate::transport::stdio::StdioConfig::default(),
+        )
+        .await
     }
 
     /// A fresh MCP handler for one connection (stdio process, HTTP session, test client).

@@ -13,23 +13,24 @@
 //! body. The checks below only ever *narrow* what is served here: a request the SDK would
 //! refuse is never one this path accepts.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::Response;
-use futures::FutureExt as _;
+use rmcp::RoleServer;
 use rmcp::model::{
-    CallToolRequest, ClientJsonRpcMessage, ClientRequest, ErrorCode, GetExtensions as _,
-    GetMeta as _, JsonRpcMessage, JsonRpcRequest, ProtocolVersion, ServerJsonRpcMessage,
+    ClientRequest, ErrorCode, GetMeta as _, JsonRpcMessage, JsonRpcRequest, ProtocolVersion,
+    RequestId, ServerJsonRpcMessage,
 };
 use rmcp::service::{Peer, RequestContext, RunningService};
-use rmcp::{RoleServer, Service as _};
 use tokio_util::sync::CancellationToken;
 
+use super::sessions::Engine;
 use crate::server::{McpHandler, Server};
+use crate::transport::dispatch::context_for;
+pub(super) use crate::transport::dispatch::{method, parse_request, target};
 
 /// The only protocol version served directly.
 const MODERN: &str = "2026-07-28";
@@ -125,33 +126,80 @@ impl Direct {
             return Err((parts, body));
         };
         self.served.fetch_add(1, Ordering::Relaxed);
-        let id = request.id.clone();
-        let mut context = RequestContext::new(id.clone(), self.peer());
+        let context = context_for(&mut request, self.peer(), Some(parts));
         // The context's token is its own (a child of the shutdown token would make every
         // request contend on one lock); it is cancelled when the reply is ready or the
         // client goes away (this future dropped), as the SDK does.
-        std::mem::swap(&mut context.meta, request.request.get_meta_mut());
-        std::mem::swap(&mut context.extensions, request.request.extensions_mut());
-        context.extensions.insert(parts);
         let _cancel_on_exit = context.ct.clone().drop_guard();
-        // A panic that escapes the middleware (a server without the error-handling layer)
-        // becomes an internal error for this request, not a dropped connection.
-        let handled = AssertUnwindSafe(self.handler.handle_request(request.request, context))
-            .catch_unwind()
-            .map(|outcome| {
-                outcome.unwrap_or_else(|payload| {
-                    let reference = crate::middleware::new_reference();
-                    tracing::error!(
-                        reference,
-                        panic = crate::middleware::errors_panic_message(payload.as_ref()),
-                        "request handling panicked"
-                    );
-                    Err(rmcp::ErrorData::internal_error(
-                        format!("internal error (reference {reference})"),
-                        None,
-                    ))
-                })
-            });
+        Ok(self
+            .answer(&self.handler, request, context, Era::Modern)
+            .await)
+    }
+
+    /// Serve a request inside a legacy session if it is eligible: one that needs no stream
+    /// (no progress token; no tool, prompt or resource of a session whose client may be
+    /// asked for something), answered with one JSON body through the session's handler
+    /// and peer. Otherwise hand its head and body back (a `notifications/cancelled` for a
+    /// request served here cancels it on the way).
+    pub(super) async fn serve_session(
+        self: Arc<Self>,
+        engine: Arc<Engine>,
+        parts: Parts,
+        body: Bytes,
+    ) -> Result<Response, (Parts, Bytes)> {
+        let request = self
+            .session_head_eligible(&parts.headers, &engine)
+            .then(|| session_eligible(&self.handler, &engine, &body))
+            .flatten();
+        let Some(mut request) = request else {
+            if let Some(id) = cancelled_request(&body)
+                && engine.cancel(&id)
+            {
+                tracing::debug!(request = %id, "a request served directly was cancelled by the client");
+            }
+            tracing::trace!("session request handed to the SDK's service");
+            return Err((parts, body));
+        };
+        self.served.fetch_add(1, Ordering::Relaxed);
+        let context = context_for(&mut request, engine.peer.clone(), Some(parts));
+        let _cancel_on_exit = context.ct.clone().drop_guard();
+        let _in_flight = engine.begin(request.id.clone(), context.ct.clone());
+        Ok(self
+            .answer(&engine.handler, request, context, Era::Legacy)
+            .await)
+    }
+
+    /// Whether a request head inside a session allows direct dispatch: JSON and SSE
+    /// accepted, no `Origin`, an allowed `Host`, no protocol version but the session's, and
+    /// no SEP-2243 header (the SDK checks those against the body).
+    fn session_head_eligible(&self, headers: &HeaderMap, engine: &Engine) -> bool {
+        let version_fits = match headers.get("mcp-protocol-version") {
+            None => true,
+            Some(_) => single(headers, "mcp-protocol-version")
+                .is_some_and(|version| version == engine.version.as_str()),
+        };
+        version_fits
+            && !headers.contains_key(header::ORIGIN)
+            && accepts_json_and_sse(headers)
+            && self.host_allowed(headers)
+            && headers.keys().all(|name| {
+                let name = name.as_str();
+                !name.starts_with("mcp-")
+                    || name == "mcp-session-id"
+                    || name == "mcp-protocol-version"
+            })
+    }
+
+    /// Run `request` through `handler` and answer with one JSON body; 503 when the server
+    /// shuts down first.
+    async fn answer(
+        &self,
+        handler: &McpHandler,
+        request: JsonRpcRequest<ClientRequest>,
+        context: RequestContext<RoleServer>,
+        era: Era,
+    ) -> Response {
+        let handled = super::super::dispatch::handle(handler, request, context);
         // The handler first: one that finishes at once never registers for shutdown.
         let reply = tokio::select! {
             biased;
@@ -160,14 +208,10 @@ impl Direct {
                 tracing::warn!("request abandoned: the server shut down before it finished");
                 let mut response = Response::new(Body::from("Service Unavailable: shutting down"));
                 *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                return Ok(response);
+                return response;
             }
         };
-        let message = match reply {
-            Ok(result) => ServerJsonRpcMessage::response(result, id),
-            Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
-        };
-        Ok(json_response(&message))
+        json_response(&reply, era)
     }
 
     /// The parsed request, when it is one this path serves exactly as the SDK would.
@@ -236,66 +280,70 @@ impl Direct {
     }
 }
 
-/// The body as a JSON-RPC request, parsed as the SDK parses it; `None` for anything else.
-///
-/// The SDK's parser tries each message shape and then each request type in turn. A first,
-/// allocation-free pass reads the method and checks the shape (a request carries no
-/// `result` or `error`); `tools/call` is then parsed as exactly that request type, and other
-/// methods as the SDK does.
-pub(super) fn parse_request(body: &[u8]) -> Option<JsonRpcRequest<ClientRequest>> {
-    if method(body)? == "tools/call" {
-        let request: JsonRpcRequest<CallToolRequest> = serde_json::from_slice(body).ok()?;
-        return Some(JsonRpcRequest {
-            jsonrpc: request.jsonrpc,
-            id: request.id,
-            request: ClientRequest::CallToolRequest(request.request),
-        });
-    }
-    match serde_json::from_slice::<ClientJsonRpcMessage>(body) {
-        Ok(JsonRpcMessage::Request(request)) => Some(request),
-        _ => None,
-    }
+/// Which era's rules give a direct reply its HTTP status.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Era {
+    /// 2026-07-28: protocol errors carry their HTTP status.
+    Modern,
+    /// A legacy session: every reply is 200, as on the SDK's stream.
+    Legacy,
 }
 
-/// The method of a body that is one JSON-RPC request (an object with a `method` and no
-/// `result` or `error`), read in one allocation-free pass; `None` for anything else.
-pub(super) fn method(body: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
-    #[derive(serde::Deserialize)]
-    struct Shape<'a> {
-        #[serde(borrow)]
-        method: Option<std::borrow::Cow<'a, str>>,
-        result: Option<serde::de::IgnoredAny>,
-        error: Option<serde::de::IgnoredAny>,
+/// The parsed request, when it is one a legacy session serves directly exactly as the SDK
+/// would: a request whose reply cannot stream, naming no protocol version or log level of
+/// its own (the SDK checks those against the headers).
+fn session_eligible(
+    handler: &McpHandler,
+    engine: &Engine,
+    body: &[u8],
+) -> Option<JsonRpcRequest<ClientRequest>> {
+    let request = parse_request(body)?;
+    match &request.request {
+        ClientRequest::CallToolRequest(call) => {
+            if engine.answers_requests || handler.tool_binds_headers(&call.params.name) {
+                return None;
+            }
+        }
+        ClientRequest::GetPromptRequest(_) | ClientRequest::ReadResourceRequest(_) => {
+            if engine.answers_requests {
+                return None;
+            }
+        }
+        ClientRequest::ListToolsRequest(_)
+        | ClientRequest::ListPromptsRequest(_)
+        | ClientRequest::ListResourcesRequest(_)
+        | ClientRequest::ListResourceTemplatesRequest(_)
+        | ClientRequest::CompleteRequest(_)
+        | ClientRequest::PingRequest(_) => {}
+        _ => return None,
     }
-    let shape: Shape<'_> = serde_json::from_slice(body).ok()?;
-    if shape.result.is_some() || shape.error.is_some() {
+    let meta = request.request.get_meta();
+    if meta.get_progress_token().is_some()
+        || meta.protocol_version().is_some()
+        || meta.log_level().is_some()
+    {
         return None;
     }
-    shape.method
+    Some(request)
 }
 
-/// The method of a body that is one JSON-RPC request, and the component it names
-/// (`params.name`, or `params.uri`), read in one pass; `None` for anything else.
-pub(super) fn target(
-    body: &[u8],
-) -> Option<(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> {
+/// The request a `notifications/cancelled` body cancels; `None` for any other body.
+fn cancelled_request(body: &[u8]) -> Option<RequestId> {
     #[derive(serde::Deserialize)]
-    struct Params<'a> {
-        #[serde(borrow)]
-        name: Option<std::borrow::Cow<'a, str>>,
-        #[serde(borrow)]
-        uri: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename_all = "camelCase")]
+    struct Params {
+        request_id: RequestId,
     }
     #[derive(serde::Deserialize)]
-    struct Shape<'a> {
-        #[serde(borrow)]
-        method: std::borrow::Cow<'a, str>,
-        #[serde(borrow)]
-        params: Option<Params<'a>>,
+    struct Cancelled {
+        params: Params,
     }
-    let shape: Shape<'_> = serde_json::from_slice(body).ok()?;
-    let params = shape.params?;
-    Some((shape.method, params.name.or(params.uri)?))
+    if method(body)? != "notifications/cancelled" {
+        return None;
+    }
+    serde_json::from_slice::<Cancelled>(body)
+        .ok()
+        .map(|cancelled| cancelled.params.request_id)
 }
 
 /// The single value of header `name`, as text; `None` when absent, repeated or not text.
@@ -322,10 +370,11 @@ fn accepts_json_and_sse(headers: &HeaderMap) -> bool {
     json && sse
 }
 
-/// The reply as one JSON body, with the status the protocol gives its error codes.
-fn json_response(message: &ServerJsonRpcMessage) -> Response {
+/// The reply as one JSON body: on 2026-07-28 with the status the protocol gives its error
+/// codes, in a legacy session with 200.
+fn json_response(message: &ServerJsonRpcMessage, era: Era) -> Response {
     let status = match message {
-        JsonRpcMessage::Error(error) => match error.error.code {
+        JsonRpcMessage::Error(error) if era == Era::Modern => match error.error.code {
             ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
             | ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
             | ErrorCode::HEADER_MISMATCH => StatusCode::BAD_REQUEST,

@@ -279,15 +279,19 @@ fn build(
     draining: Arc<AtomicBool>,
 ) -> Built {
     let mut local = LocalSessionManager::default();
-    local.session_config.keep_alive = Some(config.session_idle_timeout);
+    // The table reaps idle sessions: requests served directly never reach the SDK's worker,
+    // whose own timer would close a session in use.
+    local.session_config.keep_alive = None;
     // Completed request streams are kept only briefly for late resumption: a session's
     // memory does not grow with how many requests it made in the last minute.
     local.session_config.completed_cache_ttl = COMPLETED_CACHE_TTL;
     let table = sessions::SessionTable::new(config.max_sessions, config.max_sessions_per_client);
-    let sessions = sessions::Counted {
-        inner: local,
-        table: table.clone(),
-    };
+    let sessions = sessions::Counted::new(
+        local,
+        table.clone(),
+        config.session_idle_timeout,
+        shutdown.clone(),
+    );
     let mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(config.allowed_hosts.clone())
         .with_allowed_origins(config.allowed_origins.clone())
@@ -307,7 +311,7 @@ fn build(
     let factory_server = server.clone();
     let service = StreamableHttpService::new(
         move || Ok(factory_server.session_handler()),
-        Arc::new(sessions),
+        sessions,
         mcp_config,
     );
     let front = Front {
@@ -504,6 +508,11 @@ impl Front {
         let delete = request.method() == Method::DELETE;
         let post_json = request.method() == Method::POST && is_json(request.headers());
         let front = self;
+        // Every request naming a live session marks it used (the table reaps idle ones).
+        let engine = match request.headers().get("mcp-session-id") {
+            Some(id) => id.to_str().ok().and_then(|id| front.sessions.touch(id)),
+            None => None,
+        };
         if !post_json {
             // GET, DELETE, and POSTs the SDK refuses without reading the body.
             let response = front.inner.handle(request).await.map(Body::new);
@@ -518,16 +527,20 @@ impl Front {
         if let Some(refused) = front.insufficient_scope(&parts, &body) {
             return Ok(with_request_id(refused, request_id));
         }
-        let (mut parts, body) = match front
-            .direct
-            .as_ref()
-            .filter(|direct| direct.head_eligible(&parts.headers))
-        {
-            Some(direct) => match direct.clone().serve(parts, body).await {
-                Ok(response) => return Ok(with_request_id(response, request_id)),
-                Err(handed_back) => handed_back,
-            },
-            None => (parts, body),
+        let (mut parts, body) = match (&front.direct, engine) {
+            (Some(direct), Some(engine)) => {
+                match direct.clone().serve_session(engine, parts, body).await {
+                    Ok(response) => return Ok(with_request_id(response, request_id)),
+                    Err(handed_back) => handed_back,
+                }
+            }
+            (Some(direct), None) if direct.head_eligible(&parts.headers) => {
+                match direct.clone().serve(parts, body).await {
+                    Ok(response) => return Ok(with_request_id(response, request_id)),
+                    Err(handed_back) => handed_back,
+                }
+            }
+            _ => (parts, body),
         };
         if !parts.headers.contains_key("mcp-session-id")
             && direct::method(&body).as_deref() == Some("initialize")
@@ -539,6 +552,9 @@ impl Front {
             match front.sessions.reserve(client) {
                 Ok(reservation) => {
                     parts.extensions.insert(reservation);
+                    parts
+                        .extensions
+                        .insert(crate::server::SessionLink::default());
                 }
                 Err(refusal) => {
                     return Ok(with_request_id(
