@@ -63,6 +63,15 @@ async fn wait_for_cancel(ctx: Context, State(seen): State<Arc<Notify>>) -> Strin
     std::future::pending::<String>().await
 }
 
+/// Report progress, wait, report again, then answer.
+#[tool]
+async fn paced_count(ctx: Context) -> i64 {
+    ctx.progress(1.0, Some(2.0), Some("first")).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    ctx.progress(2.0, Some(2.0), Some("second")).await;
+    2
+}
+
 /// Log a line to the client, then answer.
 #[tool]
 async fn chatty(ctx: Context) -> String {
@@ -96,7 +105,8 @@ fn server_noting_cancellation(seen: Arc<Notify>) -> Server {
             whoami,
             slow_count,
             wait_for_cancel,
-            chatty
+            chatty,
+            paced_count
         ])
         .resources(resources![hello])
         .prompts(prompts![shout])
@@ -621,17 +631,49 @@ fn legacy_cases() -> Vec<Case> {
         .map(|c| Case { name: None, ..c })
         .collect();
     all.extend([
-        handed_over(Case {
+        Case {
             meta: json!({ "progressToken": "p1" }),
             ..call("a call with a progress token", "slow_count", json!({}))
-        }),
+        },
+        Case {
+            meta: json!({ "progressToken": "p2" }),
+            ..call(
+                "a progress token and no progress",
+                "add",
+                json!({ "a": 1, "b": 1 }),
+            )
+        },
         handed_over(Case {
             extra: vec![("origin", "http://localhost:3000")],
             ..call("a browser origin", "add", json!({ "a": 1, "b": 1 }))
         }),
+        Case {
+            extra: vec![("mcp-method", "tools/call"), ("mcp-name", "add")],
+            ..call(
+                "routing headers that match",
+                "add",
+                json!({ "a": 1, "b": 1 }),
+            )
+        },
         handed_over(Case {
-            extra: vec![("mcp-method", "tools/call")],
-            ..call("an Mcp-Method header", "add", json!({ "a": 1, "b": 1 }))
+            extra: vec![("mcp-method", "tools/call"), ("mcp-name", "subtract")],
+            ..call(
+                "an Mcp-Name that does not match",
+                "add",
+                json!({ "a": 1, "b": 1 }),
+            )
+        }),
+        handed_over(Case {
+            extra: vec![("mcp-method", "prompts/get")],
+            ..call(
+                "an Mcp-Method that does not match",
+                "add",
+                json!({ "a": 1, "b": 1 }),
+            )
+        }),
+        handed_over(Case {
+            extra: vec![("mcp-param-region", "eu")],
+            ..call("an Mcp-Param header", "add", json!({ "a": 1, "b": 1 }))
         }),
         handed_over(case(
             "a subscription",
@@ -672,7 +714,8 @@ async fn session_requests_are_answered_directly_exactly_as_the_sdk_streams_them(
             "{}: direct and SDK replies differ",
             case.what
         );
-        let expected = if case.direct {
+        // A direct reply streams only once the handler reports progress.
+        let expected = if case.direct && case.what != "a call with a progress token" {
             "application/json"
         } else {
             "text/event-stream"
@@ -896,5 +939,48 @@ async fn a_session_in_use_only_through_direct_requests_is_not_reaped() {
     }
     assert_eq!(http.served_directly(), before + 30);
     assert_eq!(http.stats().live_sessions, 1);
+    crate::http::stop(http).await;
+}
+
+#[tokio::test]
+async fn a_direct_session_reply_turns_into_a_stream_at_the_first_progress() {
+    use tokio::io::AsyncReadExt as _;
+    let http = serve(true).await;
+    let session = open_session(&http, json!({})).await;
+    let before = http.served_directly();
+    let call = legacy_body(
+        "tools/call",
+        json!({ "name": "paced_count", "arguments": {} }),
+        &json!({ "progressToken": "pace" }),
+    );
+    let raw = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nmcp-session-id: {session}\r\nmcp-protocol-version: {LEGACY}\r\ncontent-length: {}\r\n\r\n{call}",
+        http.local_addr(),
+        call.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(http.local_addr())
+        .await
+        .unwrap();
+    stream.write_all(raw.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut reply))
+        .await
+        .expect("the stream ends with the response")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("content-type: text/event-stream"), "{reply}");
+    let messages: Vec<Value> = reply
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect();
+    assert_eq!(messages.len(), 3, "{reply}");
+    assert_eq!(messages[0]["params"]["message"], "first");
+    assert_eq!(messages[0]["params"]["progressToken"], "pace");
+    assert_eq!(messages[1]["params"]["message"], "second");
+    assert_eq!(messages[2]["id"], 7);
+    assert_eq!(messages[2]["result"]["content"][0]["text"], "2");
+    assert_eq!(http.served_directly(), before + 1);
     crate::http::stop(http).await;
 }

@@ -286,16 +286,11 @@ async fn serve_stdio(
         "stdio client acts as the local operator"
     );
     let handler = server.session_handler().acting_as(operator);
-    let outcome = crate::transport::stdio::serve_handler(
-        handler,
-        tokio::io::stdin(),
-        tokio::io::stdout(),
-        &config,
-        async {
-            let signal = signals.recv().await;
-            tracing::info!(signal, "shutting down");
-        },
-    )
+    let (input, output) = crate::transport::stdio::process_streams();
+    let outcome = crate::transport::stdio::serve_handler(handler, input, output, &config, async {
+        let signal = signals.recv().await;
+        tracing::info!(signal, "shutting down");
+    })
     .await
     .map(|ended| match ended {
         crate::transport::stdio::Ended::Closed => "stdin closed",

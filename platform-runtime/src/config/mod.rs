@@ -100,8 +100,10 @@ pub struct TransportSection {
     pub drain_delay: ConfigDuration,
     /// How long an idle legacy session lives.
     pub session_idle_timeout: ConfigDuration,
-    /// Serve plain 2026-07-28 requests without the SDK's per-request session (see
-    /// [`crate::transport::http::HttpConfig::direct_dispatch`]).
+    /// Serve plain requests on the platform's own path: over HTTP, 2026-07-28 requests and
+    /// requests in legacy sessions without the SDK's per-request session or session worker
+    /// (see [`crate::transport::http::HttpConfig::direct_dispatch`]); on stdio, requests
+    /// on the platform's loop (see [`crate::transport::stdio::StdioConfig::direct_dispatch`]).
     pub direct_dispatch: bool,
     /// How long a client may take to send a request's head, from its first byte (or from
     /// the connection's opening, for the first request).

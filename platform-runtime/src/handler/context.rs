@@ -17,6 +17,13 @@ use super::mrtr::Binding;
 use crate::ToolError;
 use crate::model::{Era, LogLevel};
 
+/// Where a request's progress goes when its transport carries it itself (a legacy session
+/// request answered directly: its reply turns into a stream at the first progress
+/// notification) rather than through the SDK's peer. Put in the request's extensions by the
+/// transport.
+#[derive(Clone, Debug)]
+pub(crate) struct ProgressRoute(pub(crate) tokio::sync::mpsc::Sender<ProgressNotificationParam>);
+
 /// The request a handler is serving: progress, client logging, cancellation and metadata.
 ///
 /// Add a `ctx: Context` parameter to any tool, resource or prompt function; it is not part
@@ -44,6 +51,7 @@ pub struct Context {
     ct: CancellationToken,
     id: RequestId,
     progress_token: Option<ProgressToken>,
+    progress_route: Option<ProgressRoute>,
     era: Era,
     protocol_version: Option<ProtocolVersion>,
     /// Modern era: the level the request asked for; legacy: the session's level.
@@ -75,6 +83,7 @@ impl Context {
             ct: rmcp.ct.clone(),
             id: rmcp.id.clone(),
             progress_token: rmcp.meta.get_progress_token(),
+            progress_route: rmcp.extensions.get::<ProgressRoute>().cloned(),
             era,
             protocol_version,
             log_level,
@@ -306,6 +315,12 @@ impl Context {
         }
         if let Some(message) = message {
             param.message = Some(message.to_owned());
+        }
+        if let Some(route) = &self.progress_route {
+            if route.0.send(param).await.is_err() {
+                tracing::debug!("progress notification not delivered: the reply has ended");
+            }
+            return;
         }
         if let Err(error) = self.peer.notify_progress(param).await {
             tracing::debug!(%error, "progress notification not delivered");

@@ -11,5 +11,6 @@ pub(crate) mod output;
 pub use crate::model::{Era, LogLevel};
 pub use call::{CallTool, CallToolHandler, call_tool_handler};
 pub use context::Context;
+pub(crate) use context::ProgressRoute;
 pub use extract::{FromContext, Params, RequestParts, State};
 pub use output::{OutputShape, OutputSpec, ToolResponse};

@@ -381,24 +381,6 @@ impl Server {
         })
     }
 
-    /// Serve one MCP connection over any byte stream (a socket, a pipe, an in-memory
-    /// duplex), speaking newline-delimited JSON-RPC as on stdio, until the peer closes it.
-    ///
-    /// `serve()` uses this for stdio; use it directly to embed a server in another program.
-    pub async fn serve_io<IO>(&self, io: IO) -> Result<(), ServeError>
-    where
-        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
-    {
-        let (input, output) = tokio::io::split(io);
-        crate::transport::stdio::serve(
-            self,
-            input,
-            output,
-            crate::transport::stdio::StdioConfig::default(),
-        )
-        .await
-    }
-
     /// A fresh MCP handler for one connection (stdio process, HTTP session, test client).
     pub(crate) fn session_handler(&self) -> McpHandler {
         self.inner.start_proxies();

@@ -5,6 +5,7 @@
 //! cancellation token in a shared pool and two channel hops per request; the transports use
 //! these for the requests they serve themselves (see `http::direct` and [`super::stdio`]).
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt as _;
@@ -60,6 +61,67 @@ pub(crate) async fn handle(
     match reply {
         Ok(result) => ServerJsonRpcMessage::response(result, id),
         Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
+    }
+}
+
+/// [`handle`] for a transport that may stop waiting (the client went away): dropped before
+/// it finishes, it cancels the request and lets the handler run on in a task of its own to
+/// see the cancellation — as the SDK's task per request does — instead of dropping the
+/// handler mid-step (cleanup after `ctx.cancelled()` runs). A handler that has not finished
+/// [`RUN_ON`] later is dropped, releasing what it holds.
+pub(crate) fn handle_owned(
+    handler: McpHandler,
+    request: JsonRpcRequest<ClientRequest>,
+    context: RequestContext<RoleServer>,
+) -> Handling {
+    let token = context.ct.clone();
+    Handling {
+        future: Some(Box::pin(
+            async move { handle(&handler, request, context).await },
+        )),
+        token,
+    }
+}
+
+/// How long a handler whose client stopped waiting may run on to see the cancellation.
+pub(crate) const RUN_ON: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A request being handled; see [`handle_owned`].
+pub(crate) struct Handling {
+    future: Option<std::pin::Pin<Box<dyn Future<Output = ServerJsonRpcMessage> + Send>>>,
+    token: tokio_util::sync::CancellationToken,
+}
+
+impl Future for Handling {
+    type Output = ServerJsonRpcMessage;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<ServerJsonRpcMessage> {
+        let Some(future) = self.future.as_mut() else {
+            return std::task::Poll::Pending;
+        };
+        let reply = std::task::ready!(future.as_mut().poll(cx));
+        self.future = None;
+        std::task::Poll::Ready(reply)
+    }
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        if let Some(future) = self.future.take() {
+            self.token.cancel();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if tokio::time::timeout(RUN_ON, future).await.is_err() {
+                        tracing::warn!(
+                            "a cancelled request's handler did not finish within {RUN_ON:?}; dropped"
+                        );
+                    }
+                });
+            }
+        }
     }
 }
 

@@ -4,9 +4,10 @@
 //!
 //! The SDK's stdio transport runs each message through its codec and its service loop: a
 //! task per request, a cancellation token in a shared pool, and channel hops to the loop and
-//! back to the writer, which flushes after every message. Here one task reads lines and runs
-//! the requests it serves itself concurrently with reading (no task of their own), and one
-//! writer task writes whatever is ready and flushes only when nothing more is.
+//! back to the writer, which flushes after every message. Here one task reads lines, runs
+//! the requests it serves itself concurrently with reading (no task of their own), and
+//! writes whatever is ready in as few writes as the sink allows, never blocking its reading
+//! on a slow reader (up to a bound, past which it stops reading until the output drains).
 //!
 //! The SDK still owns the session: the `initialize` handshake, every notification and
 //! response from the client (progress, cancellation, answers to sampling, elicitation and
@@ -59,6 +60,22 @@ impl Default for StdioConfig {
     }
 }
 
+// `Server::serve_io` lives with the loop it runs (the server layer does not reach up into
+// the transports).
+impl Server {
+    /// Serve one MCP connection over any byte stream (a socket, a pipe, an in-memory
+    /// duplex), speaking newline-delimited JSON-RPC as on stdio, until the peer closes it.
+    ///
+    /// `serve()` uses this for stdio; use it directly to embed a server in another program.
+    pub async fn serve_io<IO>(&self, io: IO) -> Result<(), ServeError>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        let (input, output) = tokio::io::split(io);
+        serve(self, input, output, StdioConfig::default()).await
+    }
+}
+
 /// Serve `server` to one client speaking newline-delimited JSON-RPC on `input` and `output`
 /// (a process's stdin and stdout, a pipe, a socket) until the client closes `input`.
 ///
@@ -87,6 +104,133 @@ where
     .map(drop)
 }
 
+/// Serve `server` on this process's standard input and output until the client closes
+/// stdin; `serve()` does this for `--transport stdio`.
+///
+/// When stdin and stdout are pipes (as an MCP client starts a server), they are read and
+/// written as non-blocking pipes on the runtime's I/O driver; otherwise (a terminal, a file)
+/// through tokio's standard streams, which hand every read and write to a blocking thread.
+///
+/// # Errors
+///
+/// As [`serve`].
+pub async fn serve_stdio(server: &Server, config: StdioConfig) -> Result<(), ServeError> {
+    let (input, output) = process_streams();
+    serve_handler(
+        server.session_handler(),
+        input,
+        output,
+        &config,
+        std::future::pending(),
+    )
+    .await
+    .map(drop)
+}
+
+/// This process's stdin and stdout: non-blocking pipes when both are pipes, tokio's
+/// standard streams otherwise.
+pub(crate) fn process_streams() -> (StdStream<tokio::io::Stdin>, StdStream<tokio::io::Stdout>) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd as _;
+        use tokio::net::unix::pipe;
+        let pipes = (|| {
+            let input = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+            let output = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
+            let input = pipe::Receiver::from_owned_fd(input).ok()?;
+            let output = pipe::Sender::from_owned_fd(output).ok()?;
+            Some((input, output))
+        })();
+        if let Some((input, output)) = pipes {
+            tracing::debug!("stdin and stdout are pipes: served without blocking threads");
+            return (
+                StdStream::Pipe(PipeEnd::Read(input)),
+                StdStream::Pipe(PipeEnd::Write(output)),
+            );
+        }
+    }
+    (
+        StdStream::Std(tokio::io::stdin()),
+        StdStream::Std(tokio::io::stdout()),
+    )
+}
+
+/// One of this process's standard streams: a non-blocking pipe, or tokio's stream.
+pub(crate) enum StdStream<S> {
+    #[cfg(unix)]
+    Pipe(PipeEnd),
+    Std(S),
+}
+
+/// The end of a pipe a standard stream is.
+#[cfg(unix)]
+pub(crate) enum PipeEnd {
+    Read(tokio::net::unix::pipe::Receiver),
+    Write(tokio::net::unix::pipe::Sender),
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for StdStream<S> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Read(pipe)) => std::pin::Pin::new(pipe).poll_read(cx, buf),
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Write(_)) => {
+                std::task::Poll::Ready(Err(std::io::ErrorKind::Unsupported.into()))
+            }
+            StdStream::Std(stream) => std::pin::Pin::new(stream).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StdStream<S> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Write(pipe)) => std::pin::Pin::new(pipe).poll_write(cx, buf),
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Read(_)) => {
+                std::task::Poll::Ready(Err(std::io::ErrorKind::Unsupported.into()))
+            }
+            StdStream::Std(stream) => std::pin::Pin::new(stream).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Write(pipe)) => std::pin::Pin::new(pipe).poll_flush(cx),
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Read(_)) => std::task::Poll::Ready(Ok(())),
+            StdStream::Std(stream) => std::pin::Pin::new(stream).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Write(pipe)) => std::pin::Pin::new(pipe).poll_shutdown(cx),
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Read(_)) => std::task::Poll::Ready(Ok(())),
+            StdStream::Std(stream) => std::pin::Pin::new(stream).poll_shutdown(cx),
+        }
+    }
+}
+
 /// Why a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ended {
@@ -102,10 +246,18 @@ pub(crate) enum Ended {
 const MAX_IN_FLIGHT: usize = 256;
 
 /// How long requests still running when the input closes may take to answer, and the
-/// writer to write what it holds.
+/// output to be written.
 const FINISH: Duration = Duration::from_secs(5);
 
+/// Output held beyond this many bytes (a client that does not read its replies) stops the
+/// loop reading more input until it drains.
+const OUTPUT_LIMIT: usize = 1 << 20;
+
 /// Serve one connection through `handler` until the input closes or `stop` completes.
+///
+/// One task does everything: it reads lines, runs the requests it serves (as futures it
+/// polls, not tasks), takes what the SDK's loop sends, and writes — a write never blocks
+/// reading, and output is flushed as soon as it is written.
 pub(crate) async fn serve_handler<R, W>(
     handler: McpHandler,
     input: R,
@@ -117,12 +269,12 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (out, lines) = mpsc::channel::<Vec<u8>>(1024);
-    let writer = tokio::spawn(write_lines(output, lines));
+    let mut output = Output::new(output);
+    let (out, mut from_sdk) = mpsc::channel::<Vec<u8>>(1024);
     let (to_sdk, from_reader) = mpsc::channel::<ClientJsonRpcMessage>(64);
     let link = Link {
         incoming: from_reader,
-        outgoing: out.clone(),
+        outgoing: out,
     };
     let mut handshake = Box::pin(rmcp::serve_server(handler.clone(), link));
     let mut sdk: Option<RunningService<RoleServer, McpHandler>> = None;
@@ -145,40 +297,47 @@ where
                 }
                 Err(error) => {
                     tracing::warn!(%error, "the stdio client did not open a session");
-                    drop(to_sdk);
-                    finish_writing(out, writer).await;
+                    while let Ok(line) = from_sdk.try_recv() {
+                        output.push(&line);
+                    }
+                    output.finish().await;
                     return Err(ServeError::Transport(error.to_string()));
                 }
             },
             Some((id, reply)) = in_flight.next(), if !in_flight.is_empty() => {
                 tokens.remove(&id);
-                if out.send(encode(&reply)).await.is_err() {
+                // What the SDK was handed before the reply was made goes out first: a log
+                // line or progress a tool sent is ahead of its result.
+                while let Ok(line) = from_sdk.try_recv() {
+                    output.push(&line);
+                }
+                output.push(&encode(&reply));
+            }
+            Some(line) = from_sdk.recv() => output.push(&line),
+            written = output.write_some(), if output.has_pending() => {
+                if let Err(error) = written {
+                    tracing::warn!(%error, "stdout failed; closing");
                     break Ended::Closed;
                 }
             }
-            line = reader.next() => {
+            line = reader.next(), if !output.full() => {
                 let message = match line {
                     Ok(Line::Eof) => break Ended::Closed,
                     Ok(Line::Message(line)) => match classify(&line) {
                         Ok(Some(message)) => message,
                         Ok(None) => continue,
                         Err(reply) => {
-                            if out.send(reply).await.is_err() {
-                                break Ended::Closed;
-                            }
+                            output.push(&reply);
                             continue;
                         }
                     },
                     Ok(Line::TooLong(len)) => {
                         let max = config.max_message_bytes;
                         tracing::warn!(bytes = len, max, "message over the size limit on stdin; rejected");
-                        let reply = error_reply(
+                        output.push(&error_reply(
                             -32600,
                             &format!("Invalid request: message of {len} bytes exceeds the limit of {max} bytes"),
-                        );
-                        if out.send(reply).await.is_err() {
-                            break Ended::Closed;
-                        }
+                        ));
                         continue;
                     }
                     Err(error) => {
@@ -219,36 +378,99 @@ where
         }
     };
 
-    if ended == Ended::Closed {
-        // Requests already read are answered (bounded): a client that writes its requests
-        // and closes its input still gets its replies.
-        let answered = tokio::time::timeout(FINISH, async {
+    let finishing = async {
+        if ended == Ended::Closed {
+            // Requests already read are answered: a client that writes its requests and
+            // closes its input still gets its replies.
             while let Some((id, reply)) = in_flight.next().await {
                 tokens.remove(&id);
-                if out.send(encode(&reply)).await.is_err() {
-                    break;
+                while let Ok(line) = from_sdk.try_recv() {
+                    output.push(&line);
+                }
+                output.push(&encode(&reply));
+            }
+        }
+        drop(in_flight);
+        // The SDK's loop ends when its input does, or at once when stopped; what it still
+        // sends is written.
+        drop(to_sdk);
+        if let Some(running) = sdk {
+            if ended == Ended::Stopped {
+                running.cancellation_token().cancel();
+            }
+            let mut waiting = std::pin::pin!(running.waiting());
+            loop {
+                tokio::select! {
+                    _ = &mut waiting => break,
+                    Some(line) = from_sdk.recv() => output.push(&line),
                 }
             }
-        })
-        .await;
-        if answered.is_err() {
-            tracing::warn!(
-                requests = in_flight.len(),
-                "requests still running when stdin closed were abandoned"
-            );
         }
-    }
-    drop(in_flight);
-    // The SDK's loop ends when its input does, or at once when stopped.
-    drop(to_sdk);
-    if let Some(running) = sdk {
-        if ended == Ended::Stopped {
-            running.cancellation_token().cancel();
+        while let Ok(line) = from_sdk.try_recv() {
+            output.push(&line);
         }
-        let _ = tokio::time::timeout(FINISH, running.waiting()).await;
+        output.finish().await;
+    };
+    if tokio::time::timeout(FINISH, finishing).await.is_err() {
+        tracing::warn!("requests or output still pending when stdio closed were abandoned");
     }
-    finish_writing(out, writer).await;
     Ok(ended)
+}
+
+/// Bytes waiting for the sink, written as the sink takes them.
+struct Output<W> {
+    sink: W,
+    pending: Vec<u8>,
+    written: usize,
+}
+
+impl<W: AsyncWrite + Unpin> Output<W> {
+    fn new(sink: W) -> Self {
+        Self {
+            sink,
+            pending: Vec::with_capacity(1 << 14),
+            written: 0,
+        }
+    }
+
+    fn push(&mut self, line: &[u8]) {
+        self.pending.extend_from_slice(line);
+    }
+
+    fn has_pending(&self) -> bool {
+        self.written < self.pending.len()
+    }
+
+    fn full(&self) -> bool {
+        self.pending.len() - self.written > OUTPUT_LIMIT
+    }
+
+    /// Write what the sink takes now (cancel-safe: nothing is lost if another branch wins);
+    /// flush once everything is out.
+    async fn write_some(&mut self) -> std::io::Result<()> {
+        let wrote = self.sink.write(&self.pending[self.written..]).await?;
+        if wrote == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        self.written += wrote;
+        if self.written == self.pending.len() {
+            self.pending.clear();
+            self.written = 0;
+            self.sink.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Write and flush everything.
+    async fn finish(&mut self) {
+        while self.has_pending() {
+            if let Err(error) = self.write_some().await {
+                tracing::warn!(%error, "stdout closed; dropping output");
+                return;
+            }
+        }
+        let _ = self.sink.flush().await;
+    }
 }
 
 /// Whether this loop serves `request` itself (the connection is an initialized legacy
@@ -349,33 +571,6 @@ fn encode(message: &ServerJsonRpcMessage) -> Vec<u8> {
             tracing::error!(%error, "a reply could not be serialized");
             error_reply(-32603, "Internal error: the reply could not be serialized")
         }
-    }
-}
-
-/// Write lines as they come, flushing when no more are ready.
-async fn write_lines<W: AsyncWrite + Unpin>(sink: W, mut lines: mpsc::Receiver<Vec<u8>>) {
-    let mut sink = tokio::io::BufWriter::with_capacity(1 << 16, sink);
-    while let Some(line) = lines.recv().await {
-        let mut written = sink.write_all(&line).await;
-        while written.is_ok()
-            && let Ok(line) = lines.try_recv()
-        {
-            written = sink.write_all(&line).await;
-        }
-        if written.is_err() || sink.flush().await.is_err() {
-            tracing::warn!("stdout closed; dropping output");
-            return;
-        }
-    }
-}
-
-/// Let the writer write what it holds (bounded), then stop it.
-async fn finish_writing(out: mpsc::Sender<Vec<u8>>, writer: tokio::task::JoinHandle<()>) {
-    drop(out);
-    let abort = writer.abort_handle();
-    if tokio::time::timeout(FINISH, writer).await.is_err() {
-        tracing::warn!("stdout did not take the last output in time; dropped");
-        abort.abort();
     }
 }
 
@@ -536,16 +731,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_writer_writes_every_line_in_order() {
-        let (tx, rx) = mpsc::channel(4);
-        let (sink, mut read) = tokio::io::duplex(1 << 16);
-        let writer = tokio::spawn(write_lines(sink, rx));
-        for i in 0..10 {
-            tx.send(format!("{i}\n").into_bytes()).await.unwrap();
+    async fn output_is_written_in_order_and_whole_through_a_slow_sink() {
+        let (sink, mut read) = tokio::io::duplex(16);
+        let reader = tokio::spawn(async move {
+            let mut out = String::new();
+            read.read_to_string(&mut out).await.unwrap();
+            out
+        });
+        let mut output = Output::new(sink);
+        let mut expected = String::new();
+        for i in 0..100 {
+            let line = format!("{i}\n");
+            output.push(line.as_bytes());
+            expected.push_str(&line);
+            if i % 7 == 0 {
+                output.write_some().await.unwrap();
+            }
         }
-        finish_writing(tx, writer).await;
-        let mut out = String::new();
-        read.read_to_string(&mut out).await.unwrap();
-        assert_eq!(out, "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n");
+        output.finish().await;
+        drop(output);
+        assert_eq!(reader.await.unwrap(), expected);
     }
 }

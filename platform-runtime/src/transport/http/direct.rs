@@ -28,6 +28,7 @@ use rmcp::service::{Peer, RequestContext, RunningService};
 use tokio_util::sync::CancellationToken;
 
 use super::sessions::Engine;
+use crate::handler::ProgressRoute;
 use crate::server::{McpHandler, Server};
 use crate::transport::dispatch::context_for;
 pub(super) use crate::transport::dispatch::{method, parse_request, target};
@@ -136,11 +137,13 @@ impl Direct {
             .await)
     }
 
-    /// Serve a request inside a legacy session if it is eligible: one that needs no stream
-    /// (no progress token; no tool, prompt or resource of a session whose client may be
-    /// asked for something), answered with one JSON body through the session's handler
-    /// and peer. Otherwise hand its head and body back (a `notifications/cancelled` for a
-    /// request served here cancels it on the way).
+    /// Serve a request inside a legacy session if it is eligible: one answered through the
+    /// session's handler and peer without the SDK's session worker — any request but a tool
+    /// call, prompt or read in a session whose client may be asked for something mid-call
+    /// (sampling, elicitation, roots). The reply is one JSON body; with a progress token it
+    /// becomes an event stream at the handler's first progress notification. Otherwise hand
+    /// the head and body back (a `notifications/cancelled` for a request served here
+    /// cancels it on the way).
     pub(super) async fn serve_session(
         self: Arc<Self>,
         engine: Arc<Engine>,
@@ -150,7 +153,8 @@ impl Direct {
         let request = self
             .session_head_eligible(&parts.headers, &engine)
             .then(|| session_eligible(&self.handler, &engine, &body))
-            .flatten();
+            .flatten()
+            .filter(|request| routing_headers_match(&parts.headers, request));
         let Some(mut request) = request else {
             if let Some(id) = cancelled_request(&body)
                 && engine.cancel(&id)
@@ -161,17 +165,87 @@ impl Direct {
             return Err((parts, body));
         };
         self.served.fetch_add(1, Ordering::Relaxed);
-        let context = context_for(&mut request, engine.peer.clone(), Some(parts));
-        let _cancel_on_exit = context.ct.clone().drop_guard();
-        let _in_flight = engine.begin(request.id.clone(), context.ct.clone());
-        Ok(self
-            .answer(&engine.handler, request, context, Era::Legacy)
-            .await)
+        let mut context = context_for(&mut request, engine.peer.clone(), Some(parts));
+        let cancel_on_exit = context.ct.clone().drop_guard();
+        let in_flight = engine.begin(request.id.clone(), context.ct.clone());
+        if context.meta.get_progress_token().is_none() {
+            let _guards = (cancel_on_exit, in_flight);
+            return Ok(self
+                .answer(&engine.handler, request, context, Era::Legacy)
+                .await);
+        }
+        // With a progress token, the reply is one JSON body unless the handler reports
+        // progress before it finishes; then it becomes an event stream: the progress so far,
+        // the rest as it comes, the response last.
+        let (route, mut progress) = tokio::sync::mpsc::channel(PROGRESS_BUFFER);
+        context.extensions.insert(ProgressRoute(route));
+        let this = self.clone();
+        let handler = engine.handler.clone();
+        let mut handled = Box::pin(async move {
+            let reply = this.reply(&handler, request, context, Era::Legacy).await;
+            drop(in_flight);
+            reply
+        });
+        let first = tokio::select! {
+            biased;
+            reply = &mut handled => {
+                drop(cancel_on_exit);
+                let Some(reply) = reply else {
+                    return Ok(shutting_down());
+                };
+                // Progress reported on the way to a reply that came at once still goes out,
+                // ahead of the reply.
+                let mut events = Vec::new();
+                while let Ok(more) = progress.try_recv() {
+                    events.extend_from_slice(&progress_event(more));
+                }
+                if events.is_empty() {
+                    return Ok(json_response(&reply, Era::Legacy));
+                }
+                events.extend_from_slice(&sse_event(&reply));
+                return Ok(event_stream(Body::from(events)));
+            }
+            Some(first) = progress.recv() => first,
+        };
+        let (events, body) =
+            tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(PROGRESS_BUFFER);
+        tokio::spawn(async move {
+            // Dropped when the client goes away (its body with it): the request is cancelled.
+            let _cancel_on_exit = cancel_on_exit;
+            let mut next = Some(progress_event(first));
+            loop {
+                if let Some(event) = next.take()
+                    && events.send(Ok(event)).await.is_err()
+                {
+                    return;
+                }
+                tokio::select! {
+                    biased;
+                    Some(more) = progress.recv() => next = Some(progress_event(more)),
+                    reply = &mut handled => {
+                        while let Ok(more) = progress.try_recv() {
+                            if events.send(Ok(progress_event(more))).await.is_err() {
+                                return;
+                            }
+                        }
+                        if let Some(reply) = reply {
+                            let _ = events.send(Ok(sse_event(&reply))).await;
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        let stream = futures::stream::unfold(body, |mut body| async move {
+            body.recv().await.map(|event| (event, body))
+        });
+        Ok(event_stream(Body::from_stream(stream)))
     }
 
     /// Whether a request head inside a session allows direct dispatch: JSON and SSE
     /// accepted, no `Origin`, an allowed `Host`, no protocol version but the session's, and
-    /// no SEP-2243 header (the SDK checks those against the body).
+    /// of the SEP-2243 headers at most `Mcp-Method` and `Mcp-Name` (checked against the
+    /// body by [`routing_headers_match`]; `Mcp-Param-*` bindings are left to the SDK).
     fn session_head_eligible(&self, headers: &HeaderMap, engine: &Engine) -> bool {
         let version_fits = match headers.get("mcp-protocol-version") {
             None => true,
@@ -185,8 +259,10 @@ impl Direct {
             && headers.keys().all(|name| {
                 let name = name.as_str();
                 !name.starts_with("mcp-")
-                    || name == "mcp-session-id"
-                    || name == "mcp-protocol-version"
+                    || matches!(
+                        name,
+                        "mcp-session-id" | "mcp-protocol-version" | "mcp-method" | "mcp-name"
+                    )
             })
     }
 
@@ -199,19 +275,41 @@ impl Direct {
         context: RequestContext<RoleServer>,
         era: Era,
     ) -> Response {
-        let handled = super::super::dispatch::handle(handler, request, context);
+        match self.reply(handler, request, context, era).await {
+            Some(reply) => json_response(&reply, era),
+            None => shutting_down(),
+        }
+    }
+
+    /// Run `request` through `handler`; its reply, or `None` when the server shut down
+    /// before it finished. In a legacy session a handler whose client stops waiting runs on
+    /// (for a while) to see the cancellation, as under the SDK; on 2026-07-28 it is dropped
+    /// with the request, releasing what it holds at once.
+    async fn reply(
+        &self,
+        handler: &McpHandler,
+        request: JsonRpcRequest<ClientRequest>,
+        context: RequestContext<RoleServer>,
+        era: Era,
+    ) -> Option<ServerJsonRpcMessage> {
+        let handled: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> = match era
+        {
+            Era::Legacy => Box::pin(super::super::dispatch::handle_owned(
+                handler.clone(),
+                request,
+                context,
+            )),
+            Era::Modern => Box::pin(super::super::dispatch::handle(handler, request, context)),
+        };
         // The handler first: one that finishes at once never registers for shutdown.
-        let reply = tokio::select! {
+        tokio::select! {
             biased;
-            reply = handled => reply,
+            reply = handled => Some(reply),
             () = self.shutdown.cancelled() => {
                 tracing::warn!("request abandoned: the server shut down before it finished");
-                let mut response = Response::new(Body::from("Service Unavailable: shutting down"));
-                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                return response;
+                None
             }
-        };
-        json_response(&reply, era)
+        }
     }
 
     /// The parsed request, when it is one this path serves exactly as the SDK would.
@@ -318,13 +416,30 @@ fn session_eligible(
         _ => return None,
     }
     let meta = request.request.get_meta();
-    if meta.get_progress_token().is_some()
-        || meta.protocol_version().is_some()
-        || meta.log_level().is_some()
-    {
+    if meta.protocol_version().is_some() || meta.log_level().is_some() {
         return None;
     }
     Some(request)
+}
+
+/// Whether the SEP-2243 routing headers a session request carries, if any, match its body
+/// exactly: `Mcp-Method` its method, `Mcp-Name` its tool or prompt name or URI (encoded
+/// values, repeats and any mismatch are left to the SDK to decode or refuse).
+fn routing_headers_match(headers: &HeaderMap, request: &JsonRpcRequest<ClientRequest>) -> bool {
+    let method_fits = !headers.contains_key("mcp-method")
+        || single(headers, "mcp-method") == Some(request.request.method());
+    let name = match &request.request {
+        ClientRequest::CallToolRequest(call) => Some(call.params.name.as_ref()),
+        ClientRequest::GetPromptRequest(get) => Some(get.params.name.as_str()),
+        ClientRequest::ReadResourceRequest(read) => Some(read.params.uri.as_str()),
+        _ => None,
+    };
+    let name_fits = !headers.contains_key("mcp-name")
+        || match (single(headers, "mcp-name"), name) {
+            (Some(value), Some(name)) => value == name && !value.starts_with("=?"),
+            _ => false,
+        };
+    method_fits && name_fits
 }
 
 /// The request a `notifications/cancelled` body cancels; `None` for any other body.
@@ -368,6 +483,46 @@ fn accepts_json_and_sse(headers: &HeaderMap) -> bool {
         }
     }
     json && sse
+}
+
+/// Progress notifications a streaming direct reply holds before they are written.
+const PROGRESS_BUFFER: usize = 32;
+
+/// 503 for a request the server shut down under.
+fn shutting_down() -> Response {
+    let mut response = Response::new(Body::from("Service Unavailable: shutting down"));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
+}
+
+/// `body` as an event stream.
+fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A message as one server-sent event.
+fn sse_event(message: &ServerJsonRpcMessage) -> Bytes {
+    let json = serde_json::to_string(message).unwrap_or_else(|error| {
+        tracing::error!(%error, "a reply could not be serialized");
+        r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"reply could not be serialized"}}"#.to_owned()
+    });
+    Bytes::from(format!("event: message\ndata: {json}\n\n"))
+}
+
+/// A progress notification as one server-sent event.
+fn progress_event(param: rmcp::model::ProgressNotificationParam) -> Bytes {
+    let notification =
+        ServerJsonRpcMessage::notification(rmcp::model::ServerNotification::ProgressNotification(
+            rmcp::model::Notification::new(param),
+        ));
+    sse_event(&notification)
 }
 
 /// The reply as one JSON body: on 2026-07-28 with the status the protocol gives its error

@@ -26,8 +26,9 @@
 //! - Graceful shutdown: `/readyz` turns 503, the listener stays open for the drain delay (so a
 //!   load balancer notices), then stops accepting and lets in-flight requests finish within
 //!   a grace period.
-//! - Plain 2026-07-28 requests (ones that cannot stream a reply) are served directly, without
-//!   the SDK's per-request session machinery; see [`HttpConfig::direct_dispatch`].
+//! - Plain 2026-07-28 requests (ones that cannot stream a reply) and legacy session requests
+//!   that need no stream are served directly, without the SDK's per-request session or
+//!   session worker; see [`HttpConfig::direct_dispatch`].
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -101,11 +102,14 @@ pub struct HttpConfig {
     /// the listener closes (default 5 s), so load balancers stop sending first. `serve()`
     /// skips it on ctrl-c.
     pub drain_delay: Duration,
-    /// Serve plain 2026-07-28 requests directly (default: yes): a request that cannot
-    /// stream its reply (no progress token, no log level), needs no session and passes
-    /// every header check is dispatched inline and answered with one JSON body, instead
-    /// of through the SDK's per-request serve loop, task and channel. Replies are the
-    /// same either way; turn it off to route every request through the SDK.
+    /// Serve plain requests directly (default: yes): a 2026-07-28 request that cannot
+    /// stream its reply (no progress token, no log level) and passes every header check,
+    /// and a request inside a legacy session that needs no stream from the SDK, is
+    /// dispatched inline and answered with one JSON body (a legacy request with a progress
+    /// token turns into an event stream at its first progress), instead of through the
+    /// SDK's per-request serve loop or session worker, tasks and channels. Replies are the
+    /// same either way; turn it off to route every request through the SDK. See the HTTP
+    /// guide's "Direct dispatch".
     pub direct_dispatch: bool,
     /// Authenticate every request to the MCP endpoint (default: none, so anyone who can
     /// reach the server may call it). With it, a request without valid credentials gets
