@@ -23,6 +23,10 @@
 //! - **HTTP 2026-07-28 raw POST, c=16**: one client process with 16 keep-alive connections
 //!   posting complete 2026-07-28 `tools/call` requests (headers and `_meta`).
 //!
+//! Besides calls/s, the HTTP cells report the server process's CPU time per call
+//! (`/proc/<pid>/stat`, 10 ms ticks, so take it from cells of a few seconds): on two shared
+//! cores the client takes a large share, and CPU per call is the server's own cost.
+//!
 //! Platform serves with its default middleware stack. The client processes are this binary
 //! (`peers_load client …`), each on a one-thread runtime. `PEERS_LOAD_CELLS=2,3` runs only
 //! those cells (0–4, in the order above: legacy c=16, c=1, stdio 4, 1, 2026-07-28).
@@ -49,6 +53,8 @@ struct Peer {
     stdio: Vec<String>,
     /// Its MCP endpoint over HTTP.
     url: String,
+    /// Its HTTP server process, for the CPU time it uses.
+    pid: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -110,6 +116,7 @@ async fn coordinate(seconds: f64, rounds: usize) -> Result<(), Fail> {
     let mut peers = Vec::new();
     for name in ["plain", "platform"] {
         let (child, addr) = start_http(&echo_server, &[name, "http"]).await?;
+        let pid = child.id().ok_or("the server's pid")?;
         children.push(child);
         peers.push(Peer {
             name: if name == "plain" {
@@ -119,6 +126,7 @@ async fn coordinate(seconds: f64, rounds: usize) -> Result<(), Fail> {
             },
             stdio: vec![echo_server.clone(), name.to_owned(), "stdio".to_owned()],
             url: format!("http://{addr}/mcp"),
+            pid,
         });
     }
     let tower = std::env::var("TOWER_MCP_ECHO").unwrap_or_else(|_| {
@@ -140,12 +148,14 @@ async fn coordinate(seconds: f64, rounds: usize) -> Result<(), Fail> {
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()?;
+        let pid = child.id().ok_or("the server's pid")?;
         children.push(child);
         wait_listening(&addr).await?;
         peers.push(Peer {
             name: "tower-mcp",
             stdio: vec![tower.clone(), "stdio".to_owned()],
             url: format!("http://{addr}/"),
+            pid,
         });
     } else {
         eprintln!("tower-mcp reference server not found at {tower}; its column is left out");
@@ -157,14 +167,28 @@ async fn coordinate(seconds: f64, rounds: usize) -> Result<(), Fail> {
             .collect()
     });
     let wanted = |c: usize| only.as_ref().is_none_or(|only| only.contains(&c));
-    // results[cell][peer] = calls/s per round
+    // results[cell][peer] = calls/s per round; cpu[cell][peer] = the HTTP server's CPU µs
+    // per call per round
     let mut results = vec![vec![Vec::new(); peers.len()]; Cell::ALL.len()];
+    let mut cpu = vec![vec![Vec::new(); peers.len()]; Cell::ALL.len()];
     for round in 0..rounds {
         for (c, cell) in Cell::ALL.iter().enumerate().filter(|(c, _)| wanted(*c)) {
             // Rotate who goes first, round by round.
             for offset in 0..peers.len() {
                 let p = (offset + round) % peers.len();
+                let before = cpu_ticks(peers[p].pid);
+                let started = Instant::now();
                 let rate = run_cell(&me, *cell, &peers[p], seconds).await?;
+                let wall = started.elapsed().as_secs_f64();
+                if let (Some(before), Some(after), false) = (
+                    before,
+                    cpu_ticks(peers[p].pid),
+                    matches!(cell, Cell::Stdio(_)),
+                ) {
+                    // Ticks are 10 ms; the calls are the rate over the whole client run.
+                    let calls = rate * wall;
+                    cpu[c][p].push((after - before) as f64 * 10_000.0 / calls);
+                }
                 eprintln!(
                     "round {round}: {} / {}: {rate:.0} calls/s",
                     cell.label(),
@@ -190,7 +214,32 @@ async fn coordinate(seconds: f64, rounds: usize) -> Result<(), Fail> {
             .collect();
         println!("| {} | {} |", cell.label(), cells.join(" | "));
     }
+    println!("\nthe HTTP server process's CPU per call, µs (median; ratio of plain rmcp's to it)");
+    println!("| path | {} |", names.join(" | "));
+    println!("|---|{}", "---:|".repeat(peers.len()));
+    for (c, cell) in Cell::ALL.iter().enumerate().filter(|(c, _)| wanted(*c)) {
+        if matches!(cell, Cell::Stdio(_)) {
+            continue;
+        }
+        let medians: Vec<f64> = cpu[c].iter().map(|r| median(r)).collect();
+        let cells: Vec<String> = medians
+            .iter()
+            .map(|m| format!("{m:.1} ({:.2}×)", medians[0] / m))
+            .collect();
+        println!("| {} | {} |", cell.label(), cells.join(" | "));
+    }
     Ok(())
+}
+
+/// User and system CPU time of process `pid`, in clock ticks (`/proc/<pid>/stat`).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces), from field 3 on.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some(user + system)
 }
 
 fn median(values: &[f64]) -> f64 {

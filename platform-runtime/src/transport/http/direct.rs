@@ -292,14 +292,15 @@ impl Direct {
         context: RequestContext<RoleServer>,
         era: Era,
     ) -> Option<ServerJsonRpcMessage> {
-        let handled: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> = match era
-        {
-            Era::Legacy => Box::pin(super::super::dispatch::handle_owned(
+        let handled = match era {
+            Era::Legacy => futures::future::Either::Left(super::super::dispatch::handle_owned(
                 handler.clone(),
                 request,
                 context,
             )),
-            Era::Modern => Box::pin(super::super::dispatch::handle(handler, request, context)),
+            Era::Modern => futures::future::Either::Right(super::super::dispatch::handle(
+                handler, request, context,
+            )),
         };
         // The handler first: one that finishes at once never registers for shutdown.
         tokio::select! {
