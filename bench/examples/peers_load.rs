@@ -352,16 +352,7 @@ async fn client(args: &[String]) -> Result<(), Fail> {
                 );
                 clients.push(legacy_info().serve(transport).await?);
             }
-            let (calls, elapsed, clients) = timed(seconds, clients, |client| async move {
-                call(&client).await?;
-                Ok(client)
-            })
-            .await?;
-            // Each session ends with `DELETE`, so rounds do not pile sessions up.
-            for client in clients {
-                let _ = client.cancel().await;
-            }
-            (calls, elapsed)
+            calls_from(seconds, clients).await?
         }
         "modern" => {
             let url = arg(1)?;
@@ -395,20 +386,32 @@ async fn client(args: &[String]) -> Result<(), Fail> {
             command.args(&args[3..]).stderr(Stdio::null());
             let transport = rmcp::transport::TokioChildProcess::new(command)?;
             let client = legacy_info().serve(transport).await?;
-            let (calls, elapsed, clients) = timed(seconds, vec![client], |client| async move {
-                call(&client).await?;
-                Ok(client)
-            })
-            .await?;
-            for client in clients {
-                let _ = client.cancel().await;
-            }
-            (calls, elapsed)
+            calls_from(seconds, vec![client]).await?
         }
         other => return Err(format!("unknown client mode {other:?}").into()),
     };
     println!("rate {}", calls as f64 / elapsed.as_secs_f64());
     Ok(())
+}
+
+/// `echo` calls from each client in a loop for `seconds`; then each client closes (an HTTP
+/// session with `DELETE`, so rounds do not pile sessions up).
+async fn calls_from<S>(
+    seconds: f64,
+    clients: Vec<rmcp::service::RunningService<rmcp::RoleClient, S>>,
+) -> Result<(u64, Duration), Fail>
+where
+    S: rmcp::service::Service<rmcp::RoleClient>,
+{
+    let (calls, elapsed, clients) = timed(seconds, clients, |client| async move {
+        call(&client).await?;
+        Ok(client)
+    })
+    .await?;
+    for client in clients {
+        let _ = client.cancel().await;
+    }
+    Ok((calls, elapsed))
 }
 
 /// A client that opens a 2025-11-25 session.

@@ -423,14 +423,25 @@ async fn direct_replies_carry_the_results_the_handlers_made() {
 
 /// Send a `wait_for_cancel` call on a new connection and return once direct dispatch has it.
 async fn start_waiting_call(http: &HttpServer) -> tokio::net::TcpStream {
-    let before = http.served_directly();
     let call = body(
         "tools/call",
         json!({ "name": "wait_for_cancel", "arguments": {} }),
         json!({}),
     );
+    let headers = "mcp-protocol-version: 2026-07-28\r\nmcp-method: tools/call\r\nmcp-name: wait_for_cancel\r\n";
+    send_until_dispatched(http, headers, &call).await
+}
+
+/// POST `call` with `headers` (lines ending in `\r\n`) on a new connection; the connection,
+/// once direct dispatch has the request.
+async fn send_until_dispatched(
+    http: &HttpServer,
+    headers: &str,
+    call: &str,
+) -> tokio::net::TcpStream {
+    let before = http.served_directly();
     let raw = format!(
-        "POST /mcp HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nmcp-protocol-version: 2026-07-28\r\nmcp-method: tools/call\r\nmcp-name: wait_for_cancel\r\ncontent-length: {}\r\n\r\n{call}",
+        "POST /mcp HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\n{headers}content-length: {}\r\n\r\n{call}",
         http.local_addr(),
         call.len()
     );
@@ -875,28 +886,13 @@ async fn a_cancelled_notification_cancels_a_request_served_directly() {
     )
     .await;
     let session = open_session(&http, json!({})).await;
-    let before = http.served_directly();
     let call = legacy_body(
         "tools/call",
         json!({ "name": "wait_for_cancel", "arguments": {} }),
         &json!({}),
     );
-    let raw = format!(
-        "POST /mcp HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nmcp-session-id: {session}\r\nmcp-protocol-version: {LEGACY}\r\ncontent-length: {}\r\n\r\n{call}",
-        http.local_addr(),
-        call.len()
-    );
-    let mut waiting = tokio::net::TcpStream::connect(http.local_addr())
-        .await
-        .unwrap();
-    waiting.write_all(raw.as_bytes()).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while http.served_directly() == before {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await
-    .expect("the call reaches direct dispatch");
+    let headers = format!("mcp-session-id: {session}\r\nmcp-protocol-version: {LEGACY}\r\n");
+    let waiting = send_until_dispatched(&http, &headers, &call).await;
     let cancel = r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"enough"}}"#;
     let headers = session_headers(&session, &[]);
     let ack = request(

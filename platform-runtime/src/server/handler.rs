@@ -220,10 +220,16 @@ impl McpHandler {
         }
     }
 
+    /// Whether this connection's session serves `principal`: its owner, or anyone before
+    /// it is bound.
+    pub(crate) fn serves(&self, principal: Option<&Principal>) -> bool {
+        let binding = principal.map(Principal::binding);
+        self.session.serves(binding.as_deref().unwrap_or_default())
+    }
+
     /// A legacy session serves only the caller that initialized it.
     fn check_owner(&self, principal: Option<&Principal>) -> Result<(), ToolError> {
-        let binding = principal.map(Principal::binding);
-        if self.session.serves(binding.as_deref().unwrap_or_default()) {
+        if self.serves(principal) {
             return Ok(());
         }
         tracing::warn!(

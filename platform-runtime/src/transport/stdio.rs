@@ -169,20 +169,49 @@ pub(crate) enum PipeEnd {
     Write(tokio::net::unix::pipe::Sender),
 }
 
+impl<S> StdStream<S> {
+    /// The stream to read from; `None` for the write end of a pipe.
+    fn reader(&mut self) -> Option<std::pin::Pin<&mut (dyn AsyncRead + Unpin)>>
+    where
+        S: AsyncRead + Unpin,
+    {
+        match self {
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Read(pipe)) => Some(std::pin::Pin::new(pipe)),
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Write(_)) => None,
+            StdStream::Std(stream) => Some(std::pin::Pin::new(stream)),
+        }
+    }
+
+    /// The stream to write to; `None` for the read end of a pipe.
+    fn writer(&mut self) -> Option<std::pin::Pin<&mut (dyn AsyncWrite + Unpin)>>
+    where
+        S: AsyncWrite + Unpin,
+    {
+        match self {
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Write(pipe)) => Some(std::pin::Pin::new(pipe)),
+            #[cfg(unix)]
+            StdStream::Pipe(PipeEnd::Read(_)) => None,
+            StdStream::Std(stream) => Some(std::pin::Pin::new(stream)),
+        }
+    }
+}
+
+fn unsupported<T>() -> std::task::Poll<std::io::Result<T>> {
+    std::task::Poll::Ready(Err(std::io::ErrorKind::Unsupported.into()))
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for StdStream<S> {
     fn poll_read(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            #[cfg(unix)]
-            StdStream::Pipe(PipeEnd::Read(pipe)) => std::pin::Pin::new(pipe).poll_read(cx, buf),
-            #[cfg(unix)]
-            StdStream::Pipe(PipeEnd::Write(_)) => {
-                std::task::Poll::Ready(Err(std::io::ErrorKind::Unsupported.into()))
-            }
-            StdStream::Std(stream) => std::pin::Pin::new(stream).poll_read(cx, buf),
+        match self.get_mut().reader() {
+            Some(reader) => reader.poll_read(cx, buf),
+            None => unsupported(),
         }
     }
 }
@@ -193,14 +222,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StdStream<S> {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            #[cfg(unix)]
-            StdStream::Pipe(PipeEnd::Write(pipe)) => std::pin::Pin::new(pipe).poll_write(cx, buf),
-            #[cfg(unix)]
-            StdStream::Pipe(PipeEnd::Read(_)) => {
-                std::task::Poll::Ready(Err(std::io::ErrorKind::Unsupported.into()))
-            }
-            StdStream::Std(stream) => std::pin::Pin::new(stream).poll_write(cx, buf),
+        match self.get_mut().writer() {
+            Some(writer) => writer.poll_write(cx, buf),
+            None => unsupported(),
         }
     }
 
@@ -208,12 +232,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StdStream<S> {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            #[cfg(unix)]
-            StdStream::Pipe(PipeEnd::Write(pipe)) => std::pin::Pin::new(pipe).poll_flush(cx),
-            #[cfg(unix)]
-            StdStream::Pipe(PipeEnd::Read(_)) => std::task::Poll::Ready(Ok(())),
-            StdStream::Std(stream) => std::pin::Pin::new(stream).poll_flush(cx),
+        match self.get_mut().writer() {
+            Some(writer) => writer.poll_flush(cx),
+            None => std::task::Poll::Ready(Ok(())),
         }
     }
 
@@ -221,12 +242,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StdStream<S> {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            #[cfg(unix)]
-            StdStream::Pipe(PipeEnd::Write(pipe)) => std::pin::Pin::new(pipe).poll_shutdown(cx),
-            #[cfg(unix)]
-            StdStream::Pipe(PipeEnd::Read(_)) => std::task::Poll::Ready(Ok(())),
-            StdStream::Std(stream) => std::pin::Pin::new(stream).poll_shutdown(cx),
+        match self.get_mut().writer() {
+            Some(writer) => writer.poll_shutdown(cx),
+            None => std::task::Poll::Ready(Ok(())),
         }
     }
 }

@@ -156,7 +156,11 @@ impl Direct {
             .flatten()
             .filter(|request| routing_headers_match(&parts.headers, request));
         let Some(mut request) = request else {
+            // Only the session's owner cancels its requests.
             if let Some(id) = cancelled_request(&body)
+                && engine
+                    .handler
+                    .serves(parts.extensions.get::<crate::identity::Principal>())
                 && engine.cancel(&id)
             {
                 tracing::debug!(request = %id, "a request served directly was cancelled by the client");
