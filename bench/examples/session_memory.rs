@@ -9,7 +9,10 @@
 //! `notifications/initialized`, over one keep-alive connection from 127.0.0.1); after a
 //! second's rest the growth in resident memory (`/proc/self/statm`) and in live tasks is
 //! divided by the count. Resident memory is what the allocator holds, so run enough sessions
-//! (the default 5000) for the per-session figure to dominate its granularity.
+//! (the default 5000) for the per-session figure to dominate its granularity. Platform is
+//! measured twice: with sleep turned off (every session keeps the SDK's worker), and with
+//! sessions put to sleep 50 ms after their last use (opened in batches of 100, each let
+//! fall asleep before the next).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,21 +45,19 @@ async fn main() -> Result<(), Fail> {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(5000);
-    let platform = {
+    let platform = |sleep_after: Duration| async move {
         let server = platform_bench::platform::server(platform_bench::platform::Stack::Default);
-        let http = platform_runtime::transport::http::start(
+        platform_runtime::transport::http::start(
             server,
             platform_runtime::transport::http::HttpConfig {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 max_sessions: sessions + 16,
                 max_sessions_per_client: sessions + 16,
+                session_sleep_after: sleep_after,
                 ..Default::default()
             },
         )
-        .await?;
-        let addr = http.local_addr();
-        std::mem::forget(http);
-        addr
+        .await
     };
     let plain = {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -78,15 +79,28 @@ async fn main() -> Result<(), Fail> {
     };
     println!("| server | resident bytes per idle session | tasks per idle session |");
     println!("|---|---:|---:|");
-    for (name, addr) in [("plain rmcp", plain), ("platform", platform)] {
-        let (bytes, tasks) = open_idle(addr, sessions).await?;
-        println!("| {name} | {bytes:.0} | {tasks:.2} |");
-    }
+    let (bytes, tasks) = open_idle(plain, sessions, None).await?;
+    println!("| plain rmcp | {bytes:.0} | {tasks:.2} |");
+    // Sleep turned off: every session keeps the SDK's worker.
+    let awake = platform(Duration::ZERO).await?;
+    let (bytes, tasks) = open_idle(awake.local_addr(), sessions, None).await?;
+    println!("| platform, sessions awake | {bytes:.0} | {tasks:.2} |");
+    // Sessions put to sleep 50 ms after their last use.
+    let asleep = platform(Duration::from_millis(50)).await?;
+    let (bytes, tasks) = open_idle(asleep.local_addr(), sessions, Some(&asleep)).await?;
+    println!("| platform, sessions asleep | {bytes:.0} | {tasks:.2} |");
+    std::mem::forget((awake, asleep));
     Ok(())
 }
 
-/// Open `count` sessions on `addr` and leave them idle; bytes and tasks each costs.
-async fn open_idle(addr: SocketAddr, count: usize) -> Result<(f64, f64), Fail> {
+/// Open `count` sessions on `addr` and leave them idle; bytes and tasks each costs. With
+/// `sleepy`, sessions are opened in batches of 100, each let fall asleep before the next,
+/// so the memory the awake ones held is reused rather than counted.
+async fn open_idle(
+    addr: SocketAddr,
+    count: usize,
+    sleepy: Option<&platform_runtime::transport::http::HttpServer>,
+) -> Result<(f64, f64), Fail> {
     let metrics = tokio::runtime::Handle::current().metrics();
     let mut conn = Conn::open(addr).await?;
     // One session first, so one-time costs (lazy statics, pools) are not counted.
@@ -94,8 +108,22 @@ async fn open_idle(addr: SocketAddr, count: usize) -> Result<(f64, f64), Fail> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let bytes_before = resident()?;
     let tasks_before = metrics.num_alive_tasks();
-    for _ in 0..count {
-        open_one(&mut conn).await?;
+    let mut opened = 0;
+    while opened < count {
+        let batch = if sleepy.is_some() { 100 } else { count };
+        for _ in 0..batch.min(count - opened) {
+            open_one(&mut conn).await?;
+            opened += 1;
+        }
+        if let Some(http) = sleepy {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while http.stats().asleep_sessions < opened + 1 {
+                if tokio::time::Instant::now() > deadline {
+                    return Err("the sessions did not fall asleep".into());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let bytes = resident()?.saturating_sub(bytes_before);

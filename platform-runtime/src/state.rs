@@ -112,13 +112,20 @@ pub(crate) struct Sessions {
 type Registered = (Peer<RoleServer>, Weak<SessionState>);
 
 impl Sessions {
-    /// Remember `session`'s peer until the session ends.
+    /// Remember `session`'s peer until the session ends or forgets it (the peer a session
+    /// registers again replaces its earlier one).
     pub(crate) fn register(self: &Arc<Self>, peer: Peer<RoleServer>, session: &Arc<SessionState>) {
-        if session.registered.set(Arc::downgrade(self)).is_err() {
-            return; // `initialize` twice on one connection: already known.
+        let table = session.registered.get_or_init(|| Arc::downgrade(self));
+        if !std::ptr::eq(table.as_ptr(), Arc::as_ptr(self)) {
+            return; // registered with another server's table: stays there.
         }
         self.lock()
             .insert(session.id, (peer, Arc::downgrade(session)));
+    }
+
+    /// Forget `session`'s peer (the session lives on, asleep, until it registers again).
+    pub(crate) fn forget(&self, session: &SessionState) {
+        self.lock().remove(&session.id);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Registered>> {
@@ -203,6 +210,11 @@ mod tests {
             sessions.register(peer.clone(), state);
             sessions.register(peer.clone(), state); // twice: still once
         }
+        assert_eq!(sessions.len(), 3);
+        // A session put to sleep forgets its peer and registers again when it wakes.
+        sessions.forget(&states[0]);
+        assert_eq!(sessions.len(), 2);
+        sessions.register(peer.clone(), &states[0]);
         assert_eq!(sessions.len(), 3);
         drop(states);
         assert_eq!(sessions.len(), 0);

@@ -45,23 +45,45 @@ fn purge() -> &'static str {
     "purged"
 }
 
+/// Told when a `linger` call is cancelled.
+static LINGER_CANCELLED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Never finish; say so when the request is cancelled.
+#[tool]
+async fn linger(ctx: Context) -> String {
+    let token = ctx.cancellation_token();
+    tokio::spawn(async move {
+        token.cancelled().await;
+        LINGER_CANCELLED.notify_one();
+    });
+    std::future::pending::<String>().await
+}
+
 async fn serve(auth: Auth) -> HttpServer {
+    serve_configured(auth, HttpConfig::default()).await
+}
+
+async fn serve_configured(auth: Auth, config: HttpConfig) -> HttpServer {
     let server = Server::builder("auth")
-        .tools(tools![whoami, read_file, purge])
+        .tools(tools![whoami, read_file, purge, linger])
         .build()
         .unwrap();
     serve_with(
         server,
         HttpConfig {
             auth: Some(auth.build().unwrap()),
-            ..HttpConfig::default()
+            ..config
         },
     )
     .await
 }
 
 async fn protected(issuer: &TestIssuer) -> HttpServer {
-    serve(
+    protected_with(issuer, HttpConfig::default()).await
+}
+
+async fn protected_with(issuer: &TestIssuer, config: HttpConfig) -> HttpServer {
+    serve_configured(
         Auth::new()
             .resource(RESOURCE)
             .scopes_supported(["mcp:tools"])
@@ -73,6 +95,7 @@ async fn protected(issuer: &TestIssuer) -> HttpServer {
                     ])
                     .tenant_claim("tenant"),
             ),
+        config,
     )
     .await
 }
@@ -860,15 +883,12 @@ async fn patient_call(addr: std::net::SocketAddr, token: &str) -> (u16, std::tim
     (reply[9..12].parse().unwrap(), started.elapsed())
 }
 
-#[tokio::test]
-async fn a_legacy_session_serves_only_the_caller_that_opened_it() {
-    let issuer = TestIssuer::start().await.unwrap();
-    let http = protected(&issuer).await;
-    let addr = http.local_addr();
+/// Alice's and Mallory's bearer credentials, and a legacy session Alice opened.
+async fn alice_s_session(http: &HttpServer, issuer: &TestIssuer) -> (String, String, String) {
     let alice = bearer(&issuer.token("alice").audience(RESOURCE).sign());
     let mallory = bearer(&issuer.token("mallory").audience(RESOURCE).sign());
     let init = request(
-        addr,
+        http.local_addr(),
         "POST",
         "/mcp",
         &[JSON, ACCEPT, ("authorization", &alice)],
@@ -876,38 +896,100 @@ async fn a_legacy_session_serves_only_the_caller_that_opened_it() {
     )
     .await;
     let session = init.header("mcp-session-id").unwrap().to_owned();
-    let in_session = |token: &str| {
-        [
-            JSON,
-            ACCEPT,
-            ("authorization", token),
-            ("mcp-session-id", session.as_str()),
-            ("mcp-protocol-version", "2025-11-25"),
-        ]
-        .map(|(n, v)| (n, v.to_owned()))
-    };
     let initialized = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let ack = in_session(http, &alice, &session, initialized).await;
+    assert_eq!(ack.status, 202, "{}", ack.body);
+    (alice, mallory, session)
+}
+
+/// The head of a request in `session` with `credential`, one `name: value` line each.
+fn session_head(credential: &str, session: &str) -> String {
+    format!(
+        "authorization: {credential}\r\nmcp-session-id: {session}\r\nmcp-protocol-version: 2025-11-25\r\n"
+    )
+}
+
+/// POST `body` in `session` with `credential`.
+async fn in_session(http: &HttpServer, credential: &str, session: &str, body: &[u8]) -> Reply {
+    let head = session_head(credential, session);
+    let mut headers: Vec<(&str, &str)> = head
+        .lines()
+        .filter_map(|line| line.split_once(": "))
+        .collect();
+    headers.extend([JSON, ACCEPT]);
+    request(http.local_addr(), "POST", "/mcp", &headers, body).await
+}
+
+#[tokio::test]
+async fn a_legacy_session_serves_only_the_caller_that_opened_it() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let http = protected_with(
+        &issuer,
+        HttpConfig {
+            session_sleep_after: std::time::Duration::from_millis(250),
+            ..HttpConfig::default()
+        },
+    )
+    .await;
+    let (alice, mallory, session) = alice_s_session(&http, &issuer).await;
     let call = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
-    let headers = in_session(&alice);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    assert_eq!(
-        request(addr, "POST", "/mcp", &headers, initialized)
-            .await
-            .status,
-        202
-    );
-    let own = request(addr, "POST", "/mcp", &headers, call).await;
+    let own = in_session(&http, &alice, &session, call).await;
     assert!(own.body.contains("alice"), "{}", own.body);
     // Mallory holds a valid token of her own and Alice's session id.
-    let stolen = in_session(&mallory);
-    let stolen: Vec<(&str, &str)> = stolen.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let reply = request(addr, "POST", "/mcp", &stolen, call).await;
+    let reply = in_session(&http, &mallory, &session, call).await;
     assert!(
         reply.body.contains("-31403") && reply.body.contains("belongs to another caller"),
         "{}",
         reply.body
     );
     assert!(!reply.body.contains("alice"), "{}", reply.body);
+    // Asleep, the session is not woken by her either: refused before the SDK sees it.
+    crate::hostile::eventually("the session sleeps", || http.stats().asleep_sessions == 1).await;
+    let reply = in_session(&http, &mallory, &session, call).await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert!(
+        reply.body.contains("-31403") && reply.body.contains("belongs to another caller"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(http.stats().asleep_sessions, 1);
+    // Its owner wakes it.
+    let own = in_session(&http, &alice, &session, call).await;
+    assert!(own.body.contains("alice"), "{}", own.body);
+    stop(http).await;
+}
+
+#[tokio::test]
+async fn only_a_session_s_owner_cancels_its_requests() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let http = protected(&issuer).await;
+    let (alice, mallory, session) = alice_s_session(&http, &issuer).await;
+    let call = r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"linger","arguments":{}}}"#;
+    let head = session_head(&alice, &session);
+    let lingering = crate::direct::send_until_dispatched(&http, &head, call).await;
+    let cancel =
+        br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9}}"#;
+    // Mallory holds Alice's session id and a valid token of her own: her cancellation is
+    // not Alice's.
+    in_session(&http, &mallory, &session, cancel).await;
+    let early = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        LINGER_CANCELLED.notified(),
+    )
+    .await;
+    assert!(
+        early.is_err(),
+        "another caller cancelled the session's request"
+    );
+    let ack = in_session(&http, &alice, &session, cancel).await;
+    assert_eq!(ack.status, 202, "{}", ack.body);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        LINGER_CANCELLED.notified(),
+    )
+    .await
+    .expect("the owner's cancellation cancels the request");
+    drop(lingering);
     stop(http).await;
 }
 

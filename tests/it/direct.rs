@@ -79,6 +79,13 @@ async fn chatty(ctx: Context) -> String {
     "said".to_owned()
 }
 
+/// Log an error line to the client, then answer.
+#[tool]
+async fn alarm(ctx: Context) -> String {
+    ctx.error("alarm raised").await;
+    "raised".to_owned()
+}
+
 /// Greeting template.
 #[resource("hello://{name}")]
 fn hello(name: String) -> String {
@@ -106,6 +113,7 @@ fn server_noting_cancellation(seen: Arc<Notify>) -> Server {
             slow_count,
             wait_for_cancel,
             chatty,
+            alarm,
             paced_count
         ])
         .resources(resources![hello])
@@ -434,7 +442,7 @@ async fn start_waiting_call(http: &HttpServer) -> tokio::net::TcpStream {
 
 /// POST `call` with `headers` (lines ending in `\r\n`) on a new connection; the connection,
 /// once direct dispatch has the request.
-async fn send_until_dispatched(
+pub(crate) async fn send_until_dispatched(
     http: &HttpServer,
     headers: &str,
     call: &str,
@@ -810,6 +818,16 @@ async fn a_session_is_served_only_to_its_owner_on_the_direct_path_too() {
 
 /// Read an SSE response on `stream` until a `data:` line contains `needle`; the line.
 async fn read_event_with(stream: &mut tokio::net::TcpStream, needle: &str) -> String {
+    let seen = read_until_event_with(stream, needle).await;
+    seen.lines()
+        .find(|line| line.starts_with("data:") && line.contains(needle))
+        .unwrap()
+        .to_owned()
+}
+
+/// Everything read from an event stream up to and including the first event containing
+/// `needle`.
+async fn read_until_event_with(stream: &mut tokio::net::TcpStream, needle: &str) -> String {
     use tokio::io::AsyncReadExt as _;
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
@@ -822,26 +840,23 @@ async fn read_event_with(stream: &mut tokio::net::TcpStream, needle: &str) -> St
         );
         seen.extend_from_slice(&buf[..read]);
         let text = String::from_utf8_lossy(&seen);
-        if let Some(line) = text
+        if text
             .lines()
-            .find(|line| line.starts_with("data:") && line.contains(needle))
+            .any(|line| line.starts_with("data:") && line.contains(needle))
         {
-            return line.to_owned();
+            return text.into_owned();
         }
     }
 }
 
-#[tokio::test]
-async fn a_log_line_from_a_direct_call_reaches_the_sessions_get_stream() {
-    let http = serve(true).await;
-    let session = open_session(&http, json!({})).await;
+/// Open the session's GET stream; returns once its head has arrived.
+async fn open_get_stream(http: &HttpServer, session: &str) -> tokio::net::TcpStream {
     let addr = http.local_addr();
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let get = format!(
         "GET /mcp HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\nmcp-session-id: {session}\r\nmcp-protocol-version: {LEGACY}\r\n\r\n"
     );
     stream.write_all(get.as_bytes()).await.unwrap();
-    // The stream is open once its head has arrived.
     tokio::time::timeout(Duration::from_secs(5), async {
         use tokio::io::AsyncReadExt as _;
         let mut head = Vec::new();
@@ -854,6 +869,14 @@ async fn a_log_line_from_a_direct_call_reaches_the_sessions_get_stream() {
     })
     .await
     .expect("the GET stream opens");
+    stream
+}
+
+#[tokio::test]
+async fn a_log_line_from_a_direct_call_reaches_the_sessions_get_stream() {
+    let http = serve(true).await;
+    let session = open_session(&http, json!({})).await;
+    let mut stream = open_get_stream(&http, &session).await;
     let before = http.served_directly();
     let call = case(
         "a chatty call",
@@ -978,5 +1001,150 @@ async fn a_direct_session_reply_turns_into_a_stream_at_the_first_progress() {
     assert_eq!(messages[2]["id"], 7);
     assert_eq!(messages[2]["result"]["content"][0]["text"], "2");
     assert_eq!(http.served_directly(), before + 1);
+    crate::http::stop(http).await;
+}
+
+/// A server whose legacy sessions sleep after 250 ms unused.
+async fn serve_sleepy() -> HttpServer {
+    serve_with(
+        server(),
+        HttpConfig {
+            session_sleep_after: Duration::from_millis(250),
+            ..HttpConfig::default()
+        },
+    )
+    .await
+}
+
+async fn fall_asleep(http: &HttpServer, sessions: usize) {
+    crate::hostile::eventually("the unused sessions are put to sleep", || {
+        http.stats().asleep_sessions == sessions
+    })
+    .await;
+}
+
+fn call_tool(tool: &'static str, arguments: Value) -> Case {
+    case(
+        tool,
+        "tools/call",
+        None,
+        json!({ "name": tool, "arguments": arguments }),
+    )
+}
+
+#[tokio::test]
+async fn a_session_put_to_sleep_wakes_on_its_next_request_and_answers_as_before() {
+    let http = serve_sleepy().await;
+    let session = open_session(&http, json!({})).await;
+    let add = call_tool("add", json!({ "a": 2, "b": 3 }));
+    let (status, awake) = messages(&send_in_session(&http, &session, &add).await);
+    assert_eq!(status, 200);
+    fall_asleep(&http, 1).await;
+    assert_eq!(http.stats().live_sessions, 1, "asleep is still live");
+    // The first request after the sleep goes to the SDK, which wakes the session from its
+    // record; it answers exactly as before.
+    let before = http.served_directly();
+    let (status, woken) = messages(&send_in_session(&http, &session, &add).await);
+    assert_eq!((status, &woken), (200, &awake));
+    assert_eq!(http.served_directly(), before);
+    assert_eq!(http.stats().asleep_sessions, 0);
+    // Awake again, its requests are served directly, through the new worker's peer.
+    let reply = send_in_session(&http, &session, &add).await;
+    assert_eq!(messages(&reply), (200, awake.clone()));
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(http.served_directly(), before + 1);
+    // It sleeps and wakes as often as it is left alone and used.
+    for _ in 0..3 {
+        fall_asleep(&http, 1).await;
+        assert_eq!(
+            messages(&send_in_session(&http, &session, &add).await),
+            (200, awake.clone())
+        );
+    }
+    // A session asleep ends with DELETE like any other; then its id is unknown.
+    fall_asleep(&http, 1).await;
+    let headers = session_headers(&session, &[]);
+    let deleted = request(http.local_addr(), "DELETE", "/mcp", &headers, b"").await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(http.stats().live_sessions, 0);
+    assert_eq!(send_in_session(&http, &session, &add).await.status, 404);
+    crate::http::stop(http).await;
+}
+
+#[tokio::test]
+async fn a_woken_session_keeps_its_log_level_and_sends_to_its_new_stream() {
+    let http = serve_sleepy().await;
+    let session = open_session(&http, json!({})).await;
+    let quiet = case(
+        "errors only",
+        "logging/setLevel",
+        None,
+        json!({ "level": "error" }),
+    );
+    assert_eq!(send_in_session(&http, &session, &quiet).await.status, 200);
+    fall_asleep(&http, 1).await;
+    // A GET stream needs the SDK: opening one wakes the session.
+    let mut stream = open_get_stream(&http, &session).await;
+    assert_eq!(http.stats().asleep_sessions, 0);
+    // An info line is below the level the client set before the sleep; an error line is
+    // not, and reaches the new stream from a call served directly.
+    let before = http.served_directly();
+    for tool in ["chatty", "alarm"] {
+        let reply = send_in_session(&http, &session, &call_tool(tool, json!({}))).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    assert_eq!(http.served_directly(), before + 2);
+    let seen = tokio::time::timeout(
+        Duration::from_secs(5),
+        read_until_event_with(&mut stream, "alarm raised"),
+    )
+    .await
+    .expect("the error line arrives on the GET stream");
+    assert!(!seen.contains("chatty was here"), "{seen}");
+    // While the stream is open the session stays awake, however long it goes unused.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(http.stats().asleep_sessions, 0);
+    drop(stream);
+    fall_asleep(&http, 1).await;
+    crate::http::stop(http).await;
+}
+
+#[tokio::test]
+async fn many_sessions_sleep_and_wake_at_once() {
+    let http = serve_sleepy().await;
+    let mut sessions = Vec::new();
+    for _ in 0..20 {
+        sessions.push(open_session(&http, json!({})).await);
+    }
+    fall_asleep(&http, 20).await;
+    // Every session woken by three requests at once: each gets its own answer.
+    /// A call's body, its session's headers, and the argument it sends.
+    type Call<'a> = (String, Vec<(&'a str, &'a str)>, u64);
+    let calls: Vec<Call<'_>> = sessions
+        .iter()
+        .flat_map(|session| (1..=3).map(move |a| (session, a)))
+        .map(|(session, a)| {
+            let call = json!({
+                "jsonrpc": "2.0", "id": a, "method": "tools/call",
+                "params": { "name": "add", "arguments": { "a": a, "b": 100 } },
+            });
+            (call.to_string(), session_headers(session, &[]), a)
+        })
+        .collect();
+    let replies = futures::future::join_all(calls.iter().map(|(body, headers, _)| {
+        request(http.local_addr(), "POST", "/mcp", headers, body.as_bytes())
+    }))
+    .await;
+    for (reply, (_, _, a)) in replies.iter().zip(&calls) {
+        let (status, messages) = messages(reply);
+        assert_eq!(status, 200, "{}", reply.body);
+        assert_eq!(messages.len(), 1, "{}", reply.body);
+        assert_eq!(messages[0]["id"], *a);
+        assert_eq!(
+            messages[0]["result"]["content"][0]["text"],
+            (a + 100).to_string()
+        );
+    }
+    assert_eq!(http.stats().live_sessions, 20);
     crate::http::stop(http).await;
 }

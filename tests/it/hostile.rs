@@ -292,7 +292,7 @@ async fn slow_clients_are_cut_off_by_the_connection_timeouts() {
 }
 
 /// Poll `condition` (a few milliseconds apart) until it holds, for at most ten seconds.
-async fn eventually(what: &str, condition: impl Fn() -> bool) {
+pub(crate) async fn eventually(what: &str, condition: impl Fn() -> bool) {
     for _ in 0..2000 {
         if condition() {
             return;

@@ -50,7 +50,7 @@ const HTTP_KEYS: &[&str] = &[
     "shutdown_grace",
     "drain_delay",
     "session_idle_timeout",
-    "direct_dispatch",
+    "session_sleep_after",
     "header_read_timeout",
     "idle_timeout",
     "body_read_timeout",
@@ -100,6 +100,9 @@ pub struct TransportSection {
     pub drain_delay: ConfigDuration,
     /// How long an idle legacy session lives.
     pub session_idle_timeout: ConfigDuration,
+    /// How long a legacy session goes unused, with no stream open, before it is put to sleep
+    /// (its SDK worker freed, a compact record kept); `"0s"`: never.
+    pub session_sleep_after: ConfigDuration,
     /// Serve plain requests on the platform's own path: over HTTP, 2026-07-28 requests and
     /// requests in legacy sessions without the SDK's per-request session or session worker
     /// (see [`crate::transport::http::HttpConfig::direct_dispatch`]); on stdio, requests
@@ -133,6 +136,7 @@ impl Default for TransportSection {
             shutdown_grace: ConfigDuration(Duration::from_secs(10)),
             drain_delay: ConfigDuration(Duration::from_secs(5)),
             session_idle_timeout: ConfigDuration(Duration::from_secs(300)),
+            session_sleep_after: ConfigDuration(Duration::from_secs(30)),
             direct_dispatch: true,
             header_read_timeout: ConfigDuration(Duration::from_secs(10)),
             idle_timeout: ConfigDuration(Duration::from_secs(60)),

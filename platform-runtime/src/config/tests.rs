@@ -286,16 +286,26 @@ fn http_keys_are_refused_for_stdio() {
         .load()
         .unwrap();
     assert_eq!(config.transport.bind.to_string(), "127.0.0.1:9");
-    // The message size applies to both.
-    let d = dir(&[("platform.toml", "[transport]\nmax_body_bytes = 1024\n")]);
-    assert_eq!(
-        source(&d, "PTEST_STDIO3_")
-            .load()
-            .unwrap()
-            .transport
-            .max_body_bytes,
-        1024
-    );
+    // The message size and direct dispatch apply to both.
+    let d = dir(&[(
+        "platform.toml",
+        "[transport]\nmax_body_bytes = 1024\ndirect_dispatch = false\n",
+    )]);
+    let stdio = source(&d, "PTEST_STDIO3_").load().unwrap().transport;
+    assert_eq!((stdio.max_body_bytes, stdio.direct_dispatch), (1024, false));
+    // Sleeping sessions are HTTP's.
+    let d = dir(&[(
+        "platform.toml",
+        "[transport]\nsession_sleep_after = \"1m\"\n",
+    )]);
+    let error = source(&d, "PTEST_STDIO5_").load().unwrap_err().to_string();
+    assert!(error.contains("transport.session_sleep_after"), "{error}");
+    let http = source(&d, "PTEST_STDIO6_")
+        .set("transport.kind", "http")
+        .load()
+        .unwrap()
+        .transport;
+    assert_eq!(http.session_sleep_after.0, Duration::from_secs(60));
     let error = source(&dir(&[]), "PTEST_STDIO4_")
         .set("transport.kind", "grpc")
         .load()

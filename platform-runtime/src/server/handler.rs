@@ -220,6 +220,12 @@ impl McpHandler {
         }
     }
 
+    /// Forget the session's peer for notifications: the session is put to sleep (its
+    /// worker ends, the peer with it) and registers a new one when it wakes.
+    pub(crate) fn forget_peer(&self) {
+        self.inner.sessions.forget(&self.session);
+    }
+
     /// Whether this connection's session serves `principal`: its owner, or anyone before
     /// it is bound.
     pub(crate) fn serves(&self, principal: Option<&Principal>) -> bool {
@@ -343,6 +349,19 @@ impl ServerHandler for McpHandler {
             let _ = link.0.set((self.clone(), context.peer.clone()));
         }
         let negotiated = self.negotiate_initialize(&request)?;
+        if context
+            .extensions
+            .get::<rmcp::transport::streamable_http_server::session::SessionRestoreMarker>()
+            .is_some()
+        {
+            // A session woken from sleep: the SDK replays the client's `initialize` to the
+            // session's own handler, with a new peer. The owner stays; the middleware saw
+            // the handshake the first time; only the peer for notifications is new.
+            self.inner
+                .sessions
+                .register(context.peer.clone(), &self.session);
+            return Ok(negotiated);
+        }
         self.session
             .bind_owner(caller_key(self.caller(&context).as_ref()));
         let request = self.request(

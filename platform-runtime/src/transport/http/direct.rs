@@ -150,12 +150,13 @@ impl Direct {
         parts: Parts,
         body: Bytes,
     ) -> Result<Response, (Parts, Bytes)> {
-        let request = self
-            .session_head_eligible(&parts.headers, &engine)
+        // A session asleep has no peer: the SDK wakes it, and serves this request.
+        let peer = engine.peer();
+        let request = (peer.is_some() && self.session_head_eligible(&parts.headers, &engine))
             .then(|| session_eligible(&self.handler, &engine, &body))
             .flatten()
             .filter(|request| routing_headers_match(&parts.headers, request));
-        let Some(mut request) = request else {
+        let (Some(mut request), Some(peer)) = (request, peer) else {
             // Only the session's owner cancels its requests.
             if let Some(id) = cancelled_request(&body)
                 && engine
@@ -169,7 +170,7 @@ impl Direct {
             return Err((parts, body));
         };
         self.served.fetch_add(1, Ordering::Relaxed);
-        let mut context = context_for(&mut request, engine.peer.clone(), Some(parts));
+        let mut context = context_for(&mut request, peer, Some(parts));
         let cancel_on_exit = context.ct.clone().drop_guard();
         let in_flight = engine.begin(request.id.clone(), context.ct.clone());
         if context.meta.get_progress_token().is_none() {

@@ -75,6 +75,11 @@ pub struct HttpConfig {
     pub json_response: bool,
     /// Close legacy sessions idle for this long (default 5 minutes).
     pub session_idle_timeout: Duration,
+    /// Put legacy sessions unused for this long, with no stream open, to sleep (default
+    /// 30 s; zero: never): the SDK's worker, channels and caches for the session are
+    /// freed, and the platform keeps a record of about a kilobyte, from which the next
+    /// request wakes the session transparently. See the HTTP guide's "Sessions at rest".
+    pub session_sleep_after: Duration,
     /// At most this many legacy sessions live at once (default 1024); an `initialize` beyond
     /// it gets **503** with `Retry-After`.
     pub max_sessions: usize,
@@ -152,6 +157,7 @@ impl From<&TransportSection> for HttpConfig {
             max_body_bytes: section.max_body_bytes,
             json_response: true,
             session_idle_timeout: section.session_idle_timeout.0,
+            session_sleep_after: section.session_sleep_after.0,
             max_sessions: section.max_sessions,
             max_sessions_per_client: section.max_sessions_per_client,
             header_read_timeout: section.header_read_timeout.0,
@@ -294,15 +300,18 @@ fn build(
         local,
         table.clone(),
         config.session_idle_timeout,
+        config.session_sleep_after,
         shutdown.clone(),
     );
-    let mcp_config = StreamableHttpServerConfig::default()
+    let mut mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(config.allowed_hosts.clone())
         .with_allowed_origins(config.allowed_origins.clone())
         .enforce_origin_validation()
         .with_json_response(config.json_response)
         .with_max_request_body_bytes(config.max_body_bytes)
         .with_cancellation_token(shutdown.clone());
+    // A session put to sleep is woken from the table's record of it.
+    mcp_config.session_store = Some(Arc::new(sessions::Record(table.clone())));
     let served_directly = Arc::new(AtomicU64::new(0));
     let direct = config.direct_dispatch.then(|| {
         Arc::new(direct::Direct::new(
@@ -314,7 +323,8 @@ fn build(
     });
     let factory_server = server.clone();
     let service = StreamableHttpService::new(
-        move || Ok(factory_server.session_handler()),
+        // A new session's handler, or the session's own when a request wakes it.
+        move || Ok(sessions::waking_handler().unwrap_or_else(|| factory_server.session_handler())),
         sessions,
         mcp_config,
     );
@@ -519,7 +529,7 @@ impl Front {
         };
         if !post_json {
             // GET, DELETE, and POSTs the SDK refuses without reading the body.
-            let response = front.inner.handle(request).await.map(Body::new);
+            let response = front.sdk(request, engine.as_deref()).await;
             let response = fix(response, delete, false, front.limit).await;
             return Ok(with_request_id(response, request_id));
         }
@@ -531,7 +541,7 @@ impl Front {
         if let Some(refused) = front.insufficient_scope(&parts, &body) {
             return Ok(with_request_id(refused, request_id));
         }
-        let (mut parts, body) = match (&front.direct, engine) {
+        let (mut parts, body) = match (&front.direct, engine.clone()) {
             (Some(direct), Some(engine)) => {
                 match direct.clone().serve_session(engine, parts, body).await {
                     Ok(response) => return Ok(with_request_id(response, request_id)),
@@ -569,9 +579,58 @@ impl Front {
             }
         }
         let request = Request::from_parts(parts, Body::from(body));
-        let response = front.inner.handle(request).await.map(Body::new);
+        let response = front.sdk(request, engine.as_deref()).await;
         let response = fix(response, delete, true, front.limit).await;
         Ok(with_request_id(response, request_id))
+    }
+
+    /// Hand `request` to the SDK's service. A request of an initialized session keeps it
+    /// awake until the SDK has answered its head, and wakes it if it is asleep: the SDK,
+    /// finding no worker for it, restores it from the table's record through the session's
+    /// own handler. A caller other than the session's owner does not wake it.
+    async fn sdk(
+        &self,
+        mut request: Request<Body>,
+        engine: Option<&sessions::Engine>,
+    ) -> axum::http::Response<Body> {
+        let Some(engine) = engine else {
+            return self.inner.handle(request).await.map(Body::new);
+        };
+        let awake = engine.enter().await;
+        if !engine.asleep() {
+            return self.inner.handle(request).await.map(Body::new);
+        }
+        drop(awake);
+        // One request wakes the session while the others wait: the SDK lists a session
+        // being restored before its handshake is replayed, and a request reaching the
+        // worker first would be lost.
+        let waking = engine.wake().await;
+        if !engine.asleep() {
+            drop(waking);
+            let _awake = engine.enter().await;
+            return self.inner.handle(request).await.map(Body::new);
+        }
+        let principal = request.extensions().get::<crate::identity::Principal>();
+        if !engine.handler.serves(principal) {
+            tracing::warn!(
+                target: "platform::audit",
+                event = "session",
+                decision = "deny",
+                principal = principal.map(crate::identity::Principal::id),
+                "a session was used by a caller other than the one that opened it"
+            );
+            return jsonrpc_error(
+                StatusCode::FORBIDDEN,
+                crate::error::FORBIDDEN,
+                "this session belongs to another caller; open your own with `initialize`".into(),
+            );
+        }
+        request
+            .extensions_mut()
+            .insert(crate::server::SessionLink::default());
+        sessions::waking(engine, self.inner.handle(request))
+            .await
+            .map(Body::new)
     }
 }
 
@@ -769,6 +828,9 @@ pub struct HttpStats {
     pub open_connections: usize,
     /// Legacy sessions live now (with slots reserved for ones being created).
     pub live_sessions: usize,
+    /// Of the live sessions, those asleep: kept as a record, without the SDK's worker
+    /// (see [`HttpConfig::session_sleep_after`]).
+    pub asleep_sessions: usize,
     /// Connections closed because a request head did not arrive in time.
     pub header_timeouts: u64,
     /// Keep-alive connections closed for idleness.
@@ -801,6 +863,7 @@ impl HttpServer {
         HttpStats {
             open_connections: counters.open.load(Ordering::Relaxed),
             live_sessions: self.sessions.len(),
+            asleep_sessions: self.sessions.asleep(),
             header_timeouts: counters.header_timeouts.load(Ordering::Relaxed),
             idle_closed: counters.idle_closed.load(Ordering::Relaxed),
             overflowed: counters.overflowed.load(Ordering::Relaxed),

@@ -17,26 +17,38 @@
 //! idle timeout is the table's: every request naming a session marks it used, and a reaper
 //! closes sessions unused for the timeout.
 //!
+//! **Sleep.** A session's SDK side (its worker task, channels, caches and peer: tens of
+//! kilobytes) is needed only while the SDK serves it. A session unused for the sleep delay,
+//! with no stream open and no request in flight, is put to sleep: the SDK closes its worker
+//! and the table keeps the compact record (the client's `initialize`, the session's
+//! handler with its log level, subscriptions and owner, the counters). The next request that
+//! needs the SDK wakes it: the SDK finds no session, asks [`Record`] (its session store)
+//! for the `initialize`, and replays it to the session's own handler ([`waking`]), which
+//! answers it without running the middleware again; the request is then served as usual.
+//! A request that would reach the SDK while a session is being put to sleep waits for it
+//! to finish ([`Engine::enter`]), so a session is never closed under a request.
+//!
 //! Admission, binding, lookup and release are each one hash-map operation: the cost of a
 //! request does not depend on how many sessions are live.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use rmcp::model::{
-    ClientJsonRpcMessage, GetExtensions as _, JsonRpcMessage, ProtocolVersion, RequestId,
-    ServerJsonRpcMessage, ServerResult,
+    ClientJsonRpcMessage, GetExtensions as _, InitializeRequestParams, JsonRpcMessage,
+    ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
 };
 use rmcp::{Peer, RoleServer};
 use tokio_util::sync::CancellationToken;
 
 use crate::server::{McpHandler, SessionLink};
 use rmcp::transport::streamable_http_server::session::{
-    RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
+    RestoreOutcome, ServerSseMessage, SessionId, SessionManager, SessionRestoreMarker,
+    SessionState, SessionStore, SessionStoreError,
 };
 
 /// Why a new session was refused.
@@ -90,19 +102,41 @@ impl Live {
 }
 
 /// What serving a session's request directly needs: the session's handler (its log level,
-/// subscriptions and owner) and the SDK's peer for it (notifications a tool sends go to the
-/// session's stream), with what `initialize` settled.
+/// subscriptions and owner) and, while the SDK's side of the session is awake, the SDK's
+/// peer for it (notifications a tool sends go to the session's stream), with what
+/// `initialize` settled; and what putting the session to sleep and waking it needs.
 pub(super) struct Engine {
     pub(super) handler: McpHandler,
-    pub(super) peer: Peer<RoleServer>,
     /// The protocol version `initialize` answered with.
     pub(super) version: ProtocolVersion,
     /// Whether the client declared a capability through which a tool may send it a request
     /// (sampling, elicitation, roots): such a request needs the reply's stream, so the
     /// session's tool calls, prompts and reads keep the SDK's path.
     pub(super) answers_requests: bool,
+    /// The client's `initialize` parameters as JSON (a fraction of their size parsed),
+    /// replayed to the handler to wake the session.
+    hello: Box<str>,
     /// Requests being served directly, for `notifications/cancelled`.
     in_flight: Mutex<Vec<(RequestId, CancellationToken)>>,
+    /// The SDK's side of the session.
+    sdk: Mutex<Sdk>,
+    /// Streams the SDK holds open for the session (request streams and the GET stream).
+    streams: AtomicUsize,
+    /// Held for reading by a request in the SDK's hands until its response head, and for
+    /// writing while the session is put to sleep or woken.
+    gate: tokio::sync::RwLock<()>,
+    /// Told when the worker of a session being put to sleep has ended.
+    slept: tokio::sync::Notify,
+}
+
+/// The SDK's side of a session.
+enum Sdk {
+    /// Its worker runs; requests served directly go through this peer.
+    Awake(Peer<RoleServer>),
+    /// Being put to sleep: its worker is ending.
+    Sleeping,
+    /// No worker: the next request that needs the SDK wakes it.
+    Asleep,
 }
 
 impl std::fmt::Debug for Engine {
@@ -110,6 +144,7 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("version", &self.version)
             .field("answers_requests", &self.answers_requests)
+            .field("asleep", &self.asleep())
             .finish_non_exhaustive()
     }
 }
@@ -125,18 +160,61 @@ impl Engine {
             return None;
         };
         let (handler, peer) = link.get()?;
-        let capabilities = peer.peer_info()?.capabilities.clone();
+        let params = peer.peer_info()?;
         #[allow(deprecated)] // sampling is deprecated by SEP-2577, still part of both eras
-        let answers_requests = capabilities.sampling.is_some()
-            || capabilities.elicitation.is_some()
-            || capabilities.roots.is_some();
+        let answers_requests = params.capabilities.sampling.is_some()
+            || params.capabilities.elicitation.is_some()
+            || params.capabilities.roots.is_some();
+        let hello = serde_json::to_string(&*params).ok()?.into_boxed_str();
         Some(Self {
             handler: handler.clone(),
-            peer: peer.clone(),
             version: result.protocol_version.clone(),
             answers_requests,
+            hello,
             in_flight: Mutex::default(),
+            sdk: Mutex::new(Sdk::Awake(peer.clone())),
+            streams: AtomicUsize::new(0),
+            gate: tokio::sync::RwLock::new(()),
+            slept: tokio::sync::Notify::new(),
         })
+    }
+
+    /// The SDK's peer for the session; `None` while it is asleep (or being put to sleep).
+    pub(super) fn peer(&self) -> Option<Peer<RoleServer>> {
+        match &*self.lock_sdk() {
+            Sdk::Awake(peer) => Some(peer.clone()),
+            Sdk::Sleeping | Sdk::Asleep => None,
+        }
+    }
+
+    /// Whether the SDK's side of the session is asleep (or being put to sleep).
+    pub(super) fn asleep(&self) -> bool {
+        !matches!(*self.lock_sdk(), Sdk::Awake(_))
+    }
+
+    /// Enter the SDK with a request of this session: the session is not put to sleep until
+    /// the guard is dropped (once the SDK has answered the request's head, counting any
+    /// stream it opened), and a session being put to sleep is first let finish.
+    pub(super) async fn enter(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().await
+    }
+
+    /// Wake the session, alone: no other request reaches the SDK with it, and it is not
+    /// put to sleep, until the guard is dropped.
+    pub(super) async fn wake(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.gate.write().await
+    }
+
+    fn lock_sdk(&self) -> std::sync::MutexGuard<'_, Sdk> {
+        self.sdk.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the session may be put to sleep now: awake, no stream open, nothing served
+    /// directly in flight.
+    fn idle(&self) -> bool {
+        matches!(*self.lock_sdk(), Sdk::Awake(_))
+            && self.streams.load(Ordering::Acquire) == 0
+            && self.lock_in_flight().is_empty()
     }
 
     /// Note a request served directly; the returned guard forgets it when dropped.
@@ -161,6 +239,40 @@ impl Engine {
     fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, Vec<(RequestId, CancellationToken)>> {
         self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A stream the SDK holds open for a session; counted while it lives.
+struct OpenStream(Arc<Engine>);
+
+impl OpenStream {
+    fn new(engine: Arc<Engine>) -> Self {
+        engine.streams.fetch_add(1, Ordering::AcqRel);
+        Self(engine)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.streams.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+tokio::task_local! {
+    /// The handler of the session a request wakes, for the SDK's service factory.
+    static WAKING: McpHandler;
+}
+
+/// Run `serve` (a request handed to the SDK) as the request that wakes `engine`'s session:
+/// the SDK's service factory, asked for the session's handler, gets the session's own
+/// ([`waking_handler`]) rather than a new one.
+pub(super) async fn waking<F: std::future::Future>(engine: &Engine, serve: F) -> F::Output {
+    WAKING.scope(engine.handler.clone(), serve).await
+}
+
+/// The handler of the session being woken, when the SDK's service factory is asked inside
+/// [`waking`].
+pub(super) fn waking_handler() -> Option<McpHandler> {
+    WAKING.try_with(Clone::clone).ok()
 }
 
 /// A request being served directly; forgotten when dropped.
@@ -301,49 +413,151 @@ impl SessionTable {
             .collect()
     }
 
+    /// The engine of the session `id`, without marking it used.
+    fn engine(&self, id: &str) -> Option<Arc<Engine>> {
+        self.lock().live.get(id)?.engine.clone()
+    }
+
+    /// The sessions that may be put to sleep: unused since `cutoff`, awake and idle.
+    fn drowsy(&self, cutoff: Instant) -> Vec<(String, Arc<Engine>)> {
+        self.lock()
+            .live
+            .iter()
+            .filter(|(_, live)| live.used < cutoff)
+            .filter_map(|(id, live)| Some((id.clone(), live.engine.clone()?)))
+            .filter(|(_, engine)| engine.idle())
+            .collect()
+    }
+
+    /// Begin putting the session `id` to sleep if it is still unused since `cutoff`, awake
+    /// and idle: its peer, which the caller drops once the session's handler has forgotten
+    /// it.
+    fn begin_sleep(&self, id: &str, cutoff: Instant) -> Option<Peer<RoleServer>> {
+        let counts = self.lock();
+        let live = counts.live.get(id).filter(|live| live.used < cutoff)?;
+        let engine = live.engine.as_ref().filter(|engine| engine.idle())?;
+        let mut sdk = engine.lock_sdk();
+        if !matches!(*sdk, Sdk::Awake(_)) {
+            return None;
+        }
+        match std::mem::replace(&mut *sdk, Sdk::Sleeping) {
+            Sdk::Awake(peer) => Some(peer),
+            Sdk::Sleeping | Sdk::Asleep => None,
+        }
+    }
+
+    /// The worker of the session `id` ended: if the session was being put to sleep, it is
+    /// asleep now (and `true`); otherwise the session ended.
+    fn slept(&self, id: &str) -> bool {
+        let Some(engine) = self.engine(id) else {
+            return false;
+        };
+        let mut sdk = engine.lock_sdk();
+        if !matches!(*sdk, Sdk::Sleeping) {
+            return false;
+        }
+        *sdk = Sdk::Asleep;
+        drop(sdk);
+        engine.slept.notify_one();
+        true
+    }
+
+    /// The session `id` woke with a new worker, reached through `peer`.
+    fn woke(&self, id: &str, peer: Peer<RoleServer>) {
+        if let Some(engine) = self.engine(id) {
+            *engine.lock_sdk() = Sdk::Awake(peer);
+        }
+    }
+
     /// Live sessions (and slots reserved for ones being created).
     pub(super) fn len(&self) -> usize {
         self.lock().total
     }
+
+    /// Live sessions asleep (or being put to sleep); one look at each.
+    pub(super) fn asleep(&self) -> usize {
+        self.lock()
+            .live
+            .values()
+            .filter(|live| live.engine.as_ref().is_some_and(|engine| engine.asleep()))
+            .count()
+    }
 }
 
-/// The SDK's session manager, with every session counted in a [`SessionTable`] and closed
-/// by the table's reaper once unused for the idle timeout.
+/// The table as the SDK's session store: what a session asleep needs to wake (the
+/// client's `initialize`). The records are the table's own, written when a session is
+/// initialized and removed when it ends, so storing and deleting through the SDK do
+/// nothing.
+#[derive(Debug)]
+pub(super) struct Record(pub(super) Arc<SessionTable>);
+
+#[async_trait::async_trait]
+impl SessionStore for Record {
+    async fn load(&self, id: &str) -> Result<Option<SessionState>, SessionStoreError> {
+        let Some(engine) = self.0.engine(id) else {
+            return Ok(None);
+        };
+        let params: InitializeRequestParams = serde_json::from_str(&engine.hello)?;
+        Ok(Some(SessionState::new(params)))
+    }
+
+    async fn store(&self, _: &str, _: &SessionState) -> Result<(), SessionStoreError> {
+        Ok(())
+    }
+
+    async fn delete(&self, _: &str) -> Result<(), SessionStoreError> {
+        Ok(())
+    }
+}
+
+/// The SDK's session manager, with every session counted in a [`SessionTable`], put to
+/// sleep once unused for the sleep delay and closed once unused for the idle timeout, both
+/// by the table's reaper.
 pub(super) struct Counted<M> {
     inner: M,
     table: Arc<SessionTable>,
     idle: Duration,
+    /// Put sessions to sleep unused for this long; `None`: never.
+    sleep_after: Option<Duration>,
     shutdown: CancellationToken,
     /// Itself, for the reaper (started with the first session, inside the runtime).
     this: Weak<Self>,
     reaper: std::sync::Once,
 }
 
+/// How long putting a session to sleep waits for its worker to end.
+const SLEEP_WAIT: Duration = Duration::from_secs(5);
+
 impl<M: SessionManager> Counted<M> {
-    /// `inner` counted in `table`; its sessions closed after `idle` unused, until `shutdown`.
+    /// `inner` counted in `table`; its sessions put to sleep after `sleep_after` unused
+    /// (never when zero) and closed after `idle` unused, until `shutdown`.
     pub(super) fn new(
         inner: M,
         table: Arc<SessionTable>,
         idle: Duration,
+        sleep_after: Duration,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         Arc::new_cyclic(|this| Self {
             inner,
             table,
             idle,
+            sleep_after: (!sleep_after.is_zero()).then_some(sleep_after),
             shutdown,
             this: this.clone(),
             reaper: std::sync::Once::new(),
         })
     }
 
-    /// Start the reaper, once: every quarter of the idle timeout (between 10 ms and 30 s)
-    /// it closes the sessions unused for the timeout. It ends with the server.
+    /// Start the reaper, once: every quarter of the shorter of the idle timeout and the
+    /// sleep delay (between 10 ms and 30 s) it closes the sessions unused for the timeout
+    /// and puts to sleep those unused for the delay. It ends with the server.
     fn start_reaper(&self) {
         self.reaper.call_once(|| {
             let this = self.this.clone();
             let shutdown = self.shutdown.clone();
-            let every = (self.idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(30));
+            let shortest = self.sleep_after.map_or(self.idle, |s| s.min(self.idle));
+            let every = (shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(30));
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -355,19 +569,68 @@ impl<M: SessionManager> Counted<M> {
                     let Some(manager) = this.upgrade() else {
                         return;
                     };
-                    let Some(cutoff) = Instant::now().checked_sub(manager.idle) else {
-                        continue;
-                    };
-                    for id in manager.table.unused_since(cutoff) {
-                        tracing::debug!("closing a session idle past the timeout");
-                        let id: SessionId = id.into();
-                        if let Err(error) = manager.close_session(&id).await {
-                            tracing::warn!(%error, "an idle session could not be closed");
-                        }
-                    }
+                    manager.reap().await;
                 }
             });
         });
+    }
+
+    /// One round of the reaper.
+    async fn reap(&self) {
+        let now = Instant::now();
+        if let Some(cutoff) = now.checked_sub(self.idle) {
+            for id in self.table.unused_since(cutoff) {
+                tracing::debug!("closing a session idle past the timeout");
+                let id: SessionId = id.into();
+                if let Err(error) = self.close_session(&id).await {
+                    tracing::warn!(%error, "an idle session could not be closed");
+                }
+            }
+        }
+        let Some(cutoff) = self.sleep_after.and_then(|after| now.checked_sub(after)) else {
+            return;
+        };
+        for (id, engine) in self.table.drowsy(cutoff) {
+            self.sleep(id, &engine, cutoff).await;
+        }
+    }
+
+    /// Put the session `id` to sleep, if it is still unused since `cutoff` and idle once no
+    /// request is entering the SDK with it: close its worker, keep its record.
+    async fn sleep(&self, id: String, engine: &Engine, cutoff: Instant) {
+        let Ok(_gate) = engine.gate.try_write() else {
+            return; // a request is in the SDK's hands: not idle
+        };
+        let Some(peer) = self.table.begin_sleep(&id, cutoff) else {
+            return;
+        };
+        engine.handler.forget_peer();
+        drop(peer);
+        let id: SessionId = id.into();
+        if let Err(error) = self.inner.close_session(&id).await {
+            tracing::warn!(%error, "a session's worker could not be closed to put it to sleep");
+        }
+        if tokio::time::timeout(SLEEP_WAIT, engine.slept.notified())
+            .await
+            .is_err()
+        {
+            tracing::warn!("a session's worker did not end in time; the session sleeps anyway");
+            *engine.lock_sdk() = Sdk::Asleep;
+        }
+        tracing::debug!("a session unused past the sleep delay was put to sleep");
+    }
+
+    /// `stream`, counted as open for the session `id` while it lives.
+    fn counted<S: Stream<Item = ServerSseMessage> + Send + Sync + 'static>(
+        &self,
+        id: &SessionId,
+        stream: S,
+    ) -> impl Stream<Item = ServerSseMessage> + Send + Sync + 'static {
+        let open = self.table.engine(id.as_ref()).map(OpenStream::new);
+        stream.map(move |event| {
+            let _ = &open;
+            event
+        })
     }
 }
 
@@ -393,6 +656,24 @@ impl<M: SessionManager> SessionManager for Counted<M> {
         };
         let reservation = head.and_then(|parts| parts.extensions.get::<Reservation>().cloned());
         let link = head.and_then(|parts| parts.extensions.get::<SessionLink>().cloned());
+        let waking = match &message {
+            ClientJsonRpcMessage::Request(request) => request
+                .request
+                .extensions()
+                .get::<SessionRestoreMarker>()
+                .is_some(),
+            _ => false,
+        };
+        if waking {
+            // The SDK replays the `initialize` of a session asleep to its handler (through
+            // the store, `Record`): the session is counted already, and now awake.
+            let reply = self.inner.initialize_session(id, message).await?;
+            match link.as_ref().and_then(SessionLink::get) {
+                Some((_, peer)) => self.table.woke(id.as_ref(), peer.clone()),
+                None => tracing::warn!("a session woke without its link; the SDK serves it"),
+            }
+            return Ok(reply);
+        }
         match &reservation {
             Some(reservation) => self.table.bind(id, reservation),
             None => {
@@ -413,6 +694,11 @@ impl<M: SessionManager> SessionManager for Counted<M> {
     }
 
     async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
+        // The worker of a session put to sleep ends by closing its session: the record
+        // stays, asleep.
+        if self.table.slept(id.as_ref()) {
+            return Ok(());
+        }
         let result = self.inner.close_session(id).await;
         self.table.release(id);
         result
@@ -423,7 +709,8 @@ impl<M: SessionManager> SessionManager for Counted<M> {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        self.inner.create_stream(id, message).await
+        let stream = self.inner.create_stream(id, message).await?;
+        Ok(self.counted(id, stream))
     }
 
     async fn accept_message(
@@ -438,7 +725,8 @@ impl<M: SessionManager> SessionManager for Counted<M> {
         &self,
         id: &SessionId,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        self.inner.create_standalone_stream(id).await
+        let stream = self.inner.create_standalone_stream(id).await?;
+        Ok(self.counted(id, stream))
     }
 
     async fn resume(
@@ -446,7 +734,8 @@ impl<M: SessionManager> SessionManager for Counted<M> {
         id: &SessionId,
         last_event_id: String,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        self.inner.resume(id, last_event_id).await
+        let stream = self.inner.resume(id, last_event_id).await?;
+        Ok(self.counted(id, stream))
     }
 
     async fn restore_session(
