@@ -943,6 +943,24 @@ async fn a_legacy_session_serves_only_the_caller_that_opened_it() {
         reply.body
     );
     assert!(!reply.body.contains("alice"), "{}", reply.body);
+    // Nor may she open its GET stream (the owner's notifications) or delete it.
+    let head = session_head(&mallory, &session);
+    let mut headers: Vec<(&str, &str)> = head
+        .lines()
+        .filter_map(|line| line.split_once(": "))
+        .collect();
+    headers.push(("accept", "text/event-stream"));
+    let addr = http.local_addr();
+    for method in ["GET", "DELETE"] {
+        let reply = request(addr, method, "/mcp", &headers, b"").await;
+        assert_eq!(reply.status, 403, "{method}: {}", reply.body);
+        assert!(
+            reply.body.contains("belongs to another caller"),
+            "{}",
+            reply.body
+        );
+    }
+    assert_eq!(http.stats().live_sessions, 1);
     // Asleep, the session is not woken by her either: refused before the SDK sees it.
     crate::hostile::eventually("the session sleeps", || http.stats().asleep_sessions == 1).await;
     let reply = in_session(&http, &mallory, &session, call).await;

@@ -587,7 +587,9 @@ impl Front {
     /// Hand `request` to the SDK's service. A request of an initialized session keeps it
     /// awake until the SDK has answered its head, and wakes it if it is asleep: the SDK,
     /// finding no worker for it, restores it from the table's record through the session's
-    /// own handler. A caller other than the session's owner does not wake it.
+    /// own handler. A caller other than the session's owner gets 403 here, whatever the
+    /// method: it neither wakes the session, nor opens its GET stream (which carries the
+    /// owner's notifications), nor deletes it.
     async fn sdk(
         &self,
         mut request: Request<Body>,
@@ -596,20 +598,6 @@ impl Front {
         let Some(engine) = engine else {
             return self.inner.handle(request).await.map(Body::new);
         };
-        let awake = engine.enter().await;
-        if !engine.asleep() {
-            return self.inner.handle(request).await.map(Body::new);
-        }
-        drop(awake);
-        // One request wakes the session while the others wait: the SDK lists a session
-        // being restored before its handshake is replayed, and a request reaching the
-        // worker first would be lost.
-        let waking = engine.wake().await;
-        if !engine.asleep() {
-            drop(waking);
-            let _awake = engine.enter().await;
-            return self.inner.handle(request).await.map(Body::new);
-        }
         let principal = request.extensions().get::<crate::identity::Principal>();
         if !engine.handler.serves(principal) {
             tracing::warn!(
@@ -624,6 +612,20 @@ impl Front {
                 crate::error::FORBIDDEN,
                 "this session belongs to another caller; open your own with `initialize`".into(),
             );
+        }
+        let awake = engine.enter().await;
+        if !engine.asleep() {
+            return self.inner.handle(request).await.map(Body::new);
+        }
+        drop(awake);
+        // One request wakes the session while the others wait: the SDK lists a session
+        // being restored before its handshake is replayed, and a request reaching the
+        // worker first would be lost.
+        let waking = engine.wake().await;
+        if !engine.asleep() {
+            drop(waking);
+            let _awake = engine.enter().await;
+            return self.inner.handle(request).await.map(Body::new);
         }
         request
             .extensions_mut()
