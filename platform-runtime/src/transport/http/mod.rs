@@ -590,7 +590,18 @@ impl Front {
     /// own handler. A caller other than the session's owner gets 403 here, whatever the
     /// method: it neither wakes the session, nor opens its GET stream (which carries the
     /// owner's notifications), nor deletes it.
-    async fn sdk(
+    ///
+    /// Boxed: the SDK's future is large, and inline it would be part of (and copied with)
+    /// every request's future, the ones served directly included.
+    fn sdk<'a>(
+        &'a self,
+        request: Request<Body>,
+        engine: Option<&'a sessions::Engine>,
+    ) -> futures::future::BoxFuture<'a, axum::http::Response<Body>> {
+        Box::pin(self.sdk_unboxed(request, engine))
+    }
+
+    async fn sdk_unboxed(
         &self,
         mut request: Request<Body>,
         engine: Option<&sessions::Engine>,
