@@ -88,6 +88,7 @@ mod imp {
         cache_misses: Counter<u64>,
         breakers_open: UpDownCounter<i64>,
         sessions_open: UpDownCounter<i64>,
+        sessions_asleep: UpDownCounter<i64>,
     }
 
     impl Instruments {
@@ -145,6 +146,13 @@ mod imp {
                     .i64_up_down_counter("platform.sessions.open")
                     .with_unit("{session}")
                     .with_description("Legacy-era MCP sessions open now.")
+                    .build(),
+                sessions_asleep: meter
+                    .i64_up_down_counter("platform.sessions.asleep")
+                    .with_unit("{session}")
+                    .with_description(
+                        "Of the open legacy-era sessions, those asleep: a record without the SDK's worker.",
+                    )
                     .build(),
             }
         }
@@ -462,6 +470,16 @@ mod imp {
             instruments.session.record(seconds, &transport);
         }
     }
+
+    /// A legacy session was put to sleep (`true`), or one asleep woke or ended (`false`).
+    pub(crate) fn session_asleep(asleep: bool) {
+        if let Some(instruments) = current() {
+            instruments.sessions_asleep.add(
+                if asleep { 1 } else { -1 },
+                &[KeyValue::new("network.transport", "tcp")],
+            );
+        }
+    }
 }
 
 #[cfg(not(feature = "otel"))]
@@ -492,6 +510,8 @@ mod off {
     pub(crate) fn session_opened() {}
 
     pub(crate) fn session_closed(_: f64) {}
+
+    pub(crate) fn session_asleep(_: bool) {}
 }
 
 #[cfg(test)]

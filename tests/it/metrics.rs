@@ -65,6 +65,7 @@ async fn serve() -> platform_runtime::transport::http::HttpServer {
         server,
         HttpConfig {
             auth: Some(auth.build().unwrap()),
+            session_sleep_after: std::time::Duration::from_millis(300),
             ..HttpConfig::default()
         },
     )
@@ -234,6 +235,29 @@ async fn requests_sessions_refusals_cache_and_breakers_show_in_the_exposition() 
 
     let open = samples(&scrape(metrics).await);
     assert_eq!(value(&open, "platform_sessions_open", &[]), 1.0);
+    // Left alone, it is put to sleep: still open, and asleep.
+    crate::hostile::eventually("the session sleeps", || http.stats().asleep_sessions == 1).await;
+    let asleep = samples(&scrape(metrics).await);
+    assert_eq!(value(&asleep, "platform_sessions_open", &[]), 1.0);
+    assert_eq!(value(&asleep, "platform_sessions_asleep", &[]), 1.0);
+    // Its next request wakes it; then it is put to sleep again, and deleted asleep.
+    let list = br#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}"#;
+    let in_session = [
+        JSON,
+        ACCEPT,
+        ("x-api-key", KEY),
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let listed = request(addr, "POST", "/mcp", &in_session, list).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let awake = samples(&scrape(metrics).await);
+    assert_eq!(value(&awake, "platform_sessions_asleep", &[]), 0.0);
+    assert_eq!(value(&awake, "platform_sessions_open", &[]), 1.0);
+    crate::hostile::eventually("the session sleeps again", || {
+        http.stats().asleep_sessions == 1
+    })
+    .await;
 
     let closed = request(
         addr,
@@ -313,6 +337,7 @@ async fn requests_sessions_refusals_cache_and_breakers_show_in_the_exposition() 
     );
     assert_eq!(value(&all, "platform_requests_in_flight", &[]), 0.0);
     assert_eq!(value(&all, "platform_sessions_open", &[]), 0.0);
+    assert_eq!(value(&all, "platform_sessions_asleep", &[]), 0.0, "{text}");
     assert_eq!(
         value(&all, "mcp_server_session_duration_seconds_count", &[]),
         1.0,

@@ -383,6 +383,9 @@ impl SessionTable {
         if let Some(live) = counts.live.remove(id.as_ref()) {
             counts.release(live.client);
             drop(counts);
+            if live.engine.is_some_and(|engine| engine.asleep()) {
+                crate::metrics::session_asleep(false);
+            }
             crate::metrics::session_closed(live.began.elapsed().as_secs_f64());
         }
     }
@@ -465,7 +468,10 @@ impl SessionTable {
     /// The session `id` woke with a new worker, reached through `peer`.
     fn woke(&self, id: &str, peer: Peer<RoleServer>) {
         if let Some(engine) = self.engine(id) {
-            *engine.lock_sdk() = Sdk::Awake(peer);
+            let was = std::mem::replace(&mut *engine.lock_sdk(), Sdk::Awake(peer));
+            if !matches!(was, Sdk::Awake(_)) {
+                crate::metrics::session_asleep(false);
+            }
         }
     }
 
@@ -604,6 +610,7 @@ impl<M: SessionManager> Counted<M> {
         let Some(peer) = self.table.begin_sleep(&id, cutoff) else {
             return;
         };
+        crate::metrics::session_asleep(true);
         engine.handler.forget_peer();
         drop(peer);
         let id: SessionId = id.into();
