@@ -233,8 +233,9 @@ impl McpHandler {
         self.session.serves(binding.as_deref().unwrap_or_default())
     }
 
-    /// A legacy session serves only the caller that initialized it.
-    fn check_owner(&self, principal: Option<&Principal>) -> Result<(), ToolError> {
+    /// A legacy session serves only the caller that initialized it: for anyone else, an
+    /// audit line and a forbidden error.
+    pub(crate) fn check_owner(&self, principal: Option<&Principal>) -> Result<(), ToolError> {
         if self.serves(principal) {
             return Ok(());
         }

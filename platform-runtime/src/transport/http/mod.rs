@@ -610,34 +610,27 @@ impl Front {
             return self.inner.handle(request).await.map(Body::new);
         };
         let principal = request.extensions().get::<crate::identity::Principal>();
-        if !engine.handler.serves(principal) {
-            tracing::warn!(
-                target: "platform::audit",
-                event = "session",
-                decision = "deny",
-                principal = principal.map(crate::identity::Principal::id),
-                "a session was used by a caller other than the one that opened it"
-            );
+        if let Err(refused) = engine.handler.check_owner(principal) {
             return jsonrpc_error(
                 StatusCode::FORBIDDEN,
                 crate::error::FORBIDDEN,
-                "this session belongs to another caller; open your own with `initialize`".into(),
+                refused.message().to_owned(),
             );
         }
-        let awake = engine.enter().await;
-        if !engine.asleep() {
-            return self.inner.handle(request).await.map(Body::new);
-        }
-        drop(awake);
         // One request wakes the session while the others wait: the SDK lists a session
         // being restored before its handshake is replayed, and a request reaching the
         // worker first would be lost.
-        let waking = engine.wake().await;
-        if !engine.asleep() {
-            drop(waking);
-            let _awake = engine.enter().await;
-            return self.inner.handle(request).await.map(Body::new);
-        }
+        let _waking = loop {
+            let awake = engine.enter().await;
+            if !engine.asleep() {
+                return self.inner.handle(request).await.map(Body::new);
+            }
+            drop(awake);
+            let waking = engine.wake().await;
+            if engine.asleep() {
+                break waking;
+            }
+        };
         request
             .extensions_mut()
             .insert(crate::server::SessionLink::default());

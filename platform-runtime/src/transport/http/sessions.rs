@@ -440,12 +440,12 @@ impl SessionTable {
         let live = counts.live.get(id).filter(|live| live.used < cutoff)?;
         let engine = live.engine.as_ref().filter(|engine| engine.idle())?;
         let mut sdk = engine.lock_sdk();
-        if !matches!(*sdk, Sdk::Awake(_)) {
-            return None;
-        }
         match std::mem::replace(&mut *sdk, Sdk::Sleeping) {
             Sdk::Awake(peer) => Some(peer),
-            Sdk::Sleeping | Sdk::Asleep => None,
+            other => {
+                *sdk = other;
+                None
+            }
         }
     }
 
@@ -654,23 +654,14 @@ impl<M: SessionManager> SessionManager for Counted<M> {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<ServerJsonRpcMessage, Self::Error> {
-        let head = match &message {
-            ClientJsonRpcMessage::Request(request) => request
-                .request
-                .extensions()
-                .get::<axum::http::request::Parts>(),
+        let extensions = match &message {
+            ClientJsonRpcMessage::Request(request) => Some(request.request.extensions()),
             _ => None,
         };
+        let head = extensions.and_then(|e| e.get::<axum::http::request::Parts>());
         let reservation = head.and_then(|parts| parts.extensions.get::<Reservation>().cloned());
         let link = head.and_then(|parts| parts.extensions.get::<SessionLink>().cloned());
-        let waking = match &message {
-            ClientJsonRpcMessage::Request(request) => request
-                .request
-                .extensions()
-                .get::<SessionRestoreMarker>()
-                .is_some(),
-            _ => false,
-        };
+        let waking = extensions.is_some_and(|e| e.get::<SessionRestoreMarker>().is_some());
         if waking {
             // The SDK replays the `initialize` of a session asleep to its handler (through
             // the store, `Record`): the session is counted already, and now awake.
