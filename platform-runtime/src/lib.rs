@@ -6,7 +6,7 @@
 //! 5. `identity` — the authenticated caller, an extractor
 //! 6. `registry` — tools, resources and prompts with their handlers; the routing table
 //! 7. `middleware` — the request and response every layer sees, the built-in layers, per-tool policy stacks
-//! 8. `auth`, `observability` — credentials to principals: JWTs, API keys, introspection, resource metadata; request spans, trace context, log formats, export, metrics, audit events
+//! 8. `auth`, `observability`, `redis` — credentials to principals: JWTs, API keys, introspection, resource metadata; request spans, trace context, log formats, export, metrics, audit events; the shared stores in Redis
 //! 9. `server` — the builder, the router, the MCP handler, handles
 //! 10. `testing`, `transport` — the in-memory client and test issuer; stdio and HTTP
 //! 11. `app` — `serve()`: command line, configuration, signals, the choice of transport
@@ -28,6 +28,8 @@ mod metrics;
 pub mod middleware;
 pub mod model;
 pub mod observability;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod registry;
 mod schema;
 pub mod server;

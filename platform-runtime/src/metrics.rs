@@ -89,6 +89,8 @@ mod imp {
         breakers_open: UpDownCounter<i64>,
         sessions_open: UpDownCounter<i64>,
         sessions_asleep: UpDownCounter<i64>,
+        store_failures: Counter<u64>,
+        redis_up: UpDownCounter<i64>,
     }
 
     impl Instruments {
@@ -153,6 +155,18 @@ mod imp {
                     .with_description(
                         "Of the open legacy-era sessions, those asleep: a record without the SDK's worker.",
                     )
+                    .build(),
+                store_failures: meter
+                    .u64_counter("platform.store.failures")
+                    .with_unit("{operation}")
+                    .with_description(
+                        "Shared-store operations that failed, by store and what the request got (open: served, closed: refused, write: result not stored).",
+                    )
+                    .build(),
+                redis_up: meter
+                    .i64_up_down_counter("platform.redis.up")
+                    .with_unit("{connection}")
+                    .with_description("1 while the shared Redis answers, 0 while it does not.")
                     .build(),
             }
         }
@@ -471,6 +485,28 @@ mod imp {
         }
     }
 
+    /// An operation on a shared store failed; `outcome` is what the request got (`open`,
+    /// `closed`, `write`).
+    pub(crate) fn store_failure(store: &'static str, outcome: &'static str) {
+        if let Some(instruments) = current() {
+            instruments.store_failures.add(
+                1,
+                &[
+                    KeyValue::new("store", store),
+                    KeyValue::new("outcome", outcome),
+                ],
+            );
+        }
+    }
+
+    /// The shared Redis started answering (`true`) or stopped (`false`).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn redis_up(up: bool) {
+        if let Some(instruments) = current() {
+            instruments.redis_up.add(if up { 1 } else { -1 }, &[]);
+        }
+    }
+
     /// A legacy session was put to sleep (`true`), or one asleep woke or ended (`false`).
     pub(crate) fn session_asleep(asleep: bool) {
         if let Some(instruments) = current() {
@@ -512,6 +548,11 @@ mod off {
     pub(crate) fn session_closed(_: f64) {}
 
     pub(crate) fn session_asleep(_: bool) {}
+
+    pub(crate) fn store_failure(_: &'static str, _: &'static str) {}
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn redis_up(_: bool) {}
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ guide! {
     anti_patterns => "../../docs/anti-patterns.md",
     architecture => "../../docs/architecture.md",
     conformance => "../../docs/conformance.md",
+    deploy => "../../docs/deploy.md",
     performance => "../../docs/performance.md",
     security => "../../docs/security.md",
     auth => "../../docs/guide/auth.md",

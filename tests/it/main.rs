@@ -21,6 +21,7 @@ mod prelude_derives;
 mod principals;
 mod proxy;
 mod quickstart;
+mod replicas;
 mod requests;
 mod server;
 mod stdio;

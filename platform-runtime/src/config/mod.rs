@@ -5,7 +5,8 @@
 //! unknown keys with the key path and a suggestion; other top-level sections belong to the
 //! application and are read with [`Config::section`]. Configuration is applied or refused:
 //! every framework key is applied by `serve()`, a key that applies only to a transport not in
-//! use is an error, and `[redis]` is reserved (refused until shared stores exist). Secrets are [`Secret`]s: from the environment or a `*_file` path,
+//! use is an error, and so is `[redis]` in a build without the `redis` feature. Secrets are
+//! [`Secret`]s: from the environment or a `*_file` path,
 //! never shown by `Debug`, logs, error messages or the `config` command.
 
 mod secret;
@@ -34,12 +35,15 @@ const SECTIONS: &[&str] = &[
     "redis",
 ];
 
-/// Sections whose names are kept for features not built yet: setting any key in them is an
+/// Sections whose names are kept for features not built in: setting any key in them is an
 /// error, never a silent no-op.
+#[cfg(not(feature = "redis"))]
 const RESERVED: &[(&str, &str)] = &[(
     "redis",
-    "shared stores in Redis are not available in this version; every store is in process",
+    "this build of the server has no Redis support (the `redis` feature of platform-runtime is off); every store is in process",
 )];
+#[cfg(feature = "redis")]
+const RESERVED: &[(&str, &str)] = &[];
 
 /// `[transport]` keys that only the HTTP transport applies.
 const HTTP_KEYS: &[&str] = &[
@@ -281,6 +285,31 @@ pub struct SealingSection {
     pub key: Option<Secret>,
     /// A file holding the key.
     pub key_file: Option<PathBuf>,
+}
+
+/// `[redis]`: shared stores for servers running as several replicas (see `docs/deploy.md`).
+/// With `url` set, rate limits and the response cache live in Redis; without it, in process.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSection {
+    /// `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS) or `unix:///path`; a
+    /// secret (it may hold a password): from `PLATFORM_REDIS__URL` or `url_file`.
+    pub url: Option<Secret>,
+    /// A file holding the URL.
+    pub url_file: Option<PathBuf>,
+    /// The prefix of every key; replicas of one server share it (default: the server's
+    /// name).
+    pub namespace: Option<String>,
+    /// How long connecting may take (default 2s).
+    pub connect_timeout: Option<ConfigDuration>,
+    /// How long one command may take before it counts as a failure (default 500ms).
+    pub command_timeout: Option<ConfigDuration>,
+    /// While Redis does not answer, rate-limited calls are `"open"` (allowed; the default)
+    /// or `"closed"` (refused as unavailable).
+    pub rate_limit_fail: Option<String>,
+    /// While Redis does not answer, cacheable calls are `"open"` (the tool is called; the
+    /// default) or `"closed"` (refused as unavailable).
+    pub cache_fail: Option<String>,
 }
 
 /// `[upstreams.<mount>]`: where a remote server mounted in code is reached, and how (see
@@ -781,6 +810,7 @@ impl ConfigSource {
             sealing: section(&figment, "sealing")?,
             auth: section(&figment, "auth")?,
             upstreams: section(&figment, "upstreams")?,
+            redis: section(&figment, "redis")?,
             profile,
             figment,
         };
@@ -814,6 +844,8 @@ pub struct Config {
     pub auth: AuthSection,
     /// `[upstreams.<mount>]`.
     pub upstreams: BTreeMap<String, UpstreamSection>,
+    /// `[redis]`.
+    pub redis: RedisSection,
     profile: Option<String>,
     figment: Figment,
 }
@@ -828,6 +860,7 @@ impl std::fmt::Debug for Config {
             .field("sealing", &self.sealing)
             .field("auth", &self.auth)
             .field("upstreams", &self.upstreams)
+            .field("redis", &self.redis)
             .field("profile", &self.profile)
             .finish_non_exhaustive()
     }
@@ -867,6 +900,11 @@ impl Config {
         secret_or_file(&self.sealing.key, &self.sealing.key_file, "sealing.key")
     }
 
+    /// The Redis URL, from `redis.url` or the file named by `redis.url_file`.
+    pub fn redis_url(&self) -> Result<Option<Secret>, ConfigError> {
+        secret_or_file(&self.redis.url, &self.redis.url_file, "redis.url")
+    }
+
     /// The effective configuration as TOML, every secret shown as `"[redacted]"`.
     pub fn to_redacted_toml(&self) -> String {
         #[derive(Serialize)]
@@ -878,6 +916,11 @@ impl Config {
             auth: &'a AuthSection,
             #[serde(skip_serializing_if = "BTreeMap::is_empty")]
             upstreams: &'a BTreeMap<String, UpstreamSection>,
+            #[serde(skip_serializing_if = "is_default")]
+            redis: &'a RedisSection,
+        }
+        fn is_default(section: &&RedisSection) -> bool {
+            **section == RedisSection::default()
         }
         let view = View {
             transport: &self.transport,
@@ -886,6 +929,7 @@ impl Config {
             sealing: &self.sealing,
             auth: &self.auth,
             upstreams: &self.upstreams,
+            redis: &self.redis,
         };
         let mut text = toml::to_string_pretty(&view).unwrap_or_default();
         if let Some(profile) = &self.profile {
@@ -982,6 +1026,26 @@ impl Config {
             return Err(ConfigError::new(format!(
                 "`auth.unauthorized` is `{mode}`: use `hide` (leave what a caller cannot use out of lists) or `deny` (list it, refuse calls)"
             )));
+        }
+        for (key, mode) in [
+            ("rate_limit_fail", &self.redis.rate_limit_fail),
+            ("cache_fail", &self.redis.cache_fail),
+        ] {
+            if let Some(mode) = mode
+                && !["open", "closed"].contains(&mode.as_str())
+            {
+                return Err(ConfigError::new(format!(
+                    "`redis.{key}` is `{mode}`: use `open` (serve while Redis does not answer) or `closed` (refuse)"
+                )));
+            }
+        }
+        if self.redis.url.is_none()
+            && self.redis.url_file.is_none()
+            && self.redis != RedisSection::default()
+        {
+            return Err(ConfigError::new(
+                "`[redis]` has settings but no `url` (or `url_file`): set `redis.url` (`PLATFORM_REDIS__URL`) to use Redis, or remove the section",
+            ));
         }
         if !["stdio", "http"].contains(&self.transport.kind.as_str()) {
             return Err(ConfigError::new(format!(

@@ -250,16 +250,70 @@ fn a_secret_that_looks_like_a_number_is_a_string_and_never_echoed() {
     assert!(!error.contains("55501234"), "{error}");
 }
 
+#[cfg(not(feature = "redis"))]
 #[test]
-fn reserved_sections_are_refused() {
+fn redis_is_refused_without_the_feature() {
     let d = dir(&[("platform.toml", "[redis]\nurl = \"redis://127.0.0.1\"\n")]);
     let error = source(&d, "PTEST_RESERVED_")
         .load()
         .unwrap_err()
         .to_string();
     assert!(error.contains("redis.url"), "{error}");
-    assert!(error.contains("reserved"), "{error}");
+    assert!(error.contains("`redis` feature"), "{error}");
     assert!(!error.contains("redis://"), "{error}");
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn redis_settings_load_with_the_url_kept_secret() {
+    let d = dir(&[(
+        "platform.toml",
+        "[redis]\nnamespace = \"weather\"\nrate_limit_fail = \"closed\"\n",
+    )]);
+    let config = source(&d, "PTEST_REDIS_")
+        .environment([(
+            "PTEST_REDIS_REDIS__URL",
+            "redis://:hunter2@127.0.0.1:6379/0",
+        )])
+        .load()
+        .unwrap();
+    assert_eq!(
+        config.redis_url().unwrap().unwrap().expose(),
+        "redis://:hunter2@127.0.0.1:6379/0"
+    );
+    assert_eq!(config.redis.namespace.as_deref(), Some("weather"));
+    assert_eq!(config.redis.rate_limit_fail.as_deref(), Some("closed"));
+    let shown = format!("{}\n{config:?}", config.to_redacted_toml());
+    assert!(shown.contains("[redis]"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn redis_settings_without_a_url_or_with_a_bad_mode_are_refused() {
+    let d = dir(&[("platform.toml", "[redis]\nnamespace = \"weather\"\n")]);
+    let error = source(&d, "PTEST_REDISNOURL_")
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no `url`"), "{error}");
+    assert!(error.contains("PLATFORM_REDIS__URL"), "{error}");
+    let d = dir(&[(
+        "platform.toml",
+        "[redis]\nurl = \"redis://127.0.0.1\"\ncache_fail = \"ajar\"\n",
+    )]);
+    let error = source(&d, "PTEST_REDISMODE_")
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("redis.cache_fail"), "{error}");
+    assert!(error.contains("`open`"), "{error}");
+    let error = source(&dir(&[]), "PTEST_REDISTYPO_")
+        .environment([("PTEST_REDISTYPO_REDIS__NAMESPACES", "x")])
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("did you mean `namespace`"), "{error}");
 }
 
 #[test]

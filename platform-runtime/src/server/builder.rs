@@ -78,6 +78,9 @@ pub(crate) struct Settings {
     rate_limit_store: Option<Arc<dyn RateLimitStore>>,
     cache_store: Option<Arc<dyn CacheStore>>,
     sealing_key: Option<Secret>,
+    /// `[redis]`: the shared stores, which replace the in-process ones.
+    #[cfg(feature = "redis")]
+    redis: Option<SharedStores>,
     authorization: Authorization,
     /// The policies of every mount with any, by mount path.
     pub(crate) mounts: Vec<MountPolicies>,
@@ -100,17 +103,70 @@ impl Default for Settings {
             rate_limit_store: None,
             cache_store: None,
             sealing_key: None,
+            #[cfg(feature = "redis")]
+            redis: None,
             authorization: Authorization::default(),
             mounts: Vec::new(),
         }
     }
 }
 
+/// The Redis of `[redis]` and what each store does while it does not answer.
+#[cfg(feature = "redis")]
+#[derive(Clone)]
+struct SharedStores {
+    redis: crate::redis::Redis,
+    rate_limit_fail: crate::middleware::FailMode,
+    cache_fail: crate::middleware::FailMode,
+}
+
+#[cfg(feature = "redis")]
+impl SharedStores {
+    /// From `[redis]`, keys under the configured namespace or else `server`'s name.
+    fn from_config(config: &Config, server: &str) -> Result<Option<Self>, String> {
+        use crate::middleware::FailMode;
+        let Some(url) = config.redis_url().map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let section = &config.redis;
+        let mut options = crate::redis::RedisOptions::new(
+            section
+                .namespace
+                .clone()
+                .unwrap_or_else(|| server.to_owned()),
+        );
+        if let Some(timeout) = section.connect_timeout {
+            options.connect_timeout = timeout.0;
+        }
+        if let Some(timeout) = section.command_timeout {
+            options.command_timeout = timeout.0;
+        }
+        let redis = crate::redis::Redis::open(url.expose(), options)
+            .map_err(|e| format!("`[redis]`: {e}"))?;
+        let mode = |value: &Option<String>| match value.as_deref() {
+            Some("closed") => FailMode::Closed,
+            _ => FailMode::Open,
+        };
+        Ok(Some(Self {
+            redis,
+            rate_limit_fail: mode(&section.rate_limit_fail),
+            cache_fail: mode(&section.cache_fail),
+        }))
+    }
+}
+
 impl Settings {
-    /// Take `[limits]`, `[telemetry]` and `[sealing]` from a loaded configuration; a value
-    /// set there wins over the builder's. (`[telemetry] log` is the log filter, which
-    /// `serve()` installs; `[transport]` is the transport's.)
-    pub(crate) fn apply(&mut self, config: &Config) -> Result<(), String> {
+    /// Take `[limits]`, `[telemetry]`, `[sealing]` and `[redis]` from a loaded configuration
+    /// for the server named `server`; a value set there wins over the builder's.
+    /// (`[telemetry] log` is the log filter, which `serve()` installs; `[transport]` is the
+    /// transport's.)
+    pub(crate) fn apply(&mut self, config: &Config, server: &str) -> Result<(), String> {
+        #[cfg(feature = "redis")]
+        if let Some(stores) = SharedStores::from_config(config, server)? {
+            self.redis = Some(stores);
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = server;
         let limits = &config.limits;
         if let Some(limit) = limits.max_in_flight {
             self.max_in_flight = Some(limit);
@@ -194,6 +250,8 @@ impl Settings {
         check(self.rate_limit_store.is_some(), "rate_limit_store");
         check(self.cache_store.is_some(), "cache_store");
         check(self.sealing_key.is_some(), "sealing_key");
+        #[cfg(feature = "redis")]
+        check(self.redis.is_some(), "config (`[redis]`)");
         check(
             self.authorization.unauthorized != default.authorization.unauthorized,
             "unauthorized",
@@ -202,8 +260,21 @@ impl Settings {
         set
     }
 
-    /// The stores and defaults per-tool policies use.
+    /// The stores and defaults per-tool policies use: `[redis]`'s when configured, else
+    /// those given to the builder, else in process.
     fn policy_runtime(&self) -> PolicyRuntime {
+        #[cfg(feature = "redis")]
+        if let Some(stores) = &self.redis {
+            return PolicyRuntime {
+                rate_limits: Arc::new(stores.redis.rate_limits(stores.rate_limit_fail)),
+                cache: Arc::new(
+                    stores
+                        .redis
+                        .cache(stores.cache_fail, self.cache_max_bytes / 8),
+                ),
+                default_timeout: self.timeout,
+            };
+        }
         PolicyRuntime {
             rate_limits: self.rate_limit_store.clone().unwrap_or_else(|| {
                 Arc::new(InProcessRateLimits::with_max_keys(self.rate_limit_max_keys))
@@ -293,7 +364,9 @@ impl Server {
     /// The server is updated in place: handles taken earlier see the same server.
     pub fn with_config(mut self, config: &Config) -> Result<Self, BuildError> {
         let mut settings = (*self.settings).clone();
-        settings.apply(config).map_err(BuildError::one)?;
+        settings
+            .apply(config, &self.inner.info.name)
+            .map_err(BuildError::one)?;
         super::proxy::configure(&self.inner.proxies, &config.upstreams).map_err(BuildError::one)?;
         if let Some(audit) = &config.telemetry.audit {
             check_audit_arguments(&self.inner.registry(), &audit.arguments)
@@ -405,7 +478,7 @@ impl ServerBuilder {
     /// configuration (see [`Server::with_config`]); a problem with them is reported by
     /// `build()`.
     pub fn config(mut self, config: &Config) -> Self {
-        if let Err(problem) = self.settings.apply(config) {
+        if let Err(problem) = self.settings.apply(config, &self.info.name) {
             self.problems.push(problem);
         }
         self.upstreams = Some(config.upstreams.clone());

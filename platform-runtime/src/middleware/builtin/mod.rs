@@ -41,6 +41,47 @@ pub type MiddlewareFuture = Pin<Box<dyn Future<Output = Result<McpResponse, Tool
 #[error("store error: {0}")]
 pub struct StoreError(pub String);
 
+/// What a request gets when a shared store fails (Redis unreachable, a command timed out):
+/// served as if the store were absent (`Open`), or refused with a retryable `unavailable`
+/// error (`Closed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    /// Serve on: a rate limit lets the call through, the cache calls the tool.
+    #[default]
+    Open,
+    /// Refuse the request until the store answers again.
+    Closed,
+}
+
+impl FailMode {
+    /// `open` or `closed`, as configured.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailMode::Open => "open",
+            FailMode::Closed => "closed",
+        }
+    }
+}
+
+/// Whether a warning whose last logging time `last` records may be logged now: at most one
+/// a second, so a store that fails on every request does not flood the log (the failures
+/// are all counted in `platform_store_failures_total`).
+pub(crate) fn throttled_warning(last: &std::sync::atomic::AtomicU64) -> bool {
+    use std::sync::atomic::Ordering;
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(std::time::Instant::now);
+    // Milliseconds since the epoch, plus one second so that the first warning is never held.
+    let now = u64::try_from(epoch.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .saturating_add(1000);
+    let seen = last.load(Ordering::Relaxed);
+    now.saturating_sub(seen) >= 1000
+        && last
+            .compare_exchange(seen, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
 /// What a shared store's operations return (rate limits, cache).
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 

@@ -10,7 +10,8 @@ use rmcp::model::{CallToolResponse, CallToolResult};
 
 use tower::ServiceExt as _;
 
-use super::{Middleware, MiddlewareFuture, StoreError, StoreFuture, impl_layer};
+use super::{FailMode, Middleware, MiddlewareFuture, StoreError, StoreFuture, impl_layer};
+use crate::ToolError;
 use crate::digest::{digest, hex};
 use crate::middleware::policy::{CachePolicy, CacheScope};
 use crate::middleware::request::Reply;
@@ -44,7 +45,17 @@ pub trait CacheStore: Send + Sync + 'static {
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<CachedResponse>>;
     /// Store `value` under `key` for `ttl`.
     fn put<'a>(&'a self, key: String, value: CachedResponse, ttl: Duration) -> StoreFuture<'a, ()>;
+
+    /// What a call gets when reading the store fails: the tool is called (`Open`, the
+    /// default) or the call is refused as unavailable (`Closed`). A failed write is logged
+    /// and the result returned either way.
+    fn on_failure(&self) -> FailMode {
+        FailMode::Open
+    }
 }
+
+/// When a store failure was last logged (see [`super::throttled_warning`]).
+static FAILURE_WARNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The in-process store: moka, bounded in bytes (each entry weighs its key plus its
 /// serialized result); the least valuable entries are evicted first. Expiry follows tokio's
@@ -203,8 +214,20 @@ impl Middleware for CacheLayer {
                 }
                 Ok(None) => crate::metrics::cache(name, false),
                 Err(error) => {
+                    let mode = this.store.on_failure();
+                    crate::metrics::store_failure("cache", mode.as_str());
+                    if super::throttled_warning(&FAILURE_WARNED) {
+                        tracing::warn!(%error, fail = mode.as_str(), "cache store failed on read; cacheable calls are {} while it fails", match mode {
+                            FailMode::Open => "served by their tools",
+                            FailMode::Closed => "refused",
+                        });
+                    }
+                    if mode == FailMode::Closed {
+                        return Err(ToolError::unavailable(
+                            "the response cache is unavailable right now; try again shortly",
+                        ));
+                    }
                     crate::metrics::cache(name, false);
-                    tracing::warn!(%error, "cache store failed on read; calling through");
                 }
             }
             let response = next.oneshot(request).await?;
@@ -215,7 +238,10 @@ impl Middleware for CacheLayer {
                     .put(key, CachedResponse(result.clone()), this.policy.ttl)
                     .await
             {
-                tracing::warn!(%error, "cache store failed on write");
+                crate::metrics::store_failure("cache", "write");
+                if super::throttled_warning(&FAILURE_WARNED) {
+                    tracing::warn!(%error, "cache store failed on write; the result was returned uncached");
+                }
             }
             Ok(response)
         })

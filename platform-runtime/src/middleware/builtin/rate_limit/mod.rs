@@ -10,7 +10,7 @@ use governor::clock::Clock;
 use governor::{Quota, RateLimiter};
 use tower::ServiceExt as _;
 
-use super::{Middleware, MiddlewareFuture, StoreFuture, impl_layer};
+use super::{FailMode, Middleware, MiddlewareFuture, StoreFuture, impl_layer};
 use crate::ToolError;
 use crate::middleware::policy::{RateLimit, RateLimitKey};
 use crate::middleware::{McpRequest, McpService};
@@ -38,6 +38,12 @@ pub trait RateLimitStore: Send + Sync + 'static {
         limit: &'a RateLimit,
         key: &'a str,
     ) -> StoreFuture<'a, RateDecision>;
+
+    /// What a call gets when [`RateLimitStore::check`] fails: let through (`Open`, the
+    /// default) or refused as unavailable (`Closed`).
+    fn on_failure(&self) -> FailMode {
+        FailMode::Open
+    }
 }
 
 /// The clock of the in-process limiter: tokio's, so paused-time tests control it.
@@ -238,6 +244,9 @@ impl RateLimitLayer {
     }
 }
 
+/// When a store failure was last logged (see [`super::throttled_warning`]).
+static FAILURE_WARNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Partition keys longer than this are replaced by their SHA-256.
 const MAX_KEY_BYTES: usize = 64;
 
@@ -281,8 +290,19 @@ impl Middleware for RateLimitLayer {
                     return Err(ToolError::rate_limited(&what, retry_after));
                 }
                 Err(error) => {
-                    // Fail open: a broken store must not take the service down with it.
-                    tracing::warn!(%error, scope = &*this.scope, "rate-limit store failed; call allowed");
+                    let mode = this.store.on_failure();
+                    crate::metrics::store_failure("rate_limit", mode.as_str());
+                    if super::throttled_warning(&FAILURE_WARNED) {
+                        tracing::warn!(%error, scope = &*this.scope, fail = mode.as_str(), "rate-limit store failed; calls are {} while it fails", match mode {
+                            FailMode::Open => "allowed",
+                            FailMode::Closed => "refused",
+                        });
+                    }
+                    if mode == FailMode::Closed {
+                        return Err(ToolError::unavailable(
+                            "rate limiting is unavailable right now; try again shortly",
+                        ));
+                    }
                 }
             }
             next.oneshot(request).await
