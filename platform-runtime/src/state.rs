@@ -25,6 +25,9 @@ pub(crate) struct SessionState {
     /// session serves no other caller, so a stolen session id is worth nothing without its
     /// owner's credentials.
     owner: OnceLock<Arc<str>>,
+    /// Bumped by every change a replica sharing the session must learn (log level,
+    /// subscriptions).
+    changes: AtomicU64,
 }
 
 impl Default for SessionState {
@@ -36,6 +39,7 @@ impl Default for SessionState {
             subscriptions: Mutex::default(),
             registered: OnceLock::new(),
             owner: OnceLock::new(),
+            changes: AtomicU64::new(0),
         }
     }
 }
@@ -74,6 +78,7 @@ impl SessionState {
 
     pub(crate) fn set_log_level(&self, level: LogLevel) {
         *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(level);
+        self.changes.fetch_add(1, Ordering::Release);
     }
 
     /// Subscribe to `uri`, unless the session already holds `max` other subscriptions.
@@ -83,6 +88,7 @@ impl SessionState {
             return Err(SubscribeError::Full(max));
         }
         subscriptions.insert(uri);
+        self.changes.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -91,6 +97,7 @@ impl SessionState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(uri);
+        self.changes.fetch_add(1, Ordering::Release);
     }
 
     pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
@@ -99,6 +106,82 @@ impl SessionState {
             .unwrap_or_else(|e| e.into_inner())
             .contains(uri)
     }
+
+    /// How many changes another replica would need to learn the session has seen.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    /// What another replica needs to serve this session as this one does.
+    pub(crate) fn portable(&self) -> Portable {
+        let mut subscriptions: Vec<String> = self
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        subscriptions.sort_unstable();
+        Portable {
+            owner: self.owner.get().map(|o| o.to_string()),
+            log_level: self.log_level().map(LogLevel::to_wire),
+            subscriptions,
+        }
+    }
+
+    /// Take on a session another replica served: its owner, log level and subscriptions.
+    pub(crate) fn restore(&self, portable: Portable) {
+        if let Some(owner) = portable.owner {
+            self.bind_owner(owner.into());
+        }
+        if let Some(level) = portable.log_level {
+            *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(LogLevel::from_wire(level));
+        }
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(portable.subscriptions);
+    }
+}
+
+/// A legacy session's state as replicas share it (see [`SharedSessions`]).
+#[allow(deprecated)] // logging is deprecated by SEP-2577, still part of the legacy era
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Portable {
+    /// The owner's binding; `None` before `initialize` bound one.
+    #[serde(default)]
+    pub(crate) owner: Option<String>,
+    #[serde(default)]
+    pub(crate) log_level: Option<rmcp::model::LoggingLevel>,
+    #[serde(default)]
+    pub(crate) subscriptions: Vec<String>,
+}
+
+/// What shared session operations return; the error says why, for a log line.
+pub(crate) type SharedFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'a>>;
+
+/// Where legacy sessions are kept for every replica to find (Redis): each session's record
+/// as bytes under its id, expiring unless refreshed.
+pub(crate) trait SharedSessions: Send + Sync + 'static {
+    /// The record of session `id`, if one is kept.
+    fn load<'a>(&'a self, id: &'a str) -> SharedFuture<'a, Option<Vec<u8>>>;
+    /// Keep `record` as session `id`'s for `ttl`.
+    fn save<'a>(
+        &'a self,
+        id: &'a str,
+        record: Vec<u8>,
+        ttl: std::time::Duration,
+    ) -> SharedFuture<'a, ()>;
+    /// Keep session `id`'s record for another `ttl`; `false` when none is kept (it ended
+    /// elsewhere, or expired).
+    fn refresh<'a>(&'a self, id: &'a str, ttl: std::time::Duration) -> SharedFuture<'a, bool>;
+    /// Forget session `id`'s record.
+    fn remove<'a>(&'a self, id: &'a str) -> SharedFuture<'a, ()>;
+    /// Whether sessions are refused while the store fails (`true`), or served from this
+    /// replica alone (`false`).
+    fn fail_closed(&self) -> bool;
 }
 
 /// The initialized legacy sessions of a server. A session leaves the table when its state

@@ -53,11 +53,20 @@ struct Replica {
 
 impl Replica {
     async fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_in(None, env).await
+    }
+
+    /// A replica reading `platform.toml` from `dir`, if given.
+    async fn start_in(dir: Option<&std::path::Path>, env: &[(&str, &str)]) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_replica"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_replica"));
+        if let Some(dir) = dir {
+            command.arg("--config-dir").arg(dir);
+        }
+        let mut child = command
             .args(["serve", "--transport", "http", "--bind", &addr.to_string()])
             .env_clear()
-            .env("PLATFORM_TELEMETRY__LOG", "info")
+            .env("PLATFORM_TELEMETRY__LOG", "info,platform_runtime=debug")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -284,6 +293,7 @@ async fn while_redis_is_down_each_store_fails_as_configured_and_recovers() {
         ("PLATFORM_REDIS__URL", url.as_str()),
         ("PLATFORM_REDIS__RATE_LIMIT_FAIL", "closed"),
         ("PLATFORM_REDIS__CACHE_FAIL", "open"),
+        ("PLATFORM_REDIS__SESSIONS_FAIL", "closed"),
         ("PLATFORM_TELEMETRY__METRICS__BIND", metrics_bind.as_str()),
     ])
     .await;
@@ -319,6 +329,33 @@ async fn while_redis_is_down_each_store_fails_as_configured_and_recovers() {
         log.contains("the cache: fail open (requests served without it)"),
         "{log}"
     );
+    let exposition = scrape().await;
+    assert!(
+        exposition.contains("\nplatform_redis_up 0\n"),
+        "{exposition}"
+    );
+    for (store, outcome) in [("rate_limit", "closed"), ("cache", "open")] {
+        let series =
+            format!(r#"platform_store_failures_total{{outcome="{outcome}",store="{store}"}} 1"#);
+        assert!(exposition.contains(&series), "{series}: {exposition}");
+    }
+    // Sessions fail closed: a new one is refused, an unknown one is 503 rather than 404.
+    let opened = legacy_anonymous(&replica, None, INITIALIZE).await;
+    let refused = message(&opened);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sessions are unavailable"),
+        "{refused}"
+    );
+    let unknown = legacy_anonymous(
+        &replica,
+        Some("0b4f3c1e-0000-4000-8000-000000000000"),
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+    )
+    .await;
+    assert_eq!(unknown.status, 503, "{}", unknown.body);
 
     // Redis comes back on the same port: service recovers within a few retry windows.
     let _redis = PrivateRedis::start_on(port);
@@ -337,4 +374,188 @@ async fn while_redis_is_down_each_store_fails_as_configured_and_recovers() {
         "{}",
         replica.log()
     );
+    let exposition = scrape().await;
+    assert!(
+        exposition.contains("\nplatform_redis_up 1\n"),
+        "{exposition}"
+    );
+    let opened = legacy_anonymous(&replica, None, INITIALIZE).await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    assert!(
+        message(&opened)["result"]["protocolVersion"].is_string(),
+        "{}",
+        opened.body
+    );
+}
+
+/// A legacy (2025-11-25) session's requests, with an API key.
+async fn legacy(
+    replica: &Replica,
+    session: Option<&str>,
+    key: &str,
+    method: &str,
+    body: &str,
+) -> crate::http::Reply {
+    let bearer = format!("Bearer {key}");
+    let mut headers = vec![
+        JSON,
+        ACCEPT,
+        ("authorization", bearer.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    if let Some(session) = session {
+        headers.push(("mcp-session-id", session));
+    }
+    request(replica.addr, method, "/mcp", &headers, body.as_bytes()).await
+}
+
+/// A legacy request without credentials.
+async fn legacy_anonymous(
+    replica: &Replica,
+    session: Option<&str>,
+    body: &str,
+) -> crate::http::Reply {
+    let mut headers = vec![JSON, ACCEPT, ("mcp-protocol-version", "2025-11-25")];
+    if let Some(session) = session {
+        headers.push(("mcp-session-id", session));
+    }
+    request(replica.addr, "POST", "/mcp", &headers, body.as_bytes()).await
+}
+
+/// The JSON-RPC message in a reply's body, plain or as the data of an SSE event.
+fn message(reply: &crate::http::Reply) -> Value {
+    let body = reply.body.trim();
+    let json = if body.starts_with('{') {
+        body.to_owned()
+    } else {
+        body.lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .find(|d| d.starts_with('{'))
+            .unwrap_or_else(|| panic!("no message in {body}"))
+            .to_owned()
+    };
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+}
+
+/// `GET key` on the Redis at `addr`, over RESP by hand.
+fn redis_get(key: &str) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(SHARED_REDIS).unwrap();
+    let command = format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len());
+    stream.write_all(command.as_bytes()).unwrap();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = stream.read(&mut buf).unwrap();
+        reply.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        if text.starts_with("$-1") {
+            return None;
+        }
+        if let Some((len, rest)) = text.strip_prefix('$').and_then(|t| t.split_once("\r\n"))
+            && rest.len() >= len.parse::<usize>().unwrap() + 2
+        {
+            return Some(rest[..len.parse::<usize>().unwrap()].to_owned());
+        }
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_session_opened_on_one_replica_is_served_by_the_other() {
+    require_redis();
+    let dir = std::env::temp_dir().join(namespace("sessions-config"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("platform.toml"),
+        format!(
+            "[[auth.api_keys]]\nid = \"alice\"\nsha256 = \"{}\"\n\n[[auth.api_keys]]\nid = \"mallory\"\nsha256 = \"{}\"\n",
+            sha256_hex("alice-key-0123456789"),
+            sha256_hex("mallory-key-0123456789"),
+        ),
+    )
+    .unwrap();
+    let namespace = namespace("sessions");
+    let env = [
+        ("PLATFORM_REDIS__URL", "redis://127.0.0.1:6379"),
+        ("PLATFORM_REDIS__NAMESPACE", namespace.as_str()),
+    ];
+    let a = Replica::start_in(Some(&dir), &env).await;
+    let b = Replica::start_in(Some(&dir), &env).await;
+    let alice = "alice-key-0123456789";
+
+    let opened = legacy(&a, None, alice, "POST", INITIALIZE).await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    let session = opened.header("mcp-session-id").unwrap().to_owned();
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(
+        legacy(&a, Some(&session), alice, "POST", initialized)
+            .await
+            .status,
+        202
+    );
+
+    // Another caller cannot take the session over through the other replica.
+    let call =
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pid","arguments":{}}}"#;
+    let stolen = legacy(&b, Some(&session), "mallory-key-0123456789", "POST", call).await;
+    assert_eq!(stolen.status, 403, "{}", stolen.body);
+
+    // Its owner's call is served by B, which never saw the `initialize`.
+    let served = legacy(&b, Some(&session), alice, "POST", call).await;
+    assert_eq!(served.status, 200, "{}", served.body);
+    let reply = message(&served);
+    assert_eq!(reply["result"]["content"][0]["text"], pid(&b), "{reply}");
+    // Again, and a list, on both.
+    for replica in [&b, &a] {
+        let list = r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#;
+        let listed = message(&legacy(replica, Some(&session), alice, "POST", list).await);
+        assert!(
+            listed["result"]["tools"].as_array().unwrap().len() >= 4,
+            "{listed}"
+        );
+    }
+
+    // A change made on B is in the shared record, for the next replica to take on.
+    let set_level =
+        r#"{"jsonrpc":"2.0","id":4,"method":"logging/setLevel","params":{"level":"error"}}"#;
+    let set = legacy(&b, Some(&session), alice, "POST", set_level).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let record = redis_get(&format!("{namespace}:session:{session}")).expect("a shared record");
+    let record: Value = serde_json::from_str(&record).unwrap();
+    assert_eq!(record["log_level"], "error", "{record}\n{}", b.log());
+    assert_eq!(record["version"], "2025-11-25", "{record}");
+    assert!(
+        record["owner"].as_str().unwrap().contains("alice"),
+        "{record}"
+    );
+
+    // Ended on B: gone from the store, and A stops serving it within a refresh.
+    let ended = legacy(&b, Some(&session), alice, "DELETE", "").await;
+    assert!(ended.status == 200 || ended.status == 204, "{}", ended.body);
+    assert_eq!(redis_get(&format!("{namespace}:session:{session}")), None);
+    let mut status = 0;
+    for _ in 0..60 {
+        status = legacy(&a, Some(&session), alice, "POST", call).await.status;
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status,
+        404,
+        "A still serves a session ended on B: {}",
+        a.log()
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -310,6 +310,10 @@ pub struct RedisSection {
     /// While Redis does not answer, cacheable calls are `"open"` (the tool is called; the
     /// default) or `"closed"` (refused as unavailable).
     pub cache_fail: Option<String>,
+    /// While Redis does not answer, legacy sessions are `"open"` (new ones are served by the
+    /// replica that opened them alone; the default) or `"closed"` (new ones are refused, and
+    /// a session this replica does not hold gets 503 rather than 404). HTTP only.
+    pub sessions_fail: Option<String>,
 }
 
 /// `[upstreams.<mount>]`: where a remote server mounted in code is reached, and how (see
@@ -1030,6 +1034,7 @@ impl Config {
         for (key, mode) in [
             ("rate_limit_fail", &self.redis.rate_limit_fail),
             ("cache_fail", &self.redis.cache_fail),
+            ("sessions_fail", &self.redis.sessions_fail),
         ] {
             if let Some(mode) = mode
                 && !["open", "closed"].contains(&mode.as_str())
@@ -1038,6 +1043,9 @@ impl Config {
                     "`redis.{key}` is `{mode}`: use `open` (serve while Redis does not answer) or `closed` (refuse)"
                 )));
             }
+        }
+        if self.transport.kind != "http" && self.redis.sessions_fail.is_some() {
+            return Err(other_transport("redis.sessions_fail", "http"));
         }
         if self.redis.url.is_none()
             && self.redis.url_file.is_none()

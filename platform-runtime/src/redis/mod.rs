@@ -1,6 +1,7 @@
 //! Shared stores in Redis (feature `redis`), for servers running as several replicas: rate
-//! limits ([`RedisRateLimits`]) and the response cache ([`RedisCache`]). `[redis] url` in
-//! the configuration switches `serve()` to them; see `docs/deploy.md`.
+//! limits ([`RedisRateLimits`]), the response cache ([`RedisCache`]) and legacy sessions'
+//! records (which the HTTP transport keeps there). `[redis] url` in the configuration
+//! switches `serve()` to them; see `docs/deploy.md`.
 //!
 //! One [`Redis`] handle holds one multiplexed connection, shared by every store and request
 //! and re-made in the background when it breaks. Every command is bounded by
@@ -12,6 +13,7 @@
 
 mod cache;
 mod rate_limit;
+mod sessions;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -22,6 +24,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use cache::RedisCache;
 pub use rate_limit::RedisRateLimits;
+pub(crate) use sessions::RedisSessions;
 
 use crate::middleware::{FailMode, StoreError};
 
@@ -176,7 +179,7 @@ impl Redis {
             .map(drop)
     }
 
-    fn note_mode(&self, store: &'static str, fail: FailMode) {
+    pub(crate) fn note_mode(&self, store: &'static str, fail: FailMode) {
         let mut modes = self.0.modes.lock().unwrap_or_else(|e| e.into_inner());
         modes.retain(|(s, _)| *s != store);
         modes.push((store, fail));

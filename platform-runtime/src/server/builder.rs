@@ -118,6 +118,7 @@ struct SharedStores {
     redis: crate::redis::Redis,
     rate_limit_fail: crate::middleware::FailMode,
     cache_fail: crate::middleware::FailMode,
+    sessions_fail: crate::middleware::FailMode,
 }
 
 #[cfg(feature = "redis")]
@@ -151,6 +152,7 @@ impl SharedStores {
             redis,
             rate_limit_fail: mode(&section.rate_limit_fail),
             cache_fail: mode(&section.cache_fail),
+            sessions_fail: mode(&section.sessions_fail),
         }))
     }
 }
@@ -287,6 +289,18 @@ impl Settings {
         }
     }
 
+    /// Where legacy sessions are kept for every replica: `[redis]`'s, if configured.
+    fn shared_sessions(&self) -> Option<Arc<dyn crate::state::SharedSessions>> {
+        #[cfg(feature = "redis")]
+        if let Some(stores) = &self.redis {
+            return Some(Arc::new(crate::redis::RedisSessions::new(
+                stores.redis.clone(),
+                stores.sessions_fail,
+            )));
+        }
+        None
+    }
+
     fn authorization(&self) -> Arc<Authorization> {
         Arc::new(self.authorization.clone())
     }
@@ -355,6 +369,12 @@ impl Settings {
 }
 
 impl Server {
+    /// Where the HTTP transport keeps legacy sessions for every replica to find (`[redis]`);
+    /// `None`: in this process only.
+    pub(crate) fn shared_sessions(&self) -> Option<Arc<dyn crate::state::SharedSessions>> {
+        self.settings.shared_sessions()
+    }
+
     /// Apply a loaded configuration — `[limits]` (in-flight limit, response size, default
     /// timeout, URI length, subscriptions, cache and rate-limit bounds), `[telemetry]`
     /// (payload logging) and `[sealing]` (the key of multi-round state) —

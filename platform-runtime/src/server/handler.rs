@@ -220,6 +220,24 @@ impl McpHandler {
         }
     }
 
+    /// The session's state as another replica needs it, and how many changes it has seen.
+    pub(crate) fn portable(&self) -> (crate::state::Portable, u64) {
+        // Counted first: a change made meanwhile is saved again later, never lost.
+        let changes = self.session.changes();
+        (self.session.portable(), changes)
+    }
+
+    /// How many changes another replica would need to learn the session has seen.
+    pub(crate) fn session_changes(&self) -> u64 {
+        self.session.changes()
+    }
+
+    /// Serve a session another replica opened: take on its owner, log level and
+    /// subscriptions.
+    pub(crate) fn adopt(&self, portable: crate::state::Portable) {
+        self.session.restore(portable);
+    }
+
     /// Forget the session's peer for notifications: the session is put to sleep (its
     /// worker ends, the peer with it) and registers a new one when it wakes.
     pub(crate) fn forget_peer(&self) {

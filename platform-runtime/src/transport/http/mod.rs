@@ -295,7 +295,13 @@ fn build(
     // Completed request streams are kept only briefly for late resumption: a session's
     // memory does not grow with how many requests it made in the last minute.
     local.session_config.completed_cache_ttl = COMPLETED_CACHE_TTL;
-    let table = sessions::SessionTable::new(config.max_sessions, config.max_sessions_per_client);
+    let table = sessions::SessionTable::new(
+        config.max_sessions,
+        config.max_sessions_per_client,
+        server
+            .shared_sessions()
+            .map(|store| (store, config.session_idle_timeout)),
+    );
     let sessions = sessions::Counted::new(
         local,
         table.clone(),
@@ -394,6 +400,24 @@ fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+/// The client's address (`0.0.0.0` when the transport did not record one).
+fn client_ip(request: &Request<Body>) -> std::net::IpAddr {
+    request
+        .extensions()
+        .get::<ClientAddress>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.0.ip())
+}
+
+/// The answer to a request of a session another replica ended (its shared record is gone):
+/// 404, as for any unknown session, so the client starts a new one.
+fn session_ended() -> Response {
+    jsonrpc_error(
+        StatusCode::NOT_FOUND,
+        rmcp::model::ErrorCode::INVALID_REQUEST.0,
+        "session not found: it was ended; start a new one with `initialize`".into(),
+    )
 }
 
 /// In front of the SDK's service: assigns request ids, reads POST bodies (bounded in size and
@@ -519,38 +543,110 @@ impl Front {
                 }
             }
         }
-        let delete = request.method() == Method::DELETE;
-        let post_json = request.method() == Method::POST && is_json(request.headers());
+        let response = self.route(request).await;
+        Ok(with_request_id(response, request_id))
+    }
+
+    /// Serve an authenticated request: a session's requests through its engine (taking on
+    /// a session another replica opened, when sessions are shared), others directly or
+    /// through the SDK.
+    async fn route(&self, request: Request<Body>) -> Response {
         let front = self;
         // Every request naming a live session marks it used (the table reaps idle ones).
         let engine = match request.headers().get("mcp-session-id") {
-            Some(id) => id.to_str().ok().and_then(|id| front.sessions.touch(id)),
+            Some(id) => match id.to_str().ok() {
+                Some(id) => match front.sessions.touch(id) {
+                    Some(engine) => Some(engine),
+                    None => match front
+                        .adopt(
+                            id,
+                            request
+                                .extensions()
+                                .get::<crate::identity::Principal>()
+                                .cloned(),
+                            client_ip(&request),
+                        )
+                        .await
+                    {
+                        Ok(engine) => engine,
+                        Err(response) => return response,
+                    },
+                },
+                None => None,
+            },
             None => None,
         };
+        if let Some(engine) = &engine
+            && engine.ended()
+        {
+            return session_ended();
+        }
+        let deleting = (request.method() == Method::DELETE)
+            .then(|| request.headers().get("mcp-session-id")?.to_str().ok())
+            .flatten()
+            .map(str::to_owned);
+        let response = front.dispatch(request, engine.clone()).await;
+        match (deleting, engine) {
+            // The client ended its session: no replica serves it any more.
+            (Some(id), Some(_)) if response.status().is_success() => {
+                front.sessions.remove_shared(&id).await;
+            }
+            (_, Some(engine)) if front.sessions.sharing().is_some() => {
+                // A streamed reply (the SDK's) is written while its request runs: the
+                // session is synced once the stream has ended.
+                use axum::body::HttpBody as _;
+                use futures::StreamExt as _;
+                if response.body().size_hint().exact().is_some() {
+                    front.sessions.sync(&engine).await;
+                } else {
+                    let table = front.sessions.clone();
+                    let (parts, body) = response.into_parts();
+                    let synced = futures::stream::once(async move {
+                        table.sync(&engine).await;
+                        None::<Result<axum::body::Bytes, axum::Error>>
+                    })
+                    .filter_map(std::future::ready);
+                    let body = Body::from_stream(body.into_data_stream().chain(synced));
+                    return Response::from_parts(parts, body);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+
+    /// Serve a request, its session's engine (if any) found.
+    async fn dispatch(
+        &self,
+        request: Request<Body>,
+        engine: Option<Arc<sessions::Engine>>,
+    ) -> Response {
+        let delete = request.method() == Method::DELETE;
+        let post_json = request.method() == Method::POST && is_json(request.headers());
+        let front = self;
         if !post_json {
             // GET, DELETE, and POSTs the SDK refuses without reading the body.
             let response = front.sdk(request, engine.as_deref()).await;
-            let response = fix(response, delete, false, front.limit).await;
-            return Ok(with_request_id(response, request_id));
+            return fix(response, delete, false, front.limit).await;
         }
         let (parts, body) = request.into_parts();
         let body = match read_body(body, front.limit).await {
             Ok(body) => body,
-            Err(response) => return Ok(with_request_id(response, request_id)),
+            Err(response) => return response,
         };
         if let Some(refused) = front.insufficient_scope(&parts, &body) {
-            return Ok(with_request_id(refused, request_id));
+            return refused;
         }
         let (mut parts, body) = match (&front.direct, engine.clone()) {
             (Some(direct), Some(engine)) => {
                 match direct.clone().serve_session(engine, parts, body).await {
-                    Ok(response) => return Ok(with_request_id(response, request_id)),
+                    Ok(response) => return response,
                     Err(handed_back) => handed_back,
                 }
             }
             (Some(direct), None) if direct.head_eligible(&parts.headers) => {
                 match direct.clone().serve(parts, body).await {
-                    Ok(response) => return Ok(with_request_id(response, request_id)),
+                    Ok(response) => return response,
                     Err(handed_back) => handed_back,
                 }
             }
@@ -571,17 +667,67 @@ impl Front {
                         .insert(crate::server::SessionLink::default());
                 }
                 Err(refusal) => {
-                    return Ok(with_request_id(
-                        session_refused(refusal, client),
-                        request_id,
-                    ));
+                    return session_refused(refusal, client);
                 }
             }
         }
         let request = Request::from_parts(parts, Body::from(body));
         let response = front.sdk(request, engine.as_deref()).await;
-        let response = fix(response, delete, true, front.limit).await;
-        Ok(with_request_id(response, request_id))
+        fix(response, delete, true, front.limit).await
+    }
+
+    /// The engine of session `id`, which this replica does not hold: taken on from the
+    /// shared store when another replica opened it and the caller is its owner (`None`
+    /// when there is no such session, for the SDK to answer 404). A stranger gets 403 and a
+    /// full table 503/429 before anything is kept; a failing store 503 when sessions fail
+    /// closed.
+    async fn adopt(
+        &self,
+        id: &str,
+        principal: Option<crate::identity::Principal>,
+        client: std::net::IpAddr,
+    ) -> Result<Option<Arc<sessions::Engine>>, Response> {
+        let Some(sharing) = self.sessions.sharing() else {
+            return Ok(None);
+        };
+        if !sessions::plausible_id(id) {
+            return Ok(None);
+        }
+        let record = match sharing.load(id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(None),
+            Err(error) => {
+                if sharing.fail_closed() {
+                    tracing::warn!(%error, "a session could not be looked up; refused (sessions fail closed)");
+                    return Err(jsonrpc_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        rmcp::model::ErrorCode::INTERNAL_ERROR.0,
+                        "sessions are unavailable right now; retry shortly".into(),
+                    ));
+                }
+                tracing::debug!(%error, "a session could not be looked up; answered as unknown");
+                return Ok(None);
+            }
+        };
+        let Some(engine) = sessions::Engine::adopted(id, self.server.session_handler(), &record)
+        else {
+            tracing::warn!("a shared session record could not be read; answered as unknown");
+            return Ok(None);
+        };
+        if let Err(refused) = engine.handler.check_owner(principal.as_ref()) {
+            return Err(jsonrpc_error(
+                StatusCode::FORBIDDEN,
+                crate::error::FORBIDDEN,
+                refused.message().to_owned(),
+            ));
+        }
+        match self.sessions.adopt(id, client, engine) {
+            Ok(engine) => {
+                tracing::debug!("serving a session another replica opened");
+                Ok(Some(engine))
+            }
+            Err(refusal) => Err(session_refused(refusal, client)),
+        }
     }
 
     /// Hand `request` to the SDK's service. A request of an initialized session keeps it

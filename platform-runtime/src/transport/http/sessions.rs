@@ -28,12 +28,22 @@
 //! A request that would reach the SDK while a session is being put to sleep waits for it
 //! to finish ([`Engine::enter`]), so a session is never closed under a request.
 //!
+//! **Shared.** With a shared store (`[redis]`), each session's record — the client's
+//! `initialize`, the negotiated version, the owner, log level and subscriptions — is also
+//! kept there, expiring after the idle timeout unless a replica serving the session
+//! refreshes it (at most once a second per session). A replica that receives a request for
+//! a session it does not hold takes it on from the record ([`SessionTable::adopt`]): asleep,
+//! woken by the same path as a session of its own, after checking the caller owns it. A
+//! change to the log level or subscriptions is written back after the request that made it;
+//! a `DELETE` removes the record, and every replica holding the session answers 404 once its
+//! next refresh finds the record gone.
+//!
 //! Admission, binding, lookup and release are each one hash-map operation: the cost of a
 //! request does not depend on how many sessions are live.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -46,6 +56,7 @@ use rmcp::{Peer, RoleServer};
 use tokio_util::sync::CancellationToken;
 
 use crate::server::{McpHandler, SessionLink};
+use crate::state::{Portable, SharedSessions};
 use rmcp::transport::streamable_http_server::session::{
     RestoreOutcome, ServerSseMessage, SessionId, SessionManager, SessionRestoreMarker,
     SessionState, SessionStore, SessionStoreError,
@@ -61,11 +72,57 @@ pub(super) enum Refusal {
 }
 
 /// Live sessions, counted in total and per client address.
-#[derive(Debug)]
 pub(super) struct SessionTable {
     max: usize,
     max_per_client: usize,
     state: Mutex<Counts>,
+    /// Where sessions are kept for every replica, and how long a record lives unused.
+    sharing: Option<(Arc<dyn SharedSessions>, Duration)>,
+}
+
+impl std::fmt::Debug for SessionTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionTable")
+            .field("max", &self.max)
+            .field("max_per_client", &self.max_per_client)
+            .field("shared", &self.sharing.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The largest session record kept in the shared store; a session whose `initialize` makes
+/// a larger one is served by the replica that opened it alone.
+const MAX_RECORD_BYTES: usize = 64 << 10;
+
+/// The longest session id looked up in the shared store (the SDK's are UUIDs).
+const MAX_ID_BYTES: usize = 128;
+
+/// Whether `id` could be a session id: short, and only letters, digits, `-`, `_` and `.`
+/// (a client-chosen id goes into a store key).
+pub(super) fn plausible_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_BYTES
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// A session's record in the shared store.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedRecord {
+    /// The client's `initialize` parameters, as JSON.
+    hello: String,
+    /// The protocol version `initialize` answered with.
+    version: ProtocolVersion,
+    #[serde(flatten)]
+    state: Portable,
+}
+
+/// Milliseconds since the first call, for refresh times.
+fn now_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 #[derive(Debug, Default)]
@@ -106,6 +163,8 @@ impl Live {
 /// peer for it (notifications a tool sends go to the session's stream), with what
 /// `initialize` settled; and what putting the session to sleep and waking it needs.
 pub(super) struct Engine {
+    /// The session's id.
+    id: Box<str>,
     pub(super) handler: McpHandler,
     /// The protocol version `initialize` answered with.
     pub(super) version: ProtocolVersion,
@@ -127,6 +186,14 @@ pub(super) struct Engine {
     gate: tokio::sync::RwLock<()>,
     /// Told when the worker of a session being put to sleep has ended.
     slept: tokio::sync::Notify,
+    /// Whether the shared store holds the session's record.
+    shared: AtomicBool,
+    /// The handler's change count when the record was last written.
+    saved: AtomicU64,
+    /// When the record was last written or refreshed ([`now_ms`]).
+    refreshed: AtomicU64,
+    /// The record is gone from the shared store: the session was ended elsewhere.
+    ended: AtomicBool,
 }
 
 /// The SDK's side of a session.
@@ -150,9 +217,9 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// The engine of a session whose `initialize` filled `link` and was answered with
+    /// The engine of session `id`, whose `initialize` filled `link` and was answered with
     /// `reply`; `None` when either did not happen.
-    fn of(link: &SessionLink, reply: &ServerJsonRpcMessage) -> Option<Self> {
+    fn of(id: &str, link: &SessionLink, reply: &ServerJsonRpcMessage) -> Option<Self> {
         let JsonRpcMessage::Response(response) = reply else {
             return None;
         };
@@ -166,17 +233,88 @@ impl Engine {
             || params.capabilities.elicitation.is_some()
             || params.capabilities.roots.is_some();
         let hello = serde_json::to_string(&*params).ok()?.into_boxed_str();
-        Some(Self {
-            handler: handler.clone(),
-            version: result.protocol_version.clone(),
+        Some(Self::new(
+            id,
+            handler.clone(),
+            result.protocol_version.clone(),
+            answers_requests,
+            hello,
+            Sdk::Awake(peer.clone()),
+        ))
+    }
+
+    fn new(
+        id: &str,
+        handler: McpHandler,
+        version: ProtocolVersion,
+        answers_requests: bool,
+        hello: Box<str>,
+        sdk: Sdk,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            handler,
+            version,
             answers_requests,
             hello,
             in_flight: Mutex::default(),
-            sdk: Mutex::new(Sdk::Awake(peer.clone())),
+            sdk: Mutex::new(sdk),
             streams: AtomicUsize::new(0),
             gate: tokio::sync::RwLock::new(()),
             slept: tokio::sync::Notify::new(),
-        })
+            shared: AtomicBool::new(false),
+            saved: AtomicU64::new(0),
+            refreshed: AtomicU64::new(0),
+            ended: AtomicBool::new(false),
+        }
+    }
+
+    /// The engine of session `id`, another replica's, from its shared `record`: asleep,
+    /// `handler` taking on the session's owner, log level and subscriptions. `None` for a
+    /// record that is not one.
+    pub(super) fn adopted(id: &str, handler: McpHandler, record: &[u8]) -> Option<Self> {
+        if record.len() > MAX_RECORD_BYTES {
+            return None;
+        }
+        let record: SharedRecord = serde_json::from_slice(record).ok()?;
+        let params: InitializeRequestParams = serde_json::from_str(&record.hello).ok()?;
+        #[allow(deprecated)] // sampling is deprecated by SEP-2577, still part of both eras
+        let answers_requests = params.capabilities.sampling.is_some()
+            || params.capabilities.elicitation.is_some()
+            || params.capabilities.roots.is_some();
+        handler.adopt(record.state);
+        let engine = Self::new(
+            id,
+            handler,
+            record.version,
+            answers_requests,
+            record.hello.into_boxed_str(),
+            Sdk::Asleep,
+        );
+        engine.shared.store(true, Ordering::Release);
+        engine
+            .saved
+            .store(engine.handler.session_changes(), Ordering::Release);
+        engine.refreshed.store(now_ms(), Ordering::Release);
+        Some(engine)
+    }
+
+    /// The session's record for the shared store, and the change count it holds; `None`
+    /// when it would be too large.
+    fn record(&self) -> Option<(Vec<u8>, u64)> {
+        let (state, changes) = self.handler.portable();
+        let record = SharedRecord {
+            hello: self.hello.to_string(),
+            version: self.version.clone(),
+            state,
+        };
+        let bytes = serde_json::to_vec(&record).ok()?;
+        (bytes.len() <= MAX_RECORD_BYTES).then_some((bytes, changes))
+    }
+
+    /// Whether the session was ended on another replica (its shared record is gone).
+    pub(super) fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
     }
 
     /// The SDK's peer for the session; `None` while it is asleep (or being put to sleep).
@@ -323,12 +461,136 @@ impl Drop for Slot {
 }
 
 impl SessionTable {
-    pub(super) fn new(max: usize, max_per_client: usize) -> Arc<Self> {
+    /// A table of at most `max` sessions, `max_per_client` per client address; with
+    /// `sharing`, records kept in that store for every replica, living that long unused.
+    pub(super) fn new(
+        max: usize,
+        max_per_client: usize,
+        sharing: Option<(Arc<dyn SharedSessions>, Duration)>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             max: max.max(1),
             max_per_client: max_per_client.max(1),
             state: Mutex::default(),
+            sharing,
         })
+    }
+
+    /// The shared store, when sessions are shared.
+    pub(super) fn sharing(&self) -> Option<&Arc<dyn SharedSessions>> {
+        self.sharing.as_ref().map(|(store, _)| store)
+    }
+
+    /// Take on session `id` from another replica, for `client`: counted against the caps
+    /// like a new session, and held asleep until its first request wakes it. Another
+    /// request that took it on first wins, and its engine is returned.
+    pub(super) fn adopt(
+        &self,
+        id: &str,
+        client: IpAddr,
+        engine: Engine,
+    ) -> Result<Arc<Engine>, Refusal> {
+        let mut counts = self.lock();
+        if let Some(live) = counts.live.get_mut(id) {
+            live.used = Instant::now();
+            let engine = live.engine.get_or_insert_with(|| Arc::new(engine));
+            return Ok(engine.clone());
+        }
+        if counts.total >= self.max {
+            return Err(Refusal::Full(self.max));
+        }
+        let held = counts.per_client.entry(client).or_default();
+        if *held >= self.max_per_client {
+            return Err(Refusal::ClientFull(self.max_per_client));
+        }
+        *held += 1;
+        counts.total += 1;
+        let engine = Arc::new(engine);
+        let mut live = Live::new(client);
+        live.engine = Some(engine.clone());
+        counts.live.insert(id.to_owned(), live);
+        drop(counts);
+        crate::metrics::session_opened();
+        crate::metrics::session_asleep(true);
+        Ok(engine)
+    }
+
+    /// Write `engine`'s record to the shared store.
+    async fn share(&self, engine: &Engine) -> Result<(), String> {
+        let Some((store, ttl)) = &self.sharing else {
+            return Ok(());
+        };
+        let (record, changes) = engine
+            .record()
+            .ok_or_else(|| format!("the session's record is over {MAX_RECORD_BYTES} bytes"))?;
+        store.save(&engine.id, record, *ttl).await?;
+        engine.shared.store(true, Ordering::Release);
+        engine.saved.store(changes, Ordering::Release);
+        engine.refreshed.store(now_ms(), Ordering::Release);
+        Ok(())
+    }
+
+    /// After a request of `engine`'s session: write the record back if the request changed
+    /// the session (log level, subscriptions), else keep it alive (at most once a second
+    /// per session, or a quarter of the idle timeout if shorter), learning whether the
+    /// session was ended elsewhere.
+    pub(super) async fn sync(&self, engine: &Engine) {
+        let Some((store, ttl)) = &self.sharing else {
+            return;
+        };
+        if !engine.shared.load(Ordering::Acquire) {
+            return; // served by this replica alone
+        }
+        if engine.handler.session_changes() != engine.saved.load(Ordering::Acquire) {
+            if let Err(error) = self.share(engine).await {
+                crate::metrics::store_failure("sessions", "write");
+                tracing::warn!(%error, "a session's change could not be shared; other replicas serve it as it was");
+            }
+            return;
+        }
+        let every = u64::try_from((*ttl / 4).min(Duration::from_secs(1)).as_millis())
+            .unwrap_or(1000)
+            .max(10);
+        let now = now_ms();
+        let last = engine.refreshed.load(Ordering::Acquire);
+        if now.saturating_sub(last) < every
+            || engine
+                .refreshed
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return;
+        }
+        match store.refresh(&engine.id, *ttl).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!("a session's shared record is gone: it was ended elsewhere");
+                engine.ended.store(true, Ordering::Release);
+            }
+            Err(error) => {
+                tracing::debug!(%error, "a session's shared record could not be refreshed")
+            }
+        }
+    }
+
+    /// The client ended session `id`: forget its shared record, so no replica serves it.
+    pub(super) async fn remove_shared(&self, id: &str) {
+        if let Some(store) = self.sharing()
+            && let Err(error) = store.remove(id).await
+        {
+            crate::metrics::store_failure("sessions", "write");
+            tracing::warn!(%error, "an ended session's shared record could not be removed; it expires with the idle timeout");
+        }
+    }
+
+    /// The sessions ended on another replica, for the reaper to close here.
+    fn ended_elsewhere(&self) -> Vec<String> {
+        self.lock()
+            .live
+            .iter()
+            .filter(|(_, live)| live.engine.as_ref().is_some_and(|e| e.ended()))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
@@ -583,6 +845,12 @@ impl<M: SessionManager> Counted<M> {
 
     /// One round of the reaper.
     async fn reap(&self) {
+        for id in self.table.ended_elsewhere() {
+            let id: SessionId = id.into();
+            if let Err(error) = self.close_session(&id).await {
+                tracing::warn!(%error, "a session ended elsewhere could not be closed here");
+            }
+        }
         let now = Instant::now();
         if let Some(cutoff) = now.checked_sub(self.idle) {
             for id in self.table.unused_since(cutoff) {
@@ -680,9 +948,35 @@ impl<M: SessionManager> SessionManager for Counted<M> {
             }
         }
         self.start_reaper();
+        let request_id = match &message {
+            ClientJsonRpcMessage::Request(request) => Some(request.id.clone()),
+            _ => None,
+        };
         let reply = self.inner.initialize_session(id, message).await?;
-        if let Some(engine) = link.and_then(|link| Engine::of(&link, &reply)) {
+        if let Some(engine) = link.and_then(|link| Engine::of(id.as_ref(), &link, &reply)) {
             self.table.attach(id, engine);
+        }
+        if let Some(store) = self.table.sharing()
+            && let Some(engine) = self.table.engine(id.as_ref())
+            && let Err(error) = self.table.share(&engine).await
+        {
+            if store.fail_closed() {
+                crate::metrics::store_failure("sessions", "closed");
+                tracing::warn!(%error, "a new session could not be shared; refused (sessions fail closed)");
+                let _ = self.close_session(id).await;
+                if let Some(request_id) = request_id {
+                    return Ok(ServerJsonRpcMessage::error(
+                        rmcp::model::ErrorData::internal_error(
+                            "sessions are unavailable right now; retry shortly",
+                            None,
+                        ),
+                        Some(request_id),
+                    ));
+                }
+            } else {
+                crate::metrics::store_failure("sessions", "open");
+                tracing::warn!(%error, "a new session could not be shared; only this replica serves it");
+            }
         }
         Ok(reply)
     }
@@ -760,7 +1054,7 @@ mod tests {
 
     #[test]
     fn caps_hold_and_slots_come_back() {
-        let table = SessionTable::new(3, 2);
+        let table = SessionTable::new(3, 2, None);
         let a1 = table.reserve(ip(1)).unwrap();
         let a2 = table.reserve(ip(1)).unwrap();
         assert_eq!(table.reserve(ip(1)).unwrap_err(), Refusal::ClientFull(2));
