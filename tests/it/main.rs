@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod authorization;
 mod compose;
+mod deploy;
 mod derive;
 mod direct;
 mod eras;

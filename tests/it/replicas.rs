@@ -559,3 +559,45 @@ async fn a_legacy_session_opened_on_one_replica_is_served_by_the_other() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_command_checks_a_running_server() {
+    let replica = Replica::start(&[]).await;
+    let check = |args: Vec<String>| {
+        Command::new(env!("CARGO_BIN_EXE_replica"))
+            .args(args)
+            .env_clear()
+            .output()
+            .unwrap()
+    };
+    let bind = replica.addr.to_string();
+    for ready in [false, true] {
+        let mut args = vec!["health".to_owned(), "--bind".to_owned(), bind.clone()];
+        if ready {
+            args.push("--ready".into());
+        }
+        let out = check(args);
+        assert!(out.status.success(), "{out:?}");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains(if ready { "/readyz" } else { "/healthz" }),
+            "{said}"
+        );
+        assert!(said.contains("200"), "{said}");
+    }
+    // The configured bind address, on loopback when it is unspecified.
+    let unspecified = format!("0.0.0.0:{}", replica.addr.port());
+    let out = Command::new(env!("CARGO_BIN_EXE_replica"))
+        .arg("health")
+        .env_clear()
+        .env("PLATFORM_TRANSPORT__BIND", &unspecified)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // Nothing listening: a failure that says where it looked.
+    let closed = format!("127.0.0.1:{}", free_port());
+    let out = check(vec!["health".into(), "--bind".into(), closed.clone()]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains(&closed), "{said}");
+}

@@ -52,6 +52,21 @@ enum Command {
     Version,
     /// Print the effective configuration (files, environment, flags), secrets redacted.
     Config(ServeArgs),
+    /// Check the HTTP server running here: `GET /healthz` (`/readyz` with `--ready`) on the
+    /// configured bind address; exit status 0 when it answers 200. For container health
+    /// checks, with no HTTP client in the image.
+    Health(HealthArgs),
+}
+
+#[derive(Debug, Default, clap::Args)]
+struct HealthArgs {
+    /// The address to check (default: `transport.bind`; an unspecified address such as
+    /// `0.0.0.0:8000` is checked on loopback).
+    #[arg(long)]
+    bind: Option<std::net::SocketAddr>,
+    /// Check readiness (`/readyz`: 503 while draining) instead of liveness (`/healthz`).
+    #[arg(long)]
+    ready: bool,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -80,7 +95,8 @@ struct ServeArgs {
 /// ctrl-c / SIGTERM.
 ///
 /// Commands: `serve` (default), `inspect` (print the manifest as JSON, with each tool's
-/// policies), `config` (the effective configuration), `version`, and `--help` / `--version`,
+/// policies), `config` (the effective configuration), `health` (check the HTTP server
+/// running here, for container health checks), `version`, and `--help` / `--version`,
 /// which name the server and describe it with its instructions. As with any clap program,
 /// `--help` and `--version` exit with status 0 and a usage error prints clap's message and
 /// exits with status 2; other errors (configuration, transport) are returned.
@@ -129,6 +145,24 @@ where
             writeln!(stdout, "{manifest}")?;
             Ok(())
         }
+        Command::Health(args) => {
+            let bind = match args.bind {
+                Some(bind) => bind,
+                None => {
+                    let mut source = ConfigSource::default()
+                        .profile(cli.profile.clone())
+                        .set("transport.kind", "http");
+                    if let Some(dir) = &cli.config_dir {
+                        source = source.dir(dir.clone());
+                    }
+                    source.load().map_err(ServeError::Config)?.transport.bind
+                }
+            };
+            let path = if args.ready { "/readyz" } else { "/healthz" };
+            let status = probe(bind, path).await?;
+            writeln!(std::io::stdout().lock(), "{path} on {bind}: {status}")?;
+            Ok(())
+        }
         Command::Version => {
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "{} {}", server.info().name, server.info().version)?;
@@ -163,6 +197,40 @@ where
             let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
             served
         }
+    }
+}
+
+/// `GET path` on the server at `bind` (on loopback if `bind` is unspecified), within 3 s:
+/// the status line if it is 200, else an error saying what came back.
+async fn probe(mut bind: std::net::SocketAddr, path: &str) -> Result<String, ServeError> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    if bind.ip().is_unspecified() {
+        bind.set_ip(if bind.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let failed =
+        |why: String| ServeError::Io(std::io::Error::other(format!("{path} on {bind}: {why}")));
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(bind).await?;
+        let head = format!("GET {path} HTTP/1.1\r\nhost: {bind}\r\nconnection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await?;
+        let mut reply = Vec::new();
+        stream.take(4096).read_to_end(&mut reply).await?;
+        Ok::<_, std::io::Error>(reply)
+    };
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(3), exchange)
+        .await
+        .map_err(|_| failed("no answer within 3s".into()))?
+        .map_err(|e| failed(e.to_string()))?;
+    let text = String::from_utf8_lossy(&reply);
+    let status = text.lines().next().unwrap_or_default().trim().to_owned();
+    if status.split_whitespace().nth(1) == Some("200") {
+        Ok(status)
+    } else {
+        Err(failed(format!("answered `{status}`")))
     }
 }
 
