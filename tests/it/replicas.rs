@@ -601,3 +601,59 @@ async fn the_health_command_checks_a_running_server() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains(&closed), "{said}");
 }
+
+/// Two Redis handles under one namespace, as two replicas have.
+fn two_stores(test: &str) -> [platform_runtime::redis::RedisRateLimits; 2] {
+    use platform_runtime::middleware::FailMode;
+    use platform_runtime::redis::{Redis, RedisOptions};
+    require_redis();
+    let namespace = namespace(test);
+    [0, 1].map(|_| {
+        Redis::open(
+            "redis://127.0.0.1:6379",
+            RedisOptions::new(namespace.clone()),
+        )
+        .unwrap()
+        .rate_limits(FailMode::Closed)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_checks_are_exact_and_match_the_in_process_limiter() {
+    use platform_runtime::middleware::policy::RateLimit;
+    use platform_runtime::middleware::{InProcessRateLimits, RateDecision, RateLimitStore as _};
+    let [a, b] = two_stores("exact");
+    // Ten a minute, all at once: of 50 concurrent checks (sent in batches), exactly ten pass.
+    let limit = RateLimit::new(10, Duration::from_secs(60));
+    let checks = (0..50).map(|i| {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let limit = limit.clone();
+        tokio::spawn(async move { store.check("tool", &limit, "k").await.unwrap() })
+    });
+    let decisions = futures::future::join_all(checks).await;
+    let allowed = decisions
+        .iter()
+        .filter(|d| matches!(d.as_ref().unwrap(), RateDecision::Allowed))
+        .count();
+    assert_eq!(allowed, 10, "{decisions:?}");
+
+    // The same answers as governor's in process, refusals and waits included.
+    let limit = RateLimit::new(3, Duration::from_secs(60));
+    let local = InProcessRateLimits::new();
+    for call in 0..5 {
+        let store = if call % 2 == 0 { &a } else { &b };
+        let shared = store.check("tool", &limit, "seq").await.unwrap();
+        let expected = local.check("tool", &limit, "seq").await.unwrap();
+        match (shared, expected) {
+            (RateDecision::Allowed, RateDecision::Allowed) => {}
+            (
+                RateDecision::Limited { retry_after: s },
+                RateDecision::Limited { retry_after: e },
+            ) => {
+                let gap = s.as_millis().abs_diff(e.as_millis());
+                assert!(gap < 1_000, "call {call}: Redis {s:?}, in process {e:?}");
+            }
+            other => panic!("call {call}: {other:?}"),
+        }
+    }
+}

@@ -165,11 +165,12 @@ impl Redis {
         RedisRateLimits::new(self.clone(), fail)
     }
 
-    /// A response cache kept in this Redis, doing `fail` while it does not answer; a
-    /// response larger than `max_entry_bytes` serialized is not cached.
-    pub fn cache(&self, fail: FailMode, max_entry_bytes: u64) -> RedisCache {
+    /// A response cache kept in this Redis, doing `fail` while it does not answer, with
+    /// this replica's copies of entries bounded at `near_bytes`; a response larger than an
+    /// eighth of that serialized is not cached.
+    pub fn cache(&self, fail: FailMode, near_bytes: u64) -> RedisCache {
         self.note_mode("the cache", fail);
-        RedisCache::new(self.clone(), fail, max_entry_bytes)
+        RedisCache::new(self.clone(), fail, near_bytes / 8, near_bytes)
     }
 
     /// Whether Redis answers a `PING` now (within the command timeout).

@@ -269,11 +269,7 @@ impl Settings {
         if let Some(stores) = &self.redis {
             return PolicyRuntime {
                 rate_limits: Arc::new(stores.redis.rate_limits(stores.rate_limit_fail)),
-                cache: Arc::new(
-                    stores
-                        .redis
-                        .cache(stores.cache_fail, self.cache_max_bytes / 8),
-                ),
+                cache: Arc::new(stores.redis.cache(stores.cache_fail, self.cache_max_bytes)),
                 default_timeout: self.timeout,
             };
         }
