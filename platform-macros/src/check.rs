@@ -31,6 +31,15 @@ pub(crate) fn component(c: &Component<'_>, errors: &mut Errors) {
     if let Options::Derive(args) = c.options {
         derive_options(c.kind, args, c.ident, errors);
     }
+    if let (Options::Tool(args), Some(function)) = (c.options, c.function)
+        && args.task.is_some()
+        && !function.is_async
+    {
+        errors.push(error(
+            "`task` on a function that is not `async`: a task is a call that goes on in the background, and a plain function always answers at once\nhelp: make the function `async fn`, or remove `task`",
+            function.ident.span(),
+        ));
+    }
     policies(c, errors);
 }
 

@@ -315,7 +315,7 @@ pub use app::{serve, serve_from};
 /// # let _ = server;
 /// ```
 pub use platform_macros::Prompt;
-pub use registry::{Components, PromptDef, ResourceDef, ToolDef, UriTemplate};
+pub use registry::{Components, PromptDef, ResourceDef, TaskSupport, ToolDef, UriTemplate};
 pub use server::{
     BuildError, IntoComponents, IntoServer, Mount, Mountable, ServeError, Server, ServerBuilder,
     ServerHandle, ServerInfo, ServerStats,
@@ -581,7 +581,7 @@ pub mod __private {
         OutputShape, OutputSpec, ResourceConverter, StructuredOutput, structured_response,
     };
     pub use crate::model::{PromptResult, ResourceContent};
-    pub use crate::registry::{Components, PromptDef, ResourceDef, ToolDef};
+    pub use crate::registry::{Components, PromptDef, ResourceDef, TaskSupport, ToolDef};
     pub use crate::schema::input_schema_for;
     pub use crate::server::{IntoComponents, ServerInfo};
     pub use crate::{Context, FromContext, IntoToolError, Params, RequestParts, State, ToolError};

@@ -158,6 +158,28 @@ pub(crate) struct Portable {
     pub(crate) subscriptions: Vec<String>,
 }
 
+/// Where tasks' records are kept (in process, or in Redis for every replica): each task's
+/// record as bytes with a version that every replacement must name, so two replicas never
+/// overwrite each other's change unseen.
+pub(crate) trait TaskRecords: Send + Sync + 'static {
+    /// Keep `record` as task `id`'s (version 1) for `ttl`; `false` if the id is taken or
+    /// the store holds its most records.
+    fn create<'a>(
+        &'a self,
+        id: &'a str,
+        record: Vec<u8>,
+        ttl: std::time::Duration,
+    ) -> SharedFuture<'a, bool>;
+    /// Task `id`'s version and record, if it is kept.
+    fn load<'a>(&'a self, id: &'a str) -> SharedFuture<'a, Option<(u64, Vec<u8>)>>;
+    /// Replace task `id`'s record if its version is still `version` (the new one is
+    /// `version + 1`); `false` if it changed meanwhile or is gone.
+    fn replace<'a>(&'a self, id: &'a str, version: u64, record: Vec<u8>) -> SharedFuture<'a, bool>;
+    /// Whether other processes share these records (their tasks may be cancelled from
+    /// elsewhere, so a running task watches its record).
+    fn shared(&self) -> bool;
+}
+
 /// What shared session operations return; the error says why, for a log line.
 pub(crate) type SharedFuture<'a, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'a>>;

@@ -251,6 +251,116 @@ fn name_schema(property: &str) -> serde_json::Value {
     })
 }
 
+/// Where to send a message: the region also travels as the `Mcp-Param-Region` header, so a
+/// gateway can route on it without reading the body.
+#[derive(Deserialize, JsonSchema)]
+struct Routed {
+    /// The region that handles the message.
+    #[schemars(extend("x-mcp-header" = "Region"))]
+    region: String,
+    /// The message.
+    message: Option<String>,
+}
+
+/// Sends a message to a region named in a header as well as in the body (SEP-2243).
+#[tool]
+fn test_custom_header(Params(routed): Params<Routed>) -> String {
+    format!(
+        "sent to {}: {}",
+        routed.region,
+        routed.message.unwrap_or_default()
+    )
+}
+
+/// Greets by name, at once (the tasks scenarios' tool that never runs as a task).
+#[tool]
+fn greet(name: String) -> String {
+    format!("Hello, {name}!")
+}
+
+/// Works for `seconds`, then reports; a task for clients that support tasks.
+#[tool(task)]
+async fn slow_compute(seconds: f64, label: Option<String>) -> String {
+    let seconds = seconds.clamp(0.0, 600.0);
+    tokio::time::sleep(std::time::Duration::from_secs_f64(seconds)).await;
+    format!(
+        "computed `{}` in {seconds}s",
+        label.unwrap_or_else(|| "job".into())
+    )
+}
+
+/// Works for a second, then fails the way a tool fails (`isError`); only as a task.
+#[tool(task = "required")]
+async fn failing_job() -> Result<String, ToolError> {
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    Err(ToolError::new("the job failed: its input was rejected"))
+}
+
+/// Works briefly, then breaks inside (a protocol-level failure: the task fails).
+#[tool(task)]
+async fn protocol_error_job() -> String {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    panic!("the job's worker crashed")
+}
+
+/// Looks the file up, then asks for confirmation before deleting it.
+#[tool(task)]
+async fn confirm_delete(ctx: Context, filename: String) -> ToolResponse {
+    // Looking the file up takes a moment: the call goes on as a task.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    match ctx.input_response("confirm") {
+        Some(answer) if answer["action"] == "accept" && answer["content"]["confirm"] == true => {
+            text(format!("deleted {filename}"))
+        }
+        Some(_) => text(format!("kept {filename}")),
+        None => InputRequired::new()
+            .elicit(
+                "confirm",
+                &format!("Delete {filename}?"),
+                serde_json::json!({
+                    "type": "object",
+                    "properties": { "confirm": { "type": "boolean" } },
+                    "required": ["confirm"]
+                }),
+            )
+            .into(),
+    }
+}
+
+/// Asks two questions at once, then reports both answers.
+#[tool(task)]
+async fn multi_input(ctx: Context) -> ToolResponse {
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    match (ctx.input_response("first"), ctx.input_response("second")) {
+        (Some(first), Some(second)) => text(format!(
+            "first: {}, second: {}",
+            first["content"]["name"].as_str().unwrap_or("?"),
+            second["content"]["name"].as_str().unwrap_or("?")
+        )),
+        _ => InputRequired::new()
+            .elicit("first", "First name?", name_schema("name"))
+            .elicit("second", "Second name?", name_schema("name"))
+            .into(),
+    }
+}
+
+/// Asks for the user's name in the request, then greets them in a task.
+#[tool(task = "required")]
+async fn test_tool_with_task(ctx: Context) -> ToolResponse {
+    let Some(answer) = ctx.input_response("user_name") else {
+        return InputRequired::new()
+            .elicit("user_name", "What is your name?", name_schema("name"))
+            .into();
+    };
+    let name = answer["content"]["name"]
+        .as_str()
+        .unwrap_or("stranger")
+        .to_owned();
+    // Preparing the greeting takes a while: this round goes on as a task.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    text(format!("Hello, {name}! (from a task)"))
+}
+
 /// Asks for the user's name, then greets them.
 #[tool]
 fn test_input_required_result_elicitation(ctx: Context) -> ToolResponse {
@@ -556,6 +666,14 @@ fn server() -> Result<Server, platform_runtime::BuildError> {
     Server::builder("platform-conformance-fixture")
         .version(env!("CARGO_PKG_VERSION"))
         .tools(tools![
+            test_custom_header,
+            greet,
+            slow_compute,
+            failing_job,
+            protocol_error_job,
+            confirm_delete,
+            multi_input,
+            test_tool_with_task,
             test_simple_text,
             test_image_content,
             test_audio_content,

@@ -169,6 +169,14 @@ pub(crate) fn definition(
             });
             let enabled = args.enabled.map(|e| quote!(.enabled(#e)));
             let version = args.version.as_ref().map(|v| quote!(.version(#v)));
+            let task = args.task.as_ref().map(|t| {
+                let support = if t.required {
+                    quote!(Required)
+                } else {
+                    quote!(Optional)
+                };
+                quote!(.task_support(#private::TaskSupport::#support))
+            });
             quote! {{
                 #clone_this
                 #(#setup)*
@@ -187,7 +195,7 @@ pub(crate) fn definition(
                         }
                     },
                 )
-                #title #annotations #tags #icons #meta #enabled #version #policies #(#states)*
+                #title #annotations #tags #icons #meta #enabled #version #task #policies #(#states)*
             }}
         }
         Options::Resource(uri, args) => {

@@ -125,6 +125,35 @@ impl ToolCommonArgs {
     }
 }
 
+/// `task` or `task = "optional" | "required"`: whether a tool's calls may run as tasks.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskArg {
+    pub(crate) required: bool,
+}
+
+impl FromMeta for TaskArg {
+    fn from_word() -> darling::Result<Self> {
+        Ok(Self { required: false })
+    }
+
+    fn from_value(value: &syn::Lit) -> darling::Result<Self> {
+        let syn::Lit::Str(text) = value else {
+            return Err(darling::Error::custom(
+                "expected `task`, `task = \"optional\"` or `task = \"required\"`",
+            )
+            .with_span(value));
+        };
+        match text.value().as_str() {
+            "optional" => Ok(Self { required: false }),
+            "required" => Ok(Self { required: true }),
+            other => Err(darling::Error::custom(format!(
+                "`task = \"{other}\"`: expected `\"optional\"` (a task when the client supports tasks) or `\"required\"` (clients must support tasks)"
+            ))
+            .with_span(text)),
+        }
+    }
+}
+
 /// Options of `#[tool(…)]`.
 #[derive(Debug, Default, FromMeta)]
 pub(crate) struct ToolArgs {
@@ -135,6 +164,8 @@ pub(crate) struct ToolArgs {
     pub(crate) enabled: Option<bool>,
     /// `version = "2"`: one version of several under one name.
     pub(crate) version: Option<syn::LitStr>,
+    /// `task`: calls may run as tasks.
+    pub(crate) task: Option<TaskArg>,
 }
 
 /// Options of `#[resource("uri", …)]` after the URI.

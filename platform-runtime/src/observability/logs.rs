@@ -288,6 +288,13 @@ fn needs_escaping(text: &[u8]) -> bool {
     special(u64::from_ne_bytes(last))
 }
 
+/// Now as `2026-12-02T11:45:52.123456Z`.
+pub(crate) fn rfc3339_now() -> String {
+    let mut out = String::with_capacity(27);
+    push_rfc3339_now(&mut out);
+    out
+}
+
 /// Now as `2026-12-02T11:45:52.123456Z`, onto `out`.
 fn push_rfc3339_now(out: &mut String) {
     let now = std::time::SystemTime::now()

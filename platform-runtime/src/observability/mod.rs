@@ -22,6 +22,7 @@ pub(crate) mod span;
 mod wire;
 
 pub use audit::TARGET as AUDIT_TARGET;
+pub(crate) use logs::rfc3339_now;
 pub use propagation::{in_current_trace, inject_trace_context, trace_headers};
 pub(crate) use span::RequestSpanLayer;
 pub use span::TARGET as REQUEST_SPAN_TARGET;

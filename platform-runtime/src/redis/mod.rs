@@ -1,6 +1,6 @@
 //! Shared stores in Redis (feature `redis`), for servers running as several replicas: rate
-//! limits ([`RedisRateLimits`]), the response cache ([`RedisCache`]) and legacy sessions'
-//! records (which the HTTP transport keeps there). `[redis] url` in the configuration
+//! limits ([`RedisRateLimits`]), the response cache ([`RedisCache`]), legacy sessions'
+//! records (which the HTTP transport keeps there) and tasks' records. `[redis] url` in the configuration
 //! switches `serve()` to them; see `docs/deploy.md`.
 //!
 //! One [`Redis`] handle holds one multiplexed connection, shared by every store and request
@@ -14,6 +14,7 @@
 mod cache;
 mod rate_limit;
 mod sessions;
+mod tasks;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -25,6 +26,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 pub use cache::RedisCache;
 pub use rate_limit::RedisRateLimits;
 pub(crate) use sessions::RedisSessions;
+pub(crate) use tasks::RedisTasks;
 
 use crate::middleware::{FailMode, StoreError};
 

@@ -22,7 +22,7 @@ use serde_json::Value;
 pub(crate) use json_schema::{coerce_strings, enum_values};
 pub use prompt::PromptDef;
 pub use resource::ResourceDef;
-pub use tool::ToolDef;
+pub use tool::{TaskSupport, ToolDef};
 pub use uri_template::{TemplateError, UriTemplate};
 
 use crate::ToolError;
@@ -242,6 +242,13 @@ impl Registry {
         self.tool_index
             .get(name)
             .is_some_and(|&index| self.header_bound[index])
+    }
+
+    /// Whether any enabled tool's calls may run as tasks.
+    pub(crate) fn has_tasks(&self) -> bool {
+        self.tools
+            .iter()
+            .any(|t| t.enabled && t.task != TaskSupport::Never)
     }
 
     /// The position of the tool `name` in [`Registry::tools`], enabled or not.

@@ -36,6 +36,24 @@ pub struct ToolDef {
     pub(crate) mounted: Vec<String>,
     /// The version, when several versions of the tool may be offered.
     pub(crate) version: Option<String>,
+    /// Whether a call may run as a task (the tasks extension).
+    pub(crate) task: TaskSupport,
+}
+
+/// Whether a tool's calls may run as tasks (the `io.modelcontextprotocol/tasks` extension):
+/// a client that declared the extension gets a task handle for a call that does not answer
+/// at once, and polls `tasks/get` for its result. `#[tool(task)]`, `#[tool(task =
+/// "required")]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TaskSupport {
+    /// Calls are always answered in the request (the default).
+    #[default]
+    Never,
+    /// A call from a client that declared the extension runs as a task unless it answers at
+    /// once; other clients are answered in the request.
+    Optional,
+    /// As `Optional`, and a client that did not declare the extension is refused (-32021).
+    Required,
 }
 
 impl ToolDef {
@@ -85,7 +103,21 @@ impl ToolDef {
             }),
             mounted: Vec::new(),
             version: None,
+            task: TaskSupport::Never,
         }
+    }
+
+    /// Let calls run as tasks for clients that declared the tasks extension
+    /// (`#[tool(task)]`); see [`TaskSupport`].
+    #[must_use]
+    pub fn task_support(mut self, task: TaskSupport) -> Self {
+        self.task = task;
+        self
+    }
+
+    /// Whether calls may run as tasks.
+    pub fn task(&self) -> TaskSupport {
+        self.task
     }
 
     /// Mark this tool as one version of several with the same name (`#[tool(version =

@@ -285,6 +285,17 @@ impl Settings {
         }
     }
 
+    /// Where tasks' records are kept for every replica: `[redis]`'s, if configured.
+    fn task_records(&self) -> Option<Arc<dyn crate::state::TaskRecords>> {
+        #[cfg(feature = "redis")]
+        if let Some(stores) = &self.redis {
+            return Some(Arc::new(crate::redis::RedisTasks::new(
+                stores.redis.clone(),
+            )));
+        }
+        None
+    }
+
     /// Where legacy sessions are kept for every replica: `[redis]`'s, if configured.
     fn shared_sessions(&self) -> Option<Arc<dyn crate::state::SharedSessions>> {
         #[cfg(feature = "redis")]
@@ -397,6 +408,9 @@ impl Server {
             states: shared.states.clone(),
             sealer,
         });
+        if let Some(store) = settings.task_records() {
+            self.inner.tasks.set_store(store);
+        }
         let rate_limits = runtime.rate_limits.clone();
         *self
             .inner
@@ -893,7 +907,11 @@ impl ServerBuilder {
             proxies: self.proxies.into_iter().map(Proxy::new).collect(),
             proxies_started: std::sync::Once::new(),
             dropped: tokio_util::sync::CancellationToken::new(),
+            tasks: Arc::default(),
         });
+        if let Some(store) = settings.task_records() {
+            inner.tasks.set_store(store);
+        }
         inner.stack_mounts(&settings.mounts);
         if let Some(upstreams) = &self.upstreams {
             super::proxy::configure(&inner.proxies, upstreams).map_err(BuildError::one)?;

@@ -14,6 +14,7 @@ use rmcp::model::{
     ReadResourceResponse, ServerCapabilities, ServerConfig, SetLevelRequestParams,
     SubscriptionFilter, Tool,
 };
+use rmcp::model::{CancelTaskParams, GetTaskParams, GetTaskResult, UpdateTaskParams};
 use rmcp::service::{RequestContext, SubscriptionContext};
 
 use crate::identity::Principal;
@@ -26,6 +27,7 @@ use crate::error::ToolErrorKind;
 use crate::handler::LogLevel;
 use crate::middleware::request::{Params, Reply};
 use crate::middleware::{McpRequest, McpResponse, McpService, Method, new_reference};
+use crate::registry::TaskSupport;
 use crate::state::{SessionState, SubscribeError};
 
 /// The one rmcp `ServerHandler` of a platform server: every MCP method becomes an
@@ -68,6 +70,37 @@ fn missing_capability(capability: &str) -> ErrorData {
     let capabilities =
         serde_json::from_value(serde_json::json!({ capability: {} })).unwrap_or_default();
     ErrorData::missing_required_client_capability(capabilities)
+}
+
+/// A call's answer when it runs as a task: as in the request, except that an internal
+/// failure (a panic, an error the tool did not expect) is a JSON-RPC error, so the task
+/// fails rather than completing with `isError` (SEP-2663 keeps `failed` for protocol-level
+/// errors).
+fn task_answer(
+    tool: &str,
+    outcome: Result<McpResponse, ToolError>,
+) -> Result<CallToolResponse, ErrorData> {
+    match outcome {
+        Ok(response) => CallToolResponse::from_reply(response.reply)
+            .ok_or_else(|| wrong_reply(Method::CallTool)),
+        Err(error) if error.kind() == ToolErrorKind::Internal => {
+            let message = match error.reference() {
+                Some(_) => error.message().to_owned(),
+                None => {
+                    let reference = new_reference();
+                    tracing::error!(
+                        tool,
+                        reference,
+                        error = error.message(),
+                        "a task's tool failed internally"
+                    );
+                    format!("internal error in `{tool}` (reference {reference})")
+                }
+            };
+            Err(ErrorData::internal_error(message, None))
+        }
+        Err(error) => tool_failure(tool, error),
+    }
 }
 
 /// A tool failure as the client sees it: a result with `isError: true` for failures the
@@ -238,6 +271,53 @@ impl McpHandler {
         self.session.restore(portable);
     }
 
+    /// A call of a task tool from a client that declared the tasks extension: answered in
+    /// the request if it answers at once (its future ready when first polled), otherwise
+    /// recorded as a task and run on in the background under a token of its own (not the
+    /// request's, which ends with the handle).
+    async fn call_as_task(
+        &self,
+        name: Arc<str>,
+        request: CallToolRequestParams,
+        mut context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let token = tokio_util::sync::CancellationToken::new();
+        context.ct = token.clone();
+        let owner = caller_key(self.caller(&context).as_ref());
+        let arguments = request.arguments.clone();
+        let params = Params::Call {
+            request_state: request.request_state,
+            input_responses: request.input_responses,
+        };
+        let mcp = self.request(
+            Method::CallTool,
+            Some(name.clone()),
+            request.arguments,
+            params,
+            context,
+        );
+        let this = self.clone();
+        let tool = name.clone();
+        let mut call = Box::pin(async move { task_answer(&tool, this.run(mcp).await) });
+        if let std::task::Poll::Ready(answer) = futures::poll!(call.as_mut()) {
+            // Answered at once: a result, or questions before any work (a first round).
+            return answer;
+        }
+        let (id, handle) = self
+            .inner
+            .tasks
+            .create(owner.to_string(), &name, arguments, token.clone())
+            .await?;
+        tracing::debug!(tool = &*name, "a call goes on as a task");
+        tokio::spawn(
+            self.inner
+                .tasks
+                .clone()
+                .run(id, owner.to_string(), call, token),
+        );
+        Ok(CallToolResponse::Task(handle))
+    }
+
     /// Forget the session's peer for notifications: the session is put to sleep (its
     /// worker ends, the peer with it) and registers a new one when it wakes.
     pub(crate) fn forget_peer(&self) {
@@ -336,7 +416,7 @@ impl ServerHandler for McpHandler {
             implementation = implementation.with_title(title.clone());
         }
         implementation.description = info.description.clone();
-        let capabilities = ServerCapabilities::builder()
+        let builder = ServerCapabilities::builder()
             .enable_tools()
             .enable_tool_list_changed()
             .enable_resources()
@@ -345,8 +425,13 @@ impl ServerHandler for McpHandler {
             .enable_prompts()
             .enable_prompts_list_changed()
             .enable_completions()
-            .enable_logging()
-            .build();
+            .enable_logging();
+        // The tasks extension, when a tool's calls may run as tasks.
+        let capabilities = if self.inner.registry().has_tasks() {
+            builder.enable_tasks().build()
+        } else {
+            builder.build()
+        };
         let config = ServerConfig::new(capabilities).with_server_info(implementation);
         match &info.instructions {
             Some(instructions) => config.with_instructions(instructions.clone()),
@@ -537,6 +622,26 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name: Arc<str> = request.name.as_ref().into();
+        let task = self
+            .inner
+            .registry()
+            .tool(&name)
+            .map_or(TaskSupport::Never, |t| t.task);
+        if task != TaskSupport::Never {
+            let declared = context
+                .client_capabilities()
+                .is_some_and(|caps| caps.supports_tasks());
+            if declared {
+                return self.call_as_task(name, request, context).await;
+            }
+            if task == TaskSupport::Required {
+                return Err(ErrorData::missing_required_client_capability(
+                    rmcp::model::ClientCapabilities::builder()
+                        .enable_tasks()
+                        .build(),
+                ));
+            }
+        }
         let params = Params::Call {
             request_state: request.request_state,
             input_responses: request.input_responses,
@@ -553,6 +658,67 @@ impl ServerHandler for McpHandler {
                 .ok_or_else(|| wrong_reply(Method::CallTool)),
             Err(error) => tool_failure(&name, error),
         }
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let owner = caller_key(self.caller(&context).as_ref());
+        self.inner.tasks.get(&request.task_id, &owner).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let owner = caller_key(self.caller(&context).as_ref());
+        self.inner.tasks.cancel(&request.task_id, &owner).await
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let owner = caller_key(self.caller(&context).as_ref());
+        let id = request.task_id;
+        let Some(next) = self
+            .inner
+            .tasks
+            .answer(&id, &owner, request.input_responses)
+            .await?
+        else {
+            return Ok(()); // questions still pending
+        };
+        // Every question answered: the tool's next round runs here, in the background.
+        let name: Arc<str> = next.tool.as_str().into();
+        let token = tokio_util::sync::CancellationToken::new();
+        let mut context = context;
+        context.ct = token.clone();
+        let params = Params::Call {
+            request_state: next.state,
+            input_responses: Some(next.answers),
+        };
+        let mcp = self.request(
+            Method::CallTool,
+            Some(name.clone()),
+            next.arguments,
+            params,
+            context,
+        );
+        let this = self.clone();
+        let call = async move { task_answer(&name, this.run(mcp).await) };
+        self.inner.tasks.resume(&id, token.clone());
+        tokio::spawn(
+            self.inner
+                .tasks
+                .clone()
+                .run(id, owner.to_string(), call, token),
+        );
+        Ok(())
     }
 
     async fn list_resources(

@@ -9,6 +9,7 @@ mod compose;
 mod handler;
 mod proxy;
 mod router;
+pub(crate) mod tasks;
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -178,6 +179,8 @@ pub(crate) struct ServerInner {
     /// Cancelled when the server is dropped: its proxies' tasks end and close their
     /// sessions.
     pub(crate) dropped: tokio_util::sync::CancellationToken,
+    /// Calls running as tasks, and where tasks' records are kept.
+    pub(crate) tasks: Arc<tasks::Tasks>,
 }
 
 impl Drop for ServerInner {

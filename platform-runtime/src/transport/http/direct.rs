@@ -438,6 +438,9 @@ fn routing_headers_match(headers: &HeaderMap, request: &JsonRpcRequest<ClientReq
         ClientRequest::CallToolRequest(call) => Some(call.params.name.as_ref()),
         ClientRequest::GetPromptRequest(get) => Some(get.params.name.as_str()),
         ClientRequest::ReadResourceRequest(read) => Some(read.params.uri.as_str()),
+        ClientRequest::GetTaskRequest(get) => Some(get.params.task_id.as_str()),
+        ClientRequest::UpdateTaskRequest(update) => Some(update.params.task_id.as_str()),
+        ClientRequest::CancelTaskRequest(cancel) => Some(cancel.params.task_id.as_str()),
         _ => None,
     };
     let name_fits = !headers.contains_key("mcp-name")
