@@ -26,6 +26,7 @@ mod replicas;
 mod requests;
 mod server;
 mod stdio;
+mod tasks;
 mod telemetry;
 mod tools;
 

@@ -104,23 +104,53 @@ impl Replica {
             .await
     }
 
-    async fn call_with(&self, tool: &str, mut params: Value) -> Value {
+    async fn call_with(&self, tool: &str, params: Value) -> Value {
+        self.call_with_capabilities(tool, params, json!({ "elicitation": {} }))
+            .await
+    }
+
+    async fn call_with_capabilities(
+        &self,
+        tool: &str,
+        params: Value,
+        capabilities: Value,
+    ) -> Value {
+        self.send_with("tools/call", params, Some(tool.to_owned()), capabilities)
+            .await
+    }
+
+    /// A 2026-07-28 request from a client that declared the tasks extension.
+    async fn send(&self, method: &'static str, params: Value, name: Option<String>) -> Value {
+        let capabilities = json!({ "extensions": { "io.modelcontextprotocol/tasks": {} } });
+        self.send_with(method, params, name, capabilities).await
+    }
+
+    async fn send_with(
+        &self,
+        method: &str,
+        mut params: Value,
+        name: Option<String>,
+        capabilities: Value,
+    ) -> Value {
         params["_meta"] = json!({
             "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} }
+            "io.modelcontextprotocol/clientCapabilities": capabilities
         });
-        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params });
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        let mut headers = vec![
+            JSON,
+            ACCEPT,
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", method),
+        ];
+        if let Some(name) = &name {
+            headers.push(("mcp-name", name.as_str()));
+        }
         let reply = request(
             self.addr,
             "POST",
             "/mcp",
-            &[
-                JSON,
-                ACCEPT,
-                ("mcp-protocol-version", "2026-07-28"),
-                ("mcp-method", "tools/call"),
-                ("mcp-name", tool),
-            ],
+            &headers,
             body.to_string().as_bytes(),
         )
         .await;
@@ -656,4 +686,59 @@ async fn concurrent_checks_are_exact_and_match_the_in_process_limiter() {
             other => panic!("call {call}: {other:?}"),
         }
     }
+}
+
+/// `long_job` for `ms` on `replica`, from a client that declared the tasks extension.
+async fn start(replica: &Replica, ms: u64) -> Value {
+    let params = json!({ "name": "long_job", "arguments": { "ms": ms } });
+    let capabilities = json!({ "extensions": { "io.modelcontextprotocol/tasks": {} } });
+    replica
+        .call_with_capabilities("long_job", params, capabilities)
+        .await
+}
+
+/// `method` (`tasks/get`, `tasks/cancel`) for task `id` on `replica`.
+async fn task(replica: &Replica, method: &'static str, id: String) -> Value {
+    replica
+        .send(method, json!({ "taskId": id.clone() }), Some(id))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_started_on_one_replica_is_read_and_cancelled_on_the_other() {
+    let (a, b) = pair("tasks").await;
+    // Started on A, finished there, its result read on B.
+    let started = start(&a, 200).await;
+    assert_eq!(started["result"]["resultType"], "task", "{started}");
+    let id = started["result"]["taskId"].as_str().unwrap().to_owned();
+    let mut done = Value::Null;
+    for _ in 0..100 {
+        done = task(&b, "tasks/get", id.clone()).await;
+        if done["result"]["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        done["result"]["result"]["content"][0]["text"],
+        format!("job done by {}", pid(&a)),
+        "{done}"
+    );
+
+    // Started on A, cancelled on B: it stays cancelled, and A stops its call.
+    let started = start(&a, 3_000).await;
+    let id = started["result"]["taskId"].as_str().unwrap().to_owned();
+    let ack = task(&b, "tasks/cancel", id.clone()).await;
+    assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
+    let mut stopped = false;
+    for _ in 0..100 {
+        if a.log().contains("a task was cancelled while it ran") {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stopped, "A did not stop the cancelled call: {}", a.log());
+    let got = task(&a, "tasks/get", id).await;
+    assert_eq!(got["result"]["status"], "cancelled", "{got}");
 }

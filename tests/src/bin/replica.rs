@@ -37,6 +37,14 @@ impl Replica {
         json!({ "square": n * n, "pid": std::process::id(), "runs": runs })
     }
 
+    /// Work for `ms` milliseconds, then say which process did; a task for clients that
+    /// support tasks.
+    #[tool(task)]
+    async fn long_job(&self, ms: u64) -> String {
+        tokio::time::sleep(std::time::Duration::from_millis(ms.min(60_000))).await;
+        format!("job done by {}", std::process::id())
+    }
+
     /// Ask for a confirmation (multi-round), then say which process sealed the question and
     /// which one finished it.
     #[tool]
