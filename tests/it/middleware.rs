@@ -608,6 +608,13 @@ fn per_tenant(State(calls): State<Calls>) -> u32 {
     calls.bump()
 }
 
+/// Cached per caller.
+#[tool(read_only)]
+#[cache(ttl = "1m", scope = "principal")]
+fn per_caller(State(calls): State<Calls>) -> u32 {
+    calls.bump()
+}
+
 #[tokio::test(start_paused = true)]
 async fn principal_rate_limits_and_cache_scopes_partition_by_caller() {
     // Sets the caller from a `user@tenant` argument, as an authentication layer would.
@@ -629,7 +636,7 @@ async fn principal_rate_limits_and_cache_scopes_partition_by_caller() {
     let server = Server::builder("mw")
         .state(calls.clone())
         .layer(as_caller)
-        .tools(tools![personal, shared, per_tenant])
+        .tools(tools![personal, shared, per_tenant, per_caller])
         .build()
         .unwrap();
     let client = TestClient::connect(server).await.unwrap();
@@ -646,6 +653,10 @@ async fn principal_rate_limits_and_cache_scopes_partition_by_caller() {
         !call("personal", "bob@acme").await.is_error(),
         "bob has his own"
     );
+    assert!(
+        !call("personal", "ada@globex").await.is_error(),
+        "the same id in another tenant is another caller"
+    );
 
     let a = call("shared", "ada@acme").await.text();
     let b = call("shared", "bob@globex").await.text();
@@ -656,6 +667,14 @@ async fn principal_rate_limits_and_cache_scopes_partition_by_caller() {
     let globex = call("per_tenant", "eve@globex").await.text();
     assert_eq!(acme, acme_again, "one tenant shares its entries");
     assert_ne!(acme, globex, "tenants never share");
+
+    let ada = call("per_caller", "ada@acme").await.text();
+    assert_eq!(ada, call("per_caller", "ada@acme").await.text());
+    assert_ne!(
+        ada,
+        call("per_caller", "ada@globex").await.text(),
+        "a principal's entries are its tenant's"
+    );
 }
 
 /// A plain tower layer (not `from_fn`): counts the tool calls that pass.

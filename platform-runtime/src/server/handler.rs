@@ -271,6 +271,26 @@ impl McpHandler {
         self.session.restore(portable);
     }
 
+    /// The request of a `tools/call` of `name`.
+    fn call_request(
+        &self,
+        name: Arc<str>,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> McpRequest {
+        let params = Params::Call {
+            request_state: request.request_state,
+            input_responses: request.input_responses,
+        };
+        self.request(
+            Method::CallTool,
+            Some(name),
+            request.arguments,
+            params,
+            context,
+        )
+    }
+
     /// A call of a task tool from a client that declared the tasks extension: answered in
     /// the request if it answers at once (its future ready when first polled), otherwise
     /// recorded as a task and run on in the background under a token of its own (not the
@@ -285,17 +305,7 @@ impl McpHandler {
         context.ct = token.clone();
         let owner = caller_key(self.caller(&context).as_ref());
         let arguments = request.arguments.clone();
-        let params = Params::Call {
-            request_state: request.request_state,
-            input_responses: request.input_responses,
-        };
-        let mcp = self.request(
-            Method::CallTool,
-            Some(name.clone()),
-            request.arguments,
-            params,
-            context,
-        );
+        let mcp = self.call_request(name.clone(), request, context);
         let this = self.clone();
         let tool = name.clone();
         let mut call = Box::pin(async move { task_answer(&tool, this.run(mcp).await) });
@@ -642,17 +652,7 @@ impl ServerHandler for McpHandler {
                 ));
             }
         }
-        let params = Params::Call {
-            request_state: request.request_state,
-            input_responses: request.input_responses,
-        };
-        let mcp = self.request(
-            Method::CallTool,
-            Some(name.clone()),
-            request.arguments,
-            params,
-            context,
-        );
+        let mcp = self.call_request(name.clone(), request, context);
         match self.run(mcp).await {
             Ok(response) => CallToolResponse::from_reply(response.reply)
                 .ok_or_else(|| wrong_reply(Method::CallTool)),

@@ -429,6 +429,20 @@ impl Drop for InFlight {
 }
 
 impl Counts {
+    /// Count one more session of `client`, if both caps have room.
+    fn admit(&mut self, client: IpAddr, max: usize, max_per_client: usize) -> Result<(), Refusal> {
+        if self.total >= max {
+            return Err(Refusal::Full(max));
+        }
+        let held = self.per_client.entry(client).or_default();
+        if *held >= max_per_client {
+            return Err(Refusal::ClientFull(max_per_client));
+        }
+        *held += 1;
+        self.total += 1;
+        Ok(())
+    }
+
     fn release(&mut self, client: IpAddr) {
         self.total = self.total.saturating_sub(1);
         if let Some(count) = self.per_client.get_mut(&client) {
@@ -496,15 +510,7 @@ impl SessionTable {
             let engine = live.engine.get_or_insert_with(|| Arc::new(engine));
             return Ok(engine.clone());
         }
-        if counts.total >= self.max {
-            return Err(Refusal::Full(self.max));
-        }
-        let held = counts.per_client.entry(client).or_default();
-        if *held >= self.max_per_client {
-            return Err(Refusal::ClientFull(self.max_per_client));
-        }
-        *held += 1;
-        counts.total += 1;
+        counts.admit(client, self.max, self.max_per_client)?;
         let engine = Arc::new(engine);
         let mut live = Live::new(client);
         live.engine = Some(engine.clone());
@@ -599,16 +605,7 @@ impl SessionTable {
 
     /// Hold a slot for a new session of `client`, if both caps have room.
     pub(super) fn reserve(self: &Arc<Self>, client: IpAddr) -> Result<Reservation, Refusal> {
-        let mut counts = self.lock();
-        if counts.total >= self.max {
-            return Err(Refusal::Full(self.max));
-        }
-        let held = counts.per_client.entry(client).or_default();
-        if *held >= self.max_per_client {
-            return Err(Refusal::ClientFull(self.max_per_client));
-        }
-        *held += 1;
-        counts.total += 1;
+        self.lock().admit(client, self.max, self.max_per_client)?;
         Ok(Reservation(Arc::new(Slot {
             table: self.clone(),
             client,

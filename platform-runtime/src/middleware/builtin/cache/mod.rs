@@ -180,18 +180,43 @@ impl CacheLayer {
     }
 }
 
-/// `tool:sha256(scope, identity, canonical arguments)`: fixed-size whatever the caller sends.
+/// `tool:sha256(scope, identity, canonical arguments)`, behind `t:{tenant}/` when the entry
+/// is a tenant's (its scope is the tenant or one of its principals): fixed-size whatever the
+/// caller sends (a tenant longer than 64 bytes, or with characters other than letters,
+/// digits, `-`, `_` and `.`, is written as its SHA-256), and a shared store can list or
+/// drop one tenant's entries by prefix.
 fn cache_key(scope: CacheScope, request: &McpRequest) -> String {
-    let identity: (&[u8], &[u8]) = match scope {
-        CacheScope::Public => (b"public", b""),
-        CacheScope::Principal => (
-            b"principal",
-            request.principal().map_or(&b""[..], |p| p.id().as_bytes()),
+    let tenant = request.tenant().filter(|_| scope != CacheScope::Public);
+    let principal = request.principal().map_or(&b""[..], |p| p.id().as_bytes());
+    let tenant_bytes = tenant.map_or(&b""[..], str::as_bytes);
+    let hash = match scope {
+        CacheScope::Public => digest(&[b"public"], request.arguments()),
+        // A principal's entries are its tenant's too: the same id in two tenants is two
+        // callers.
+        CacheScope::Principal => digest(
+            &[b"principal", principal, tenant_bytes],
+            request.arguments(),
         ),
-        CacheScope::Tenant => (b"tenant", request.tenant().map_or(&b""[..], str::as_bytes)),
+        CacheScope::Tenant => digest(&[b"tenant", tenant_bytes], request.arguments()),
     };
-    let hash = digest(&[identity.0, identity.1], request.arguments());
-    format!("{}:{}", request.target().unwrap_or(""), hex(&hash))
+    let tool = request.target().unwrap_or("");
+    match tenant {
+        Some(tenant) => format!("t:{}/{tool}:{}", tenant_segment(tenant), hex(&hash)),
+        None => format!("{tool}:{}", hex(&hash)),
+    }
+}
+
+/// A tenant as a key segment: itself when short and plain, else `h` and its SHA-256.
+fn tenant_segment(tenant: &str) -> std::borrow::Cow<'_, str> {
+    let plain = tenant.len() <= 64
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if plain {
+        tenant.into()
+    } else {
+        format!("h{}", hex(&digest(&[tenant.as_bytes()], None))).into()
+    }
 }
 
 impl Middleware for CacheLayer {

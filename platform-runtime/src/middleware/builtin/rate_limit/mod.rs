@@ -255,9 +255,12 @@ fn partition(key: RateLimitKey, request: &McpRequest) -> String {
     let key = match key {
         RateLimitKey::Global => "*".to_owned(),
         RateLimitKey::Tool => request.target().unwrap_or("*").to_owned(),
-        RateLimitKey::Principal => request
-            .principal()
-            .map_or_else(|| "anonymous".to_owned(), |p| format!("p:{}", p.id())),
+        // A principal's budget is its tenant's: the same id in two tenants is two callers.
+        RateLimitKey::Principal => match (request.principal(), request.tenant()) {
+            (None, _) => "anonymous".to_owned(),
+            (Some(p), None) => format!("p:{}", p.id()),
+            (Some(p), Some(t)) => format!("t:{t}/p:{}", p.id()),
+        },
         RateLimitKey::Tenant => request
             .tenant()
             .map_or_else(|| "none".to_owned(), |t| format!("t:{t}")),
