@@ -178,6 +178,11 @@ pub(crate) trait TaskRecords: Send + Sync + 'static {
     /// Whether other processes share these records (their tasks may be cancelled from
     /// elsewhere, so a running task watches its record).
     fn shared(&self) -> bool;
+    /// Whether a call that would become a task is answered in the request while the store
+    /// fails (`true`), rather than refused.
+    fn fail_open(&self) -> bool {
+        false
+    }
 }
 
 /// What shared session operations return; the error says why, for a log line.

@@ -386,6 +386,21 @@ async fn while_redis_is_down_each_store_fails_as_configured_and_recovers() {
     )
     .await;
     assert_eq!(unknown.status, 503, "{}", unknown.body);
+    // Tasks fail open: a call that would become a task is answered in the request, and
+    // task requests are refused as unavailable.
+    let answered = start(&replica, 50).await;
+    assert_eq!(answered["result"]["resultType"], "complete", "{answered}");
+    assert_eq!(
+        answered["result"]["content"][0]["text"],
+        format!("job done by {}", pid(&replica))
+    );
+    let refused = task(
+        &replica,
+        "tasks/get",
+        "0123456789abcdef0123456789abcdef".into(),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32603, "{refused}");
 
     // Redis comes back on the same port: service recovers within a few retry windows.
     let _redis = PrivateRedis::start_on(port);

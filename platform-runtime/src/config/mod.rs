@@ -314,6 +314,10 @@ pub struct RedisSection {
     /// replica that opened them alone; the default) or `"closed"` (new ones are refused, and
     /// a session this replica does not hold gets 503 rather than 404). HTTP only.
     pub sessions_fail: Option<String>,
+    /// While Redis does not answer, a call that would become a task is `"open"` (answered
+    /// in the request, as for a client without tasks; the default) or `"closed"` (refused
+    /// as unavailable). `tasks/*` requests are refused either way.
+    pub tasks_fail: Option<String>,
 }
 
 /// `[upstreams.<mount>]`: where a remote server mounted in code is reached, and how (see
@@ -1035,6 +1039,7 @@ impl Config {
             ("rate_limit_fail", &self.redis.rate_limit_fail),
             ("cache_fail", &self.redis.cache_fail),
             ("sessions_fail", &self.redis.sessions_fail),
+            ("tasks_fail", &self.redis.tasks_fail),
         ] {
             if let Some(mode) = mode
                 && !["open", "closed"].contains(&mode.as_str())

@@ -26,6 +26,7 @@ pub use crate::component::policy;
 pub use crate::component::{ComponentInfo, ComponentKind};
 pub(crate) use builtin::erase_builtin;
 pub(crate) use builtin::new_reference;
+pub(crate) use builtin::throttled_warning;
 pub use builtin::*;
 pub use policy::Policies;
 pub use request::{McpRequest, McpResponse, Method};

@@ -4,6 +4,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use super::Redis;
+use crate::middleware::FailMode;
 use crate::state::{SharedFuture, TaskRecords};
 
 /// Create a record unless the id is taken: `KEYS[1]`, `ARGV[1]` the record, `ARGV[2]` its
@@ -28,17 +29,19 @@ static CREATE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::
 static REPLACE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(REPLACE));
 
 /// Tasks' records in Redis, under `{namespace}:task:{id}` (a hash of the version and the
-/// record), each expiring with its task's time to live. While Redis does not answer, task
-/// requests are refused as unavailable: a task's state has no other home.
+/// record), each expiring with its task's time to live. While Redis does not answer,
+/// `tasks/*` requests are refused as unavailable (a task's state has no other home), and a
+/// call that would become a task is answered in the request (`open`) or refused (`closed`).
 #[derive(Clone)]
 pub(crate) struct RedisTasks {
     redis: Redis,
+    fail: FailMode,
 }
 
 impl RedisTasks {
-    pub(crate) fn new(redis: Redis) -> Self {
-        redis.note_mode("tasks", crate::middleware::FailMode::Closed);
-        Self { redis }
+    pub(crate) fn new(redis: Redis, fail: FailMode) -> Self {
+        redis.note_mode("tasks", fail);
+        Self { redis, fail }
     }
 }
 
@@ -101,5 +104,9 @@ impl TaskRecords for RedisTasks {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn fail_open(&self) -> bool {
+        self.fail == FailMode::Open
     }
 }

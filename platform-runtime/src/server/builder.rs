@@ -119,6 +119,7 @@ struct SharedStores {
     rate_limit_fail: crate::middleware::FailMode,
     cache_fail: crate::middleware::FailMode,
     sessions_fail: crate::middleware::FailMode,
+    tasks_fail: crate::middleware::FailMode,
 }
 
 #[cfg(feature = "redis")]
@@ -153,6 +154,7 @@ impl SharedStores {
             rate_limit_fail: mode(&section.rate_limit_fail),
             cache_fail: mode(&section.cache_fail),
             sessions_fail: mode(&section.sessions_fail),
+            tasks_fail: mode(&section.tasks_fail),
         }))
     }
 }
@@ -291,6 +293,7 @@ impl Settings {
         if let Some(stores) = &self.redis {
             return Some(Arc::new(crate::redis::RedisTasks::new(
                 stores.redis.clone(),
+                stores.tasks_fail,
             )));
         }
         None

@@ -313,11 +313,17 @@ impl McpHandler {
             // Answered at once: a result, or questions before any work (a first round).
             return answer;
         }
-        let (id, handle) = self
+        let (id, handle) = match self
             .inner
             .tasks
             .create(owner.to_string(), &name, arguments, token.clone())
-            .await?;
+            .await
+        {
+            super::tasks::Created::Task(id, handle) => (id, handle),
+            super::tasks::Created::Refused(error) => return Err(error),
+            // The store fails and fails open: the client gets its answer in the request.
+            super::tasks::Created::InRequest => return call.await,
+        };
         tracing::debug!(tool = &*name, "a call goes on as a task");
         tokio::spawn(
             self.inner

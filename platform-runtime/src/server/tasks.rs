@@ -215,9 +215,26 @@ fn unknown_task() -> ErrorData {
     ErrorData::invalid_params("no such task (unknown, expired, or another caller's)", None)
 }
 
+/// When a task store failure was last logged.
+static FAILURE_WARNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn store_failed(error: String) -> ErrorData {
-    tracing::warn!(%error, "the task store failed");
+    crate::metrics::store_failure("tasks", "closed");
+    if crate::middleware::throttled_warning(&FAILURE_WARNED) {
+        tracing::warn!(%error, "the task store failed; task requests are refused while it fails");
+    }
     ErrorData::internal_error("tasks are unavailable right now; retry shortly", None)
+}
+
+/// What became of a call that could go on as a task.
+pub(crate) enum Created {
+    /// Recorded: its id and handle.
+    Task(String, CreateTaskResult),
+    /// Refused (too many running, arguments too large, the store failing and failing
+    /// closed).
+    Refused(ErrorData),
+    /// The store failed and fails open: answer the call in the request.
+    InRequest,
 }
 
 impl Tasks {
@@ -238,38 +255,51 @@ impl Tasks {
         tool: &str,
         arguments: Option<JsonObject>,
         token: CancellationToken,
-    ) -> Result<(String, CreateTaskResult), ErrorData> {
+    ) -> Created {
         if self.running.lock().unwrap_or_else(|e| e.into_inner()).len() >= MAX_RUNNING {
-            return Err(ErrorData::internal_error(
+            return Created::Refused(ErrorData::internal_error(
                 "too many tasks are running; retry shortly",
                 None,
             ));
         }
         let record = TaskRecord::new(owner, tool.to_owned(), arguments);
-        let bytes = record.to_bytes()?;
-        if bytes.len() > MAX_RECORD_BYTES {
-            return Err(ErrorData::invalid_params(
-                "the call's arguments are too large to run it as a task",
-                None,
-            ));
-        }
+        let bytes = match record.to_bytes() {
+            Ok(bytes) if bytes.len() <= MAX_RECORD_BYTES => bytes,
+            Ok(_) => {
+                return Created::Refused(ErrorData::invalid_params(
+                    "the call's arguments are too large to run it as a task",
+                    None,
+                ));
+            }
+            Err(error) => return Created::Refused(error),
+        };
         let store = self.store();
         for _ in 0..RETRIES {
-            let id = new_id()?;
-            if store
-                .create(&id, bytes.clone(), TASK_TTL)
-                .await
-                .map_err(store_failed)?
-            {
-                self.running
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(id.clone(), token);
-                let handle = CreateTaskResult::new(record.task(&id));
-                return Ok((id, handle));
+            let id = match new_id() {
+                Ok(id) => id,
+                Err(error) => return Created::Refused(error),
+            };
+            match store.create(&id, bytes.clone(), TASK_TTL).await {
+                Ok(true) => {
+                    self.running
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id.clone(), token);
+                    let handle = CreateTaskResult::new(record.task(&id));
+                    return Created::Task(id, handle);
+                }
+                Ok(false) => {}
+                Err(error) if store.fail_open() => {
+                    crate::metrics::store_failure("tasks", "open");
+                    if crate::middleware::throttled_warning(&FAILURE_WARNED) {
+                        tracing::warn!(%error, "the task store failed; calls that would become tasks are answered in the request while it fails");
+                    }
+                    return Created::InRequest;
+                }
+                Err(error) => return Created::Refused(store_failed(error)),
             }
         }
-        Err(ErrorData::internal_error(
+        Created::Refused(ErrorData::internal_error(
             "the task store holds its most tasks; retry later",
             None,
         ))
@@ -617,10 +647,12 @@ mod tests {
     #[tokio::test]
     async fn a_task_belongs_to_its_owner_and_ids_are_checked() {
         let tasks = Tasks::default();
-        let (id, handle) = tasks
+        let Created::Task(id, handle) = tasks
             .create("alice".into(), "t", None, CancellationToken::new())
             .await
-            .unwrap();
+        else {
+            panic!("a task")
+        };
         assert_eq!(handle.task.task_id, id);
         assert_eq!(id.len(), 32);
         assert!(tasks.get(&id, "alice").await.is_ok());
@@ -638,10 +670,12 @@ mod tests {
     async fn answers_park_and_resume_a_task() {
         let tasks = Arc::new(Tasks::default());
         let token = CancellationToken::new();
-        let (id, _) = tasks
+        let Created::Task(id, _) = tasks
             .create(String::new(), "ask", None, token.clone())
             .await
-            .unwrap();
+        else {
+            panic!("a task")
+        };
         let requests: InputRequests = serde_json::from_value(serde_json::json!({
             "a": { "method": "elicitation/create", "params": { "message": "a?", "requestedSchema": { "type": "object", "properties": {} } } },
             "b": { "method": "elicitation/create", "params": { "message": "b?", "requestedSchema": { "type": "object", "properties": {} } } }
