@@ -46,6 +46,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::serve::ListenerExt as _;
 use platform_bench::client::Conn;
+use platform_bench::measure::{cpu_seconds, median};
 use platform_runtime::transport::http::{HttpConfig, start};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -240,19 +241,6 @@ fn call(target: &Target, session: Option<&str>) -> (String, &'static str) {
     }
 }
 
-/// CPU time this process has used (user and system), from `/proc/self/stat`; `None` where
-/// that file does not exist. Only one server is loaded at a time, so the difference over a
-/// cell is what its calls cost the client and that server together.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-    let user: f64 = fields.next()?.parse().ok()?;
-    let system: f64 = fields.next()?.parse().ok()?;
-    // Linux reports these in USER_HZ, 100 per second on every architecture it supports.
-    Some((user + system) / 100.0)
-}
-
 /// One cell's measurements.
 struct Cell {
     rate: f64,
@@ -332,11 +320,6 @@ async fn run(
         p99: at(99),
         cpu_per_call: cpu,
     })
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 #[tokio::main]

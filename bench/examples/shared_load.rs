@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use platform_bench::client::Conn;
+use platform_bench::measure::{cpu_seconds, median};
 use platform_runtime::config::ConfigSource;
 use platform_runtime::prelude::*;
 use platform_runtime::transport::http::{HttpConfig, start};
@@ -107,14 +108,6 @@ async fn server(redis: Option<&str>) -> Result<SocketAddr, Fail> {
     let addr = http.local_addr();
     tokio::spawn(http.wait());
     Ok(addr)
-}
-
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-    let user: f64 = fields.next()?.parse().ok()?;
-    let system: f64 = fields.next()?.parse().ok()?;
-    Some((user + system) / 100.0)
 }
 
 struct Cell {
@@ -205,11 +198,6 @@ async fn run(
         p99: at(99),
         cpu_per_call: cpu,
     })
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 #[tokio::main]

@@ -334,6 +334,28 @@ pub mod client {
     }
 }
 
+/// What the load generators measure with.
+pub mod measure {
+    /// CPU time this process has used (user and system), from `/proc/self/stat`; `None`
+    /// where that file does not exist. Only one server is loaded at a time, so the
+    /// difference over a cell is what its calls cost the client and that server together.
+    pub fn cpu_seconds() -> Option<f64> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+        let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+        let user: f64 = fields.next()?.parse().ok()?;
+        let system: f64 = fields.next()?.parse().ok()?;
+        // Linux reports these in USER_HZ, 100 per second on every architecture it supports.
+        Some((user + system) / 100.0)
+    }
+
+    /// The upper median of `values` (NaN for none).
+    pub fn median(mut values: Vec<f64>) -> f64 {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+}
+
 /// Telemetry set-ups for measuring its cost.
 pub mod telemetry {
     use platform_runtime::config::{LogFormat, MetricsSection, OtlpSection, TelemetrySection};

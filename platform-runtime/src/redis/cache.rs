@@ -96,18 +96,8 @@ impl CacheStore for RedisCache {
                 return Ok(());
             }
             self.near.put(key.clone(), value, ttl).await?;
-            let key = self.redis.key("cache", &key);
-            let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
             self.redis
-                .run(|mut connection| async move {
-                    redis::cmd("SET")
-                        .arg(key)
-                        .arg(bytes)
-                        .arg("PX")
-                        .arg(ttl)
-                        .query_async::<()>(&mut connection)
-                        .await
-                })
+                .set_expiring(self.redis.key("cache", &key), bytes, ttl)
                 .await
         })
     }

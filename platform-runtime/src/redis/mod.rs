@@ -200,6 +200,26 @@ impl Redis {
         key
     }
 
+    /// `SET key value PX ttl`.
+    pub(crate) async fn set_expiring(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let ttl = ttl_millis(ttl);
+        self.run(|mut connection| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ttl)
+                .query_async::<()>(&mut connection)
+                .await
+        })
+        .await
+    }
+
     /// Run one command (or script) on the shared connection, bounded in time, keeping the
     /// health state and its log lines.
     pub(crate) async fn run<T, F, Fut>(&self, command: F) -> Result<T, StoreError>
@@ -332,6 +352,11 @@ impl Redis {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A time to live in whole milliseconds, at least 1 (Redis refuses `PX 0`).
+fn ttl_millis(ttl: Duration) -> u64 {
+    millis(ttl).max(1)
 }
 
 /// `host:port` or the socket path of a Redis URL, without credentials; `None` if it is not

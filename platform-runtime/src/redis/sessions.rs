@@ -22,10 +22,6 @@ impl RedisSessions {
     }
 }
 
-fn millis(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
 impl SharedSessions for RedisSessions {
     fn load<'a>(&'a self, id: &'a str) -> SharedFuture<'a, Option<Vec<u8>>> {
         Box::pin(async move {
@@ -39,17 +35,8 @@ impl SharedSessions for RedisSessions {
 
     fn save<'a>(&'a self, id: &'a str, record: Vec<u8>, ttl: Duration) -> SharedFuture<'a, ()> {
         Box::pin(async move {
-            let key = self.redis.key("session", id);
             self.redis
-                .run(|mut c| async move {
-                    redis::cmd("SET")
-                        .arg(key)
-                        .arg(record)
-                        .arg("PX")
-                        .arg(millis(ttl))
-                        .query_async::<()>(&mut c)
-                        .await
-                })
+                .set_expiring(self.redis.key("session", id), record, ttl)
                 .await
                 .map_err(|e| e.0)
         })
@@ -62,7 +49,7 @@ impl SharedSessions for RedisSessions {
                 .run(|mut c| async move {
                     redis::cmd("PEXPIRE")
                         .arg(key)
-                        .arg(millis(ttl))
+                        .arg(super::ttl_millis(ttl))
                         .query_async::<i64>(&mut c)
                         .await
                 })

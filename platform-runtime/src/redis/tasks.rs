@@ -49,7 +49,7 @@ impl TaskRecords for RedisTasks {
     fn create<'a>(&'a self, id: &'a str, record: Vec<u8>, ttl: Duration) -> SharedFuture<'a, bool> {
         Box::pin(async move {
             let key = self.redis.key("task", id);
-            let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            let ttl = super::ttl_millis(ttl);
             self.redis
                 .run(|mut c| async move {
                     CREATE_SCRIPT

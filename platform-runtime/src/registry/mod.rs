@@ -174,6 +174,8 @@ pub(crate) struct Registry {
     /// By tool position: whether the input schema binds arguments to HTTP headers
     /// (`x-mcp-header`, SEP-2243), which the HTTP transport must then check.
     header_bound: Vec<bool>,
+    /// Whether any enabled tool's calls may run as tasks.
+    has_tasks: bool,
 }
 
 impl Registry {
@@ -211,6 +213,9 @@ impl Registry {
                 })
             })
             .collect();
+        let has_tasks = tools
+            .iter()
+            .any(|t| t.enabled && t.task != TaskSupport::Never);
         let restricted = !authorization.is_open()
             || tools.iter().any(|t| !t.access.is_open())
             || resources.iter().any(|r| !r.access.is_open())
@@ -220,6 +225,7 @@ impl Registry {
             authorization,
             restricted,
             header_bound,
+            has_tasks,
             tools,
             tool_index,
             resources,
@@ -246,9 +252,7 @@ impl Registry {
 
     /// Whether any enabled tool's calls may run as tasks.
     pub(crate) fn has_tasks(&self) -> bool {
-        self.tools
-            .iter()
-            .any(|t| t.enabled && t.task != TaskSupport::Never)
+        self.has_tasks
     }
 
     /// The position of the tool `name` in [`Registry::tools`], enabled or not.

@@ -298,14 +298,12 @@ impl McpHandler {
     async fn call_as_task(
         &self,
         name: Arc<str>,
-        request: CallToolRequestParams,
-        mut context: RequestContext<RoleServer>,
+        mut mcp: McpRequest,
     ) -> Result<CallToolResponse, ErrorData> {
         let token = tokio_util::sync::CancellationToken::new();
-        context.ct = token.clone();
-        let owner = caller_key(self.caller(&context).as_ref());
-        let arguments = request.arguments.clone();
-        let mcp = self.call_request(name.clone(), request, context);
+        mcp.ctx.ct = token.clone();
+        let owner = caller_key(mcp.principal());
+        let arguments = mcp.arguments().cloned();
         let this = self.clone();
         let tool = name.clone();
         let mut call = Box::pin(async move { task_answer(&tool, this.run(mcp).await) });
@@ -638,17 +636,21 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name: Arc<str> = request.name.as_ref().into();
-        let task = self
-            .inner
-            .registry()
-            .tool(&name)
-            .map_or(TaskSupport::Never, |t| t.task);
+        let mcp = self.call_request(name.clone(), request, context);
+        // The tool the request resolved to says whether its calls may run as tasks.
+        let task = mcp
+            .resolved
+            .as_ref()
+            .map_or(TaskSupport::Never, |(routes, index)| {
+                routes.registry.tools[*index].task
+            });
         if task != TaskSupport::Never {
-            let declared = context
+            let declared = mcp
+                .ctx
                 .client_capabilities()
                 .is_some_and(|caps| caps.supports_tasks());
             if declared {
-                return self.call_as_task(name, request, context).await;
+                return self.call_as_task(name, mcp).await;
             }
             if task == TaskSupport::Required {
                 return Err(ErrorData::missing_required_client_capability(
@@ -658,7 +660,6 @@ impl ServerHandler for McpHandler {
                 ));
             }
         }
-        let mcp = self.call_request(name.clone(), request, context);
         match self.run(mcp).await {
             Ok(response) => CallToolResponse::from_reply(response.reply)
                 .ok_or_else(|| wrong_reply(Method::CallTool)),

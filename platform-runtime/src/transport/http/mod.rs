@@ -402,10 +402,10 @@ fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response {
         .into_response()
 }
 
-/// The client's address (`0.0.0.0` when the transport did not record one).
-fn client_ip(request: &Request<Body>) -> std::net::IpAddr {
-    request
-        .extensions()
+/// The client's address, from a request's extensions (`0.0.0.0` when the transport did not
+/// record one).
+fn client_ip(extensions: &axum::http::Extensions) -> std::net::IpAddr {
+    extensions
         .get::<ClientAddress>()
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.0.ip())
 }
@@ -564,7 +564,7 @@ impl Front {
                                 .extensions()
                                 .get::<crate::identity::Principal>()
                                 .cloned(),
-                            client_ip(&request),
+                            client_ip(request.extensions()),
                         )
                         .await
                     {
@@ -655,10 +655,7 @@ impl Front {
         if !parts.headers.contains_key("mcp-session-id")
             && direct::method(&body).as_deref() == Some("initialize")
         {
-            let client = parts
-                .extensions
-                .get::<ClientAddress>()
-                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.0.ip());
+            let client = client_ip(&parts.extensions);
             match front.sessions.reserve(client) {
                 Ok(reservation) => {
                     parts.extensions.insert(reservation);
