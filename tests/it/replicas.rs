@@ -552,6 +552,16 @@ async fn a_legacy_session_opened_on_one_replica_is_served_by_the_other() {
     // Another caller cannot take the session over through the other replica.
     let call =
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pid","arguments":{}}}"#;
+    // Ids no session has are not looked up, and an unknown one is 404 without a trace.
+    for forged in [
+        "x".repeat(5000),
+        "../../etc".to_owned(),
+        "0b4f3c1e-0000-4000-8000-000000000000".to_owned(),
+    ] {
+        let missing = legacy(&b, Some(&forged), alice, "POST", call).await;
+        assert_eq!(missing.status, 404, "{}", missing.body);
+        assert_eq!(redis_get(&format!("{namespace}:session:{forged}")), None);
+    }
     let stolen = legacy(&b, Some(&session), "mallory-key-0123456789", "POST", call).await;
     assert_eq!(stolen.status, 403, "{}", stolen.body);
 
