@@ -98,6 +98,19 @@ impl Replica {
         self.log.lock().unwrap().clone()
     }
 
+    /// The log once it holds `text`: its lines arrive through a pipe read by a thread of
+    /// their own, so a line written just before a reply may not be read yet (bounded: 5 s).
+    async fn log_with(&self, text: &str) -> String {
+        for _ in 0..250 {
+            let log = self.log();
+            if log.contains(text) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the replica never logged `{text}`: {}", self.log());
+    }
+
     /// A 2026-07-28 `tools/call`; the JSON-RPC reply.
     async fn call(&self, tool: &str, arguments: Value) -> Value {
         self.call_with(tool, json!({ "name": tool, "arguments": arguments }))
@@ -333,11 +346,7 @@ async fn while_redis_is_down_each_store_fails_as_configured_and_recovers() {
         reply.body
     };
     assert_eq!(replica.text("limited", json!({})).await, pid(&replica));
-    assert!(
-        replica.log().contains("connected to Redis"),
-        "{}",
-        replica.log()
-    );
+    replica.log_with("connected to Redis").await;
 
     let port = redis.stop();
     // Rate limits fail closed: refused as unavailable, not allowed and not hung.
@@ -349,8 +358,7 @@ async fn while_redis_is_down_each_store_fails_as_configured_and_recovers() {
     let computed: Value =
         serde_json::from_str(&replica.text("slow_square", json!({ "n": 3 })).await).unwrap();
     assert_eq!(computed["square"], 9);
-    let log = replica.log();
-    assert!(log.contains("Redis is not answering"), "{log}");
+    let log = replica.log_with("Redis is not answering").await;
     assert!(
         log.contains("rate limits: fail closed (requests refused)"),
         "{log}"
@@ -414,11 +422,7 @@ async fn while_redis_is_down_each_store_fails_as_configured_and_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(recovered, "{}", replica.log());
-    assert!(
-        replica.log().contains("Redis answers again"),
-        "{}",
-        replica.log()
-    );
+    replica.log_with("Redis answers again").await;
     let exposition = scrape().await;
     assert!(
         exposition.contains("\nplatform_redis_up 1\n"),
@@ -755,15 +759,9 @@ async fn a_task_started_on_one_replica_is_read_and_cancelled_on_the_other() {
     let id = started["result"]["taskId"].as_str().unwrap().to_owned();
     let ack = task(&b, "tasks/cancel", id.clone()).await;
     assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
-    let mut stopped = false;
-    for _ in 0..100 {
-        if a.log().contains("a task was cancelled while it ran") {
-            stopped = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(stopped, "A did not stop the cancelled call: {}", a.log());
+    // A stops its call (its log says so).
+    a.log_with("a task was cancelled while it ran").await;
+
     let got = task(&a, "tasks/get", id).await;
     assert_eq!(got["result"]["status"], "cancelled", "{got}");
 }

@@ -592,21 +592,30 @@ impl Front {
                 front.sessions.remove_shared(&id).await;
             }
             (_, Some(engine)) if front.sessions.sharing().is_some() => {
-                // A streamed reply (the SDK's) is written while its request runs: the
-                // session is synced once the stream has ended.
+                // A streamed reply (the SDK's) is written while its request runs.
                 use axum::body::HttpBody as _;
                 use futures::StreamExt as _;
                 if response.body().size_hint().exact().is_some() {
                     front.sessions.sync(&engine).await;
                 } else {
-                    let table = front.sessions.clone();
                     let (parts, body) = response.into_parts();
+                    // A change the request made is shared before the chunk carrying its
+                    // reply goes out; the record is kept alive once the stream has ended.
+                    let (table, each) = (front.sessions.clone(), engine.clone());
+                    let chunks = body.into_data_stream().then(move |chunk| {
+                        let (table, engine) = (table.clone(), each.clone());
+                        async move {
+                            table.save_changes(&engine).await;
+                            chunk
+                        }
+                    });
+                    let table = front.sessions.clone();
                     let synced = futures::stream::once(async move {
                         table.sync(&engine).await;
                         None::<Result<axum::body::Bytes, axum::Error>>
                     })
                     .filter_map(std::future::ready);
-                    let body = Body::from_stream(body.into_data_stream().chain(synced));
+                    let body = Body::from_stream(chunks.chain(synced));
                     return Response::from_parts(parts, body);
                 }
             }

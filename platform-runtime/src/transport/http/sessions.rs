@@ -547,11 +547,7 @@ impl SessionTable {
         if !engine.shared.load(Ordering::Acquire) {
             return; // served by this replica alone
         }
-        if engine.handler.session_changes() != engine.saved.load(Ordering::Acquire) {
-            if let Err(error) = self.share(engine).await {
-                crate::metrics::store_failure("sessions", "write");
-                tracing::warn!(%error, "a session's change could not be shared; other replicas serve it as it was");
-            }
+        if self.save_changes(engine).await {
             return;
         }
         let every = u64::try_from((*ttl / 4).min(Duration::from_secs(1)).as_millis())
@@ -577,6 +573,24 @@ impl SessionTable {
                 tracing::debug!(%error, "a session's shared record could not be refreshed")
             }
         }
+    }
+
+    /// Write `engine`'s record back if a request changed the session since it was last
+    /// written; whether it did. One comparison when nothing changed, so a streamed reply
+    /// calls it before each chunk: the change is shared before the client reads the reply
+    /// that confirms it.
+    pub(super) async fn save_changes(&self, engine: &Engine) -> bool {
+        if self.sharing.is_none()
+            || !engine.shared.load(Ordering::Acquire)
+            || engine.handler.session_changes() == engine.saved.load(Ordering::Acquire)
+        {
+            return false;
+        }
+        if let Err(error) = self.share(engine).await {
+            crate::metrics::store_failure("sessions", "write");
+            tracing::warn!(%error, "a session's change could not be shared; other replicas serve it as it was");
+        }
+        true
     }
 
     /// The client ended session `id`: forget its shared record, so no replica serves it.
